@@ -1,0 +1,1 @@
+"""The customer activity timeline: recorded by every domain, listed per customer."""

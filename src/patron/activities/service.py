@@ -1,0 +1,151 @@
+"""Recording activities (used by every domain) and reading a customer's timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from patron.activities import repository
+from patron.activities.repository import TimelineQuery
+from patron.activities.schemas import ACTIVITY_TYPES, category_of, render_activity
+from patron.db.pool import Connection
+from patron.errors import InvalidQueryParams
+from patron.kit import ids
+
+
+@dataclass(frozen=True, slots=True)
+class EventSource:
+    """Who caused an activity: which channel, and through which credentials."""
+
+    channel: str
+    app_id: str | None = None
+    key_name: str | None = None
+
+    def render(self) -> dict[str, Any]:
+        source: dict[str, Any] = {"channel": self.channel}
+        if self.app_id is not None:
+            source["api_key"] = {"name": self.key_name or "server", "app_id": self.app_id}
+        return source
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The project a change is made in, who made it, and the request that carried it."""
+
+    project_id: str
+    source: EventSource
+    request_id: str
+
+
+async def record(
+    conn: Connection,
+    actor: Actor,
+    *,
+    customer_id: str,
+    activity_type: str,
+    data: dict[str, Any],
+) -> None:
+    """Write one activity in the caller's transaction, so it exists exactly when its cause does."""
+    if activity_type not in ACTIVITY_TYPES:
+        raise ValueError(f"not an activity type the SDKs accept: {activity_type}")
+    await repository.insert(
+        conn,
+        actor.project_id,
+        activity_id=ids.activity_id(),
+        customer_id=customer_id,
+        activity_type=activity_type,
+        category=category_of(activity_type),
+        data={**data, "event_source": actor.source.render()},
+        group_id=actor.request_id,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineFilters:
+    limit: int = 10
+    order: str = "-created_at"
+    starting_after_id: str | None = None
+    starting_after: datetime | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    activity_type: str | None = None
+    category: str | None = None
+    campaign_id: str | None = None
+    campaign_type: str | None = None
+
+
+def _query(project_id: str, customer_id: str, filters: TimelineFilters) -> TimelineQuery:
+    query = TimelineQuery(project_id, customer_id)
+    for name, value in (
+        ("type", filters.activity_type),
+        ("category", filters.category),
+        ("campaign_id", filters.campaign_id),
+        ("campaign_type", filters.campaign_type),
+        ("start_date", filters.start_date),
+        ("end_date", filters.end_date),
+    ):
+        if value is not None:
+            query.where(repository.FILTERS[name], value)
+    return query
+
+
+async def _apply_cursor(
+    conn: Connection,
+    query: TimelineQuery,
+    project_id: str,
+    customer_id: str,
+    filters: TimelineFilters,
+) -> None:
+    descending = filters.order.startswith("-")
+    if filters.starting_after_id is not None:
+        seq = await repository.seq_of(conn, project_id, customer_id, filters.starting_after_id)
+        if seq is None:
+            raise InvalidQueryParams(
+                f"Cannot find activity with id {filters.starting_after_id} for this customer"
+            )
+        query.where(repository.FILTERS["before_seq" if descending else "after_seq"], seq)
+    if filters.starting_after is not None:
+        key = "created_before" if descending else "created_after"
+        query.where(repository.FILTERS[key], filters.starting_after)
+
+
+async def timeline_page(
+    conn: Connection, project_id: str, customer_id: str, filters: TimelineFilters
+) -> dict[str, Any]:
+    """One page of `GET /v1/customers/{id}/activity`, with its `more_starting_after` cursor."""
+    query = _query(project_id, customer_id, filters)
+    await _apply_cursor(conn, query, project_id, customer_id, filters)
+    rows = await repository.page(conn, query, order=filters.order, limit=filters.limit + 1)
+    has_more = len(rows) > filters.limit
+    rows = rows[: filters.limit]
+    body: dict[str, Any] = {
+        "object": "list",
+        "data_ref": "data",
+        "data": [render_activity(row) for row in rows],
+        "has_more": has_more,
+    }
+    if has_more:
+        body["more_starting_after"] = rows[-1]["id"]
+    return body
+
+
+async def legacy_page(
+    conn: Connection, project_id: str, customer_id: str, filters: TimelineFilters
+) -> dict[str, Any]:
+    """One page of the deprecated `GET /v1/customers/{id}/activities`, with `total`."""
+    query = _query(project_id, customer_id, filters)
+    total = await repository.count(conn, query)
+    await _apply_cursor(conn, query, project_id, customer_id, filters)
+    rows = await repository.page(conn, query, order=filters.order, limit=filters.limit)
+    return {
+        "object": "list",
+        "data_ref": "data",
+        "data": [render_activity(row) for row in rows],
+        "total": total,
+    }
+
+
+async def erase_for_customer(conn: Connection, project_id: str, customer_id: str) -> int:
+    """Delete a customer's whole timeline (permanent deletion); returns how many were removed."""
+    return await repository.delete_for_customer(conn, project_id, customer_id)

@@ -1,0 +1,58 @@
+"""The application: routes, error handling, and the database pool's lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.di import Provide
+
+from patron.activities.routes import ActivityRoutes
+from patron.config import MAX_BODY_BYTES, Settings
+from patron.customers.routes import CustomerRoutes
+from patron.db import migrate
+from patron.db.pool import create_pool
+from patron.dependencies import provide_actor, provide_conn, provide_project
+from patron.errors import handle_exception
+from patron.health import health
+from patron.kit.asgi import RequestContext
+from patron.projects.service import Authenticator
+
+
+def create_app(settings: Settings, dsn: str) -> Litestar:
+    """The Litestar app serving Patron's API from the database at `dsn` (already migrated)."""
+
+    @asynccontextmanager
+    async def database(app: Litestar) -> AsyncGenerator[None, None]:
+        pool = await create_pool(
+            dsn, min_size=settings.pool_min_size, max_size=settings.pool_max_size
+        )
+        app.state.pool = pool
+        app.state.authenticator = Authenticator(pool)
+        app.state.schema_revision = migrate.head_revision()
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    return Litestar(
+        route_handlers=[health, CustomerRoutes, ActivityRoutes],
+        dependencies={
+            "project": Provide(provide_project),
+            "actor": Provide(provide_actor),
+            "conn": Provide(provide_conn),
+        },
+        exception_handlers={Exception: handle_exception},
+        lifespan=[database],
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=None,
+        logging_config=None,
+        debug=False,
+    )
+
+
+def create_asgi(settings: Settings, dsn: str) -> Any:
+    """The app behind the outermost layer that gives every request its id."""
+    return RequestContext(create_app(settings, dsn))

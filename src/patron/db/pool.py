@@ -1,0 +1,36 @@
+"""The asyncpg pool, its type codecs, and the one-transaction-per-request dependency."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypeAlias
+
+import asyncpg
+
+from patron.kit import json
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+    Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+else:  # asyncpg's classes are generic only in its stubs
+    Connection = asyncpg.Connection
+    Pool = asyncpg.Pool
+
+
+async def _init_connection(conn: Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, encoder=json.encode_str, decoder=json.decode, schema="pg_catalog"
+        )
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> Pool:
+    pool: Pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings={"application_name": "patron", "timezone": "UTC"},
+    )
+    return pool

@@ -1,0 +1,26 @@
+"""`GET /health`: 200 once the database is reachable and migrated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get
+
+from patron.db.pool import Pool
+from patron.errors import ServiceUnavailable
+from patron.kit.http import json_response
+
+
+@get("/health", include_in_schema=False)
+async def health(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Answer 200 when the database answers and carries the newest migration."""
+    pool: Pool = request.app.state.pool
+    expected: str = request.app.state.schema_revision
+    try:
+        async with pool.acquire(timeout=5) as conn:
+            revision = await conn.fetchval("SELECT version_num FROM alembic_version")
+    except Exception as exc:
+        raise ServiceUnavailable(f"database unavailable: {type(exc).__name__}") from None
+    if revision != expected:
+        raise ServiceUnavailable(f"database schema is at {revision}, expected {expected}")
+    return json_response({"status": "ok", "schema_revision": revision})

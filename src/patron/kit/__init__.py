@@ -1,0 +1,1 @@
+"""Mechanisms every domain shares: ids, time, JSON, query-string parsing."""

@@ -1,0 +1,48 @@
+"""HTTP plumbing shared by every domain's routes."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from litestar import Request, Response
+
+from patron.errors import JSON_CONTENT_TYPE, UnsupportedMediaType
+from patron.kit import json
+from patron.kit.validation import decode_body
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type in ("", "application/json") or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+async def read_json(request: Request[Any, Any, Any], target: type[Any]) -> Any:
+    """The request's JSON body decoded into `target`; a 415 for any other media type."""
+    content_type = request.headers.get("content-type", "")
+    if not _is_json(content_type):
+        raise UnsupportedMediaType(
+            f"Content-Type {content_type} is not supported here; send application/json"
+        )
+    return decode_body(await request.body(), target)
+
+
+def json_response(body: Any, status: int = 200) -> Response[bytes]:
+    return Response(content=json.encode(body), status_code=status, media_type=JSON_CONTENT_TYPE)
+
+
+def path_key(raw: str) -> str | None:
+    """A percent-decoded identifier from the path; None when it cannot name anything stored.
+
+    The outermost layer routes on the still-encoded path, so an id such as `a%2Fb` stays one
+    segment and is decoded only here.
+    """
+    try:
+        key = unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        return None
+    if not key or "\x00" in key or len(key) > 1024:
+        return None
+    return key

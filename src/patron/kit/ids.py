@@ -1,0 +1,40 @@
+"""Opaque identifiers with Voucherify's prefixes, generated in one place."""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def _alnum(length: int) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def customer_id() -> str:
+    return "cust_" + _alnum(24)
+
+
+def activity_id() -> str:
+    return "evcus_" + secrets.token_hex(9)
+
+
+def permanent_deletion_id() -> str:
+    return "del_" + _alnum(24)
+
+
+def project_id() -> str:
+    return "proj_" + _alnum(16)
+
+
+def request_id() -> str:
+    return "v-" + secrets.token_hex(9)
+
+
+def app_id() -> str:
+    return secrets.token_hex(16)
+
+
+def app_token() -> str:
+    return secrets.token_urlsafe(32)

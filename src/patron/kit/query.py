@@ -1,0 +1,57 @@
+"""Query-string parsing: every bad value becomes a 400 invalid_query_params that names it."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import datetime
+
+from patron.errors import InvalidQueryParams
+from patron.kit.time import parse_datetime
+
+QueryParams = Mapping[str, str]
+
+
+def text(params: QueryParams, name: str) -> str | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if "\x00" in value:
+        raise InvalidQueryParams(f"Query parameter {name} must not contain NUL characters")
+    return value
+
+
+def integer(params: QueryParams, name: str, *, default: int, minimum: int, maximum: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.strip().lstrip("-").isdigit() or len(raw) > 12:
+        raise InvalidQueryParams(f"Query parameter {name} must be an integer")
+    value = int(raw)
+    if not minimum <= value <= maximum:
+        raise InvalidQueryParams(
+            f"Query parameter {name} must be between {minimum} and {maximum}, got {value}"
+        )
+    return value
+
+
+def choice(params: QueryParams, name: str, allowed: Collection[str]) -> str | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw not in allowed:
+        raise InvalidQueryParams(
+            f"Query parameter {name} must be one of: {', '.join(sorted(allowed))}"
+        )
+    return raw
+
+
+def timestamp(params: QueryParams, name: str) -> datetime | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return parse_datetime(raw)
+    except ValueError:
+        raise InvalidQueryParams(
+            f"Query parameter {name} cannot be recognized as a ISO-8601 compliant date"
+        ) from None

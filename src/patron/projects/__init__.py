@@ -1,0 +1,1 @@
+"""Projects: the tenants, and the credentials that open their API."""
