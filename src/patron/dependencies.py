@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 
 from patron.activities.service import Actor, EventSource
 from patron.db.pool import Connection, Pool
@@ -21,7 +22,9 @@ async def provide_project(request: Request[Any, Any, Any]) -> Project:
     return await authenticator.authenticate(headers.get("x-app-id"), headers.get("x-app-token"))
 
 
-async def provide_actor(request: Request[Any, Any, Any], project: Project) -> Actor:
+async def provide_actor(
+    request: Request[Any, Any, Any], project: NamedDependency[Project]
+) -> Actor:
     return Actor(
         project_id=project.id,
         source=EventSource(channel="API", app_id=project.app_id),
@@ -29,7 +32,9 @@ async def provide_actor(request: Request[Any, Any, Any], project: Project) -> Ac
     )
 
 
-async def provide_conn(state: State, project: Project) -> AsyncGenerator[Connection, None]:
+async def provide_conn(
+    state: State, project: NamedDependency[Project]
+) -> AsyncGenerator[Connection, None]:
     """One transaction per request, opened after authentication.
 
     Litestar closes this generator before the response is sent: a client never reads a response

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from patron.activities import service
 from patron.activities.repository import ORDERINGS
@@ -49,9 +51,9 @@ class ActivityRoutes(Controller):
     async def list_customer_activity(
         self,
         request: Request[Any, Any, Any],
-        customer_id: str,
-        conn: Connection,
-        project: Project,
+        customer_id: FromPath[str],
+        conn: NamedDependency[Connection],
+        project: NamedDependency[Project],
     ) -> Response[bytes]:
         """A customer's activities, newest first, with a `starting_after_id` cursor."""
         filters = _filters(request.query_params, orders={"created_at", "-created_at"}, legacy=False)
@@ -62,9 +64,9 @@ class ActivityRoutes(Controller):
     async def list_customer_activities(
         self,
         request: Request[Any, Any, Any],
-        customer_id: str,
-        conn: Connection,
-        project: Project,
+        customer_id: FromPath[str],
+        conn: NamedDependency[Connection],
+        project: NamedDependency[Project],
     ) -> Response[bytes]:
         """Deprecated: a customer's activities with a `total`."""
         orders = set(ORDERINGS) | set(_LEGACY_ORDERS)

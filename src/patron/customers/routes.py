@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from patron.activities.service import Actor
 from patron.customers import service
@@ -29,7 +31,10 @@ class CustomerRoutes(Controller):
 
     @post("/", status_code=200)
     async def create_customer(
-        self, request: Request[Any, Any, Any], conn: Connection, actor: Actor
+        self,
+        request: Request[Any, Any, Any],
+        conn: NamedDependency[Connection],
+        actor: NamedDependency[Actor],
     ) -> Response[bytes]:
         """Create a customer, or update the one with the same `id` or `source_id`."""
         payload: CustomerCreate = await read_json(request, CustomerCreate)
@@ -38,7 +43,10 @@ class CustomerRoutes(Controller):
 
     @get("/")
     async def list_customers(
-        self, request: Request[Any, Any, Any], conn: Connection, project: Project
+        self,
+        request: Request[Any, Any, Any],
+        conn: NamedDependency[Connection],
+        project: NamedDependency[Project],
     ) -> Response[bytes]:
         """List customers with filters, ordering and pagination."""
         params = request.query_params
@@ -59,14 +67,21 @@ class CustomerRoutes(Controller):
 
     @get("/{customer_id:str}")
     async def get_customer(
-        self, customer_id: str, conn: Connection, project: Project
+        self,
+        customer_id: FromPath[str],
+        conn: NamedDependency[Connection],
+        project: NamedDependency[Project],
     ) -> Response[bytes]:
         """Get a customer by `id` or `source_id`."""
         return json_response(await service.get(conn, project.id, customer_key(customer_id)))
 
     @put("/{customer_id:str}")
     async def update_customer(
-        self, request: Request[Any, Any, Any], customer_id: str, conn: Connection, actor: Actor
+        self,
+        request: Request[Any, Any, Any],
+        customer_id: FromPath[str],
+        conn: NamedDependency[Connection],
+        actor: NamedDependency[Actor],
     ) -> Response[bytes]:
         """Update only the fields sent; `null` clears a field; `source_id` cannot change."""
         payload: CustomerUpdate = await read_json(request, CustomerUpdate)
@@ -75,13 +90,21 @@ class CustomerRoutes(Controller):
         return json_response(await service.update(conn, actor, key, payload=payload))
 
     @delete("/{customer_id:str}", status_code=204)
-    async def delete_customer(self, customer_id: str, conn: Connection, actor: Actor) -> None:
+    async def delete_customer(
+        self,
+        customer_id: FromPath[str],
+        conn: NamedDependency[Connection],
+        actor: NamedDependency[Actor],
+    ) -> None:
         """Delete a customer; its source_id can then name a new customer."""
         await service.delete(conn, actor, customer_key(customer_id))
 
     @post("/{customer_id:str}/permanent-deletion", status_code=200)
     async def delete_customer_permanently(
-        self, customer_id: str, conn: Connection, actor: Actor
+        self,
+        customer_id: FromPath[str],
+        conn: NamedDependency[Connection],
+        actor: NamedDependency[Actor],
     ) -> Response[bytes]:
         """Erase a customer and everything that identifies them, activities included."""
         key = customer_key(customer_id)

@@ -1,0 +1,41 @@
+"""Test data as plain functions with keyword defaults."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import httpx
+
+
+def unique(prefix: str = "src") -> str:
+    return f"{prefix}-{secrets.token_hex(6)}"
+
+
+def customer_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "source_id": unique(),
+        "name": "Bob Smith",
+        "description": "A frequent customer",
+        "email": "bob.smith@example.com",
+        "phone": "+1 933 222 3333",
+        "birthdate": "1990-01-31",
+        "address": {
+            "city": "New York",
+            "state": "NY",
+            "line_1": "123 Main St.",
+            "line_2": "APT 3 BLG 4",
+            "country": "United States",
+            "postal_code": "10001",
+        },
+        "metadata": {"lang": "en", "test": True},
+    }
+    body.update(overrides)
+    return body
+
+
+def create_customer(http: httpx.Client, **overrides: Any) -> dict[str, Any]:
+    response = http.post("/v1/customers", json=customer_body(**overrides))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
