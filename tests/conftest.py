@@ -25,6 +25,7 @@ from patron.app import create_asgi
 from patron.config import Settings
 from patron.db import migrate
 from patron.db.embedded import EmbeddedPostgres
+from patron.db.pool import connect
 from patron.projects import service as projects
 from patron.projects.service import Credentials
 
@@ -43,7 +44,7 @@ class Database:
     dsn: str
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(self.dsn)
+        conn = await connect(self.dsn)
         try:
             return list(await conn.fetch(sql, *args))
         finally:
@@ -136,7 +137,7 @@ def server(
 
 def create_project(db: Database, name: str = "test") -> Credentials:
     async def work() -> Credentials:
-        conn = await asyncpg.connect(db.dsn)
+        conn = await connect(db.dsn)
         try:
             return await projects.create(conn, name)
         finally:

@@ -9,11 +9,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import asyncpg
-
 from patron.config import Settings
 from patron.db import migrate
 from patron.db.embedded import DataDirInUse, EmbeddedPostgres
+from patron.db.pool import connect
 from patron.projects import service as projects
 from patron.projects.service import Credentials
 
@@ -49,7 +48,7 @@ def database(settings: Settings, *, share_running: bool) -> Iterator[str]:
 
 
 async def _with_connection(dsn: str, work: object) -> object:
-    conn = await asyncpg.connect(dsn)
+    conn = await connect(dsn)
     try:
         async with conn.transaction():
             return await work(conn)  # type: ignore[operator]

@@ -25,6 +25,15 @@ async def _init_connection(conn: Connection) -> None:
         )
 
 
+async def connect(dsn: str) -> asyncpg.Connection[asyncpg.Record]:
+    """A single connection with Patron's codecs, for commands and tools outside the server."""
+    conn: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(
+        dsn, server_settings={"application_name": "patron", "timezone": "UTC"}
+    )
+    await _init_connection(conn)
+    return conn
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> Pool:
     pool: Pool = await asyncpg.create_pool(
         dsn,
