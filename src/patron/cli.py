@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,6 +65,14 @@ def _print_credentials(credentials: Credentials, heading: str) -> None:
     print("The token is shown only this once; Patron keeps only its hash.")
 
 
+class _Stopped(Exception):
+    """A stop signal arrived; unwind and clean up."""
+
+
+def _stop_on_signal(signum: int, frame: object) -> None:
+    raise _Stopped(signum)
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
@@ -85,6 +94,10 @@ def serve(settings: Settings, host: str, port: int) -> None:
             if isinstance(first, Credentials):
                 _print_credentials(first, "Created a first project:")
         sys.stdout.flush()
+        # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal; these
+        # handlers turn it into an ordinary exit, so that the embedded PostgreSQL is stopped.
+        signal.signal(signal.SIGTERM, _stop_on_signal)
+        signal.signal(signal.SIGINT, _stop_on_signal)
         uvicorn.run(
             create_asgi(settings, dsn),
             host=host,
@@ -133,6 +146,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"database is at revision {migrate.head_revision()}")
         elif args.command == "projects":
             create_project(settings, args.name)
+    except _Stopped:
+        logger.info("stopped")
     except CommandError as exc:
         print(f"patron: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

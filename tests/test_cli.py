@@ -1,0 +1,189 @@
+"""`patron serve` and `patron projects` as an operator runs them: real processes, real signals."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import RunningServer, repo_root
+
+PATRON = [sys.executable, "-m", "patron"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PATRON_")}
+    env.update({"PATRON_DATA_DIR": str(data_dir), "PATRON_LOG_LEVEL": "WARNING", **extra})
+    return env
+
+
+def wait_healthy(base_url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"patron serve exited early: {process.communicate()}")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("patron serve did not become healthy")
+
+
+def read_credentials(text: str) -> dict[str, str]:
+    app_id = re.search(r"X-App-Id:\s+(\S+)", text)
+    token = re.search(r"X-App-Token:\s+(\S+)", text)
+    assert app_id, text
+    assert token, text
+    return {"X-App-Id": app_id.group(1), "X-App-Token": token.group(1)}
+
+
+class Serve:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [*PATRON, "serve", "--port", str(self.port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=repo_root(),
+        )
+
+    def stop(self) -> tuple[str, str]:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        out, err = self.process.communicate(timeout=30)
+        return out, err
+
+
+@pytest.fixture
+def serving(tmp_path: Path) -> Iterator[tuple[Serve, Path]]:
+    data_dir = tmp_path / "data"
+    serve = Serve(env_for(data_dir))
+    try:
+        wait_healthy(serve.base_url, serve.process)
+        yield serve, data_dir
+    finally:
+        serve.stop()
+
+
+def postgres_running(data_dir: Path) -> bool:
+    return (data_dir / "pg" / "postmaster.pid").exists()
+
+
+class TestServeEmbedded:
+    def test_first_start_creates_a_project_and_serves_it(
+        self, serving: tuple[Serve, Path]
+    ) -> None:
+        serve, data_dir = serving
+        assert postgres_running(data_dir)
+        assert not (data_dir / "pg" / "postgresql.conf").read_text().count("listen_addresses = '*'")
+        out, _ = serve.stop()
+        assert serve.process.returncode == 0
+        assert not postgres_running(data_dir)
+        headers = read_credentials(out)
+
+        again = Serve(env_for(data_dir))
+        try:
+            wait_healthy(again.base_url, again.process)
+            created = httpx.post(f"{again.base_url}/v1/customers", headers=headers,
+                                 json={"source_id": "kept"})
+            assert created.status_code == 200
+        finally:
+            out, _ = again.stop()
+        assert "Created a first project" not in out
+
+    def test_a_second_serve_on_the_same_folder_fails_clearly(
+        self, serving: tuple[Serve, Path]
+    ) -> None:
+        serve, data_dir = serving
+        second = Serve(env_for(data_dir))
+        out, err = second.process.communicate(timeout=60)
+        assert second.process.returncode == 2
+        assert "in use by another Patron process" in err
+        assert httpx.get(f"{serve.base_url}/health").status_code == 200
+
+    def test_projects_create_beside_a_running_server(self, serving: tuple[Serve, Path]) -> None:
+        serve, data_dir = serving
+        result = subprocess.run(
+            [*PATRON, "projects", "create", "shop"],
+            env=env_for(data_dir), capture_output=True, text=True, timeout=60, check=True,
+        )
+        headers = read_credentials(result.stdout)
+        response = httpx.get(f"{serve.base_url}/v1/customers", headers=headers)
+        assert response.status_code == 200
+        assert response.json()["total"] == 0
+
+    def test_sigint_stops_postgres_too(self, tmp_path: Path) -> None:
+        data_dir = tmp_path / "data"
+        serve = Serve(env_for(data_dir))
+        wait_healthy(serve.base_url, serve.process)
+        serve.process.send_signal(signal.SIGINT)
+        serve.process.communicate(timeout=30)
+        assert not postgres_running(data_dir)
+
+
+class TestServeWithCredentialsAndExternalDatabase:
+    def test_fixed_credentials_on_a_database_url(
+        self, tmp_path: Path, server: RunningServer
+    ) -> None:
+        env = env_for(
+            tmp_path / "unused",
+            PATRON_DATABASE_URL=server.db.dsn,
+            PATRON_APP_ID="fixed-app",
+            PATRON_APP_TOKEN="fixed-token",
+        )
+        serve = Serve(env)
+        try:
+            wait_healthy(serve.base_url, serve.process)
+            headers = {"X-App-Id": "fixed-app", "X-App-Token": "fixed-token"}
+            assert httpx.get(f"{serve.base_url}/v1/customers", headers=headers).status_code == 200
+        finally:
+            serve.stop()
+        assert not (tmp_path / "unused").exists()
+
+    def test_half_the_credentials_is_an_error(self, tmp_path: Path) -> None:
+        result = subprocess.run(
+            [*PATRON, "serve"], env=env_for(tmp_path, PATRON_APP_ID="only-id"),
+            capture_output=True, text=True, timeout=60,
+        )
+        assert result.returncode == 2
+        assert "PATRON_APP_TOKEN" in result.stderr
+
+
+class TestContractExample:
+    def test_the_python_sdk_example_runs_unchanged(
+        self, server: RunningServer, tmp_path: Path
+    ) -> None:
+        from tests.conftest import create_project
+
+        credentials = create_project(server.db)
+        env = {**os.environ, "VOUCHERIFY_HOST": server.base_url,
+               "X_APP_ID": credentials.app_id, "X_APP_TOKEN": credentials.app_token}
+        result = subprocess.run(
+            [sys.executable, str(repo_root() / "examples" / "python_sdk.py")],
+            env=env, capture_output=True, text=True, timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "after delete: 404" in result.stdout
+        assert "unexpected" not in result.stdout
+        assert "listed: 1" in result.stdout
