@@ -91,9 +91,7 @@ def postgres_running(data_dir: Path) -> bool:
 
 
 class TestServeEmbedded:
-    def test_first_start_creates_a_project_and_serves_it(
-        self, serving: tuple[Serve, Path]
-    ) -> None:
+    def test_first_start_creates_a_project_and_serves_it(self, serving: tuple[Serve, Path]) -> None:
         serve, data_dir = serving
         assert postgres_running(data_dir)
         assert not (data_dir / "pg" / "postgresql.conf").read_text().count("listen_addresses = '*'")
@@ -105,8 +103,9 @@ class TestServeEmbedded:
         again = Serve(env_for(data_dir))
         try:
             wait_healthy(again.base_url, again.process)
-            created = httpx.post(f"{again.base_url}/v1/customers", headers=headers,
-                                 json={"source_id": "kept"})
+            created = httpx.post(
+                f"{again.base_url}/v1/customers", headers=headers, json={"source_id": "kept"}
+            )
             assert created.status_code == 200
         finally:
             out, _ = again.stop()
@@ -117,7 +116,7 @@ class TestServeEmbedded:
     ) -> None:
         serve, data_dir = serving
         second = Serve(env_for(data_dir))
-        out, err = second.process.communicate(timeout=60)
+        _, err = second.process.communicate(timeout=60)
         assert second.process.returncode == 2
         assert "in use by another Patron process" in err
         assert httpx.get(f"{serve.base_url}/health").status_code == 200
@@ -126,7 +125,11 @@ class TestServeEmbedded:
         serve, data_dir = serving
         result = subprocess.run(
             [*PATRON, "projects", "create", "shop"],
-            env=env_for(data_dir), capture_output=True, text=True, timeout=60, check=True,
+            env=env_for(data_dir),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         )
         headers = read_credentials(result.stdout)
         response = httpx.get(f"{serve.base_url}/v1/customers", headers=headers)
@@ -163,8 +166,11 @@ class TestServeWithCredentialsAndExternalDatabase:
 
     def test_half_the_credentials_is_an_error(self, tmp_path: Path) -> None:
         result = subprocess.run(
-            [*PATRON, "serve"], env=env_for(tmp_path, PATRON_APP_ID="only-id"),
-            capture_output=True, text=True, timeout=60,
+            [*PATRON, "serve"],
+            env=env_for(tmp_path, PATRON_APP_ID="only-id"),
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert result.returncode == 2
         assert "PATRON_APP_TOKEN" in result.stderr
@@ -177,11 +183,18 @@ class TestContractExample:
         from tests.conftest import create_project
 
         credentials = create_project(server.db)
-        env = {**os.environ, "VOUCHERIFY_HOST": server.base_url,
-               "X_APP_ID": credentials.app_id, "X_APP_TOKEN": credentials.app_token}
+        env = {
+            **os.environ,
+            "VOUCHERIFY_HOST": server.base_url,
+            "X_APP_ID": credentials.app_id,
+            "X_APP_TOKEN": credentials.app_token,
+        }
         result = subprocess.run(
             [sys.executable, str(repo_root() / "examples" / "python_sdk.py")],
-            env=env, capture_output=True, text=True, timeout=60,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert result.returncode == 0, result.stderr
         assert "after delete: 404" in result.stdout

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 import voucherify
-from voucherify.exceptions import NotFoundException
+from voucherify.exceptions import ApiException, NotFoundException
 
 from tests.conftest import RunningServer
 from tests.factories import create_customer, customer_body
@@ -32,7 +32,8 @@ ZERO_SUMMARY = {
 }
 
 
-def error_body(exc: voucherify.ApiException) -> dict[str, Any]:
+def error_body(exc: ApiException) -> dict[str, Any]:
+    assert exc.body is not None
     body: dict[str, Any] = json.loads(exc.body)
     return body
 
