@@ -18,6 +18,7 @@ from patron.dependencies import provide_actor, provide_conn, provide_project
 from patron.errors import handle_exception
 from patron.health import health
 from patron.kit.asgi import RequestContext
+from patron.projects.asgi import Authentication
 from patron.projects.service import Authenticator
 
 
@@ -54,5 +55,6 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
 
 
 def create_asgi(settings: Settings, dsn: str) -> Any:
-    """The app behind the outermost layer that gives every request its id."""
-    return RequestContext(create_app(settings, dsn))
+    """The app behind its outer layers: a request id for every request, then authentication."""
+    app = create_app(settings, dsn)
+    return RequestContext(Authentication(app, lambda: app.state.authenticator))

@@ -11,15 +11,18 @@ from litestar.di import NamedDependency
 
 from patron.activities.service import Actor, EventSource
 from patron.db.pool import Connection, Pool
+from patron.errors import Unauthorized
 from patron.kit.context import request_id_of
-from patron.projects.service import Authenticator, Project
+from patron.projects.asgi import PROJECT_KEY
+from patron.projects.service import Project
 
 
 async def provide_project(request: Request[Any, Any, Any]) -> Project:
-    """The project whose `X-App-Id` / `X-App-Token` the request carries, or a 401."""
-    authenticator: Authenticator = request.app.state.authenticator
-    headers = request.headers
-    return await authenticator.authenticate(headers.get("x-app-id"), headers.get("x-app-token"))
+    """The project the `Authentication` layer found for this request's credentials."""
+    project = request.scope.get(PROJECT_KEY)
+    if not isinstance(project, Project):
+        raise Unauthorized()
+    return project
 
 
 async def provide_actor(

@@ -28,6 +28,8 @@ class TestAuthentication:
             ("GET", "/v1/customers"),
             ("POST", "/v1/customers"),
             ("GET", "/v1/customers/x/activity"),
+            ("GET", "/v1/no-such-route"),
+            ("PATCH", "/v1/customers"),
         ):
             response = anonymous_http.request(method, path, headers=headers, json={})
             assert response.status_code == 401
