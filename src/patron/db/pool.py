@@ -18,11 +18,23 @@ else:  # asyncpg's classes are generic only in its stubs
     Pool = asyncpg.Pool
 
 
+def _encode_jsonb(value: Any) -> bytes:
+    # jsonb's binary wire format is a version byte (1) followed by the JSON text.
+    return b"\x01" + json.encode(value)
+
+
+def _decode_jsonb(data: bytes) -> Any:
+    return json.decode(data[1:])
+
+
 async def _init_connection(conn: Connection) -> None:
-    for type_name in ("json", "jsonb"):
-        await conn.set_type_codec(
-            type_name, encoder=json.encode_str, decoder=json.decode, schema="pg_catalog"
-        )
+    # Binary codecs, so that COPY (always binary in asyncpg) can carry JSON columns too.
+    await conn.set_type_codec(
+        "jsonb", encoder=_encode_jsonb, decoder=_decode_jsonb, schema="pg_catalog", format="binary"
+    )
+    await conn.set_type_codec(
+        "json", encoder=json.encode, decoder=json.decode, schema="pg_catalog", format="binary"
+    )
 
 
 async def connect(dsn: str) -> asyncpg.Connection[asyncpg.Record]:
