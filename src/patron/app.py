@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,7 +11,10 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from patron.activities.routes import ActivityRoutes
+from patron.async_actions.routes import AsyncActionRoutes
+from patron.async_actions.worker import Worker
 from patron.config import MAX_BODY_BYTES, Settings
+from patron.customers.bulk import HANDLERS
 from patron.customers.routes import CustomerRoutes
 from patron.db import migrate
 from patron.db.pool import create_pool
@@ -33,13 +37,21 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
         app.state.pool = pool
         app.state.authenticator = Authenticator(pool)
         app.state.schema_revision = migrate.head_revision()
+        stop = asyncio.Event()
+        worker_task = None
+        if settings.worker:
+            worker = Worker(pool, HANDLERS, poll_seconds=settings.worker_poll_seconds)
+            worker_task = asyncio.create_task(worker.run(stop), name="patron-worker")
         try:
             yield
         finally:
+            stop.set()
+            if worker_task is not None:
+                await worker_task
             await pool.close()
 
     return Litestar(
-        route_handlers=[health, CustomerRoutes, ActivityRoutes],
+        route_handlers=[health, CustomerRoutes, ActivityRoutes, AsyncActionRoutes],
         dependencies={
             "project": Provide(provide_project),
             "actor": Provide(provide_actor),

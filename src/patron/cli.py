@@ -9,11 +9,13 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from patron.config import Settings
 from patron.db import migrate
 from patron.db.embedded import DataDirInUse, EmbeddedPostgres
 from patron.db.pool import connect
+from patron.errors import APIError
 from patron.projects import service as projects
 from patron.projects.service import Credentials
 
@@ -109,6 +111,47 @@ def serve(settings: Settings, host: str, port: int) -> None:
         )
 
 
+def run_worker(settings: Settings) -> None:
+    from patron.async_actions.worker import Worker
+    from patron.customers.bulk import HANDLERS
+    from patron.db.pool import create_pool
+
+    async def work() -> None:
+        pool = await create_pool(dsn, min_size=1, max_size=4)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            await Worker(pool, HANDLERS, poll_seconds=settings.worker_poll_seconds).run(stop)
+        finally:
+            await pool.close()
+
+    with database(settings, share_running=True) as dsn:
+        migrate.upgrade(dsn)
+        logger.info("worker started")
+        asyncio.run(work())
+
+
+def import_customers(settings: Settings, path: Path, project: str) -> None:
+    from patron.operator_import import ImportError_, import_csv
+
+    if not path.is_file():
+        raise CommandError(f"no such file: {path}")
+    with database(settings, share_running=True) as dsn:
+        migrate.upgrade(dsn)
+        try:
+            action = asyncio.run(import_csv(dsn, project, path))
+        except ImportError_ as exc:
+            raise CommandError(str(exc)) from None
+        except APIError as exc:
+            raise CommandError(f"{exc.details or exc.message}") from None
+    result = action["result"]
+    print(f"{action['id']}: {action['status']}, {result['message']}")
+    for failure in result["failed"][:20]:
+        print(f"  row {failure['row']}: {failure['reason']}")
+
+
 def create_project(settings: Settings, name: str) -> None:
     with database(settings, share_running=True) as dsn:
         migrate.upgrade(dsn)
@@ -128,6 +171,12 @@ def main(argv: list[str] | None = None) -> None:
     project_commands = projects_cmd.add_subparsers(dest="projects_command", required=True)
     create_cmd = project_commands.add_parser("create", help="create a project, print its keys")
     create_cmd.add_argument("name")
+    commands.add_parser("worker", help="carry out queued async actions (bulk imports)")
+    customers_cmd = commands.add_parser("customers", help="customer data operations")
+    customer_commands = customers_cmd.add_subparsers(dest="customers_command", required=True)
+    import_cmd = customer_commands.add_parser("import", help="import customers from a CSV file")
+    import_cmd.add_argument("file", type=Path)
+    import_cmd.add_argument("--project", required=True, help="the project's id or app id")
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -146,6 +195,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"database is at revision {migrate.head_revision()}")
         elif args.command == "projects":
             create_project(settings, args.name)
+        elif args.command == "worker":
+            run_worker(settings)
+        elif args.command == "customers":
+            import_customers(settings, args.file, args.project)
     except _Stopped:
         logger.info("stopped")
     except CommandError as exc:

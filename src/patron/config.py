@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
+# CSV imports stream to disk, so they may be far larger than JSON bodies.
+MAX_IMPORT_BYTES = 2 * 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +22,8 @@ class Settings:
     pool_min_size: int = 2
     pool_max_size: int = 20
     log_level: str = "INFO"
-    public_url: str | None = None
+    worker: bool = True
+    worker_poll_seconds: float = 1.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -33,5 +36,6 @@ class Settings:
             pool_min_size=int(env.get("PATRON_POOL_MIN_SIZE", "2")),
             pool_max_size=int(env.get("PATRON_POOL_MAX_SIZE", "20")),
             log_level=env.get("PATRON_LOG_LEVEL", "INFO").upper(),
-            public_url=env.get("PATRON_PUBLIC_URL") or None,
+            worker=env.get("PATRON_WORKER", "1") not in ("0", "false", "no"),
+            worker_poll_seconds=float(env.get("PATRON_WORKER_POLL_SECONDS", "1.0")),
         )

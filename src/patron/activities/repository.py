@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -41,6 +42,28 @@ async def insert(
         campaign_type,
         data,
         group_id,
+    )
+
+
+async def insert_many(
+    conn: Connection,
+    project_id: str,
+    records: Sequence[tuple[str, str, str, str, dict[str, Any], str, datetime]],
+) -> None:
+    """COPY many activities: (id, customer_id, type, category, data, group_id, created_at)."""
+    await conn.copy_records_to_table(
+        "customer_activities",
+        records=((project_id, *record) for record in records),
+        columns=[
+            "project_id",
+            "id",
+            "customer_id",
+            "type",
+            "category",
+            "data",
+            "group_id",
+            "created_at",
+        ],
     )
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from patron.activities import repository
@@ -21,6 +22,15 @@ class EventSource:
     channel: str
     app_id: str | None = None
     key_name: str | None = None
+
+    @classmethod
+    def from_rendered(cls, source: dict[str, Any]) -> EventSource:
+        api_key = source.get("api_key") or {}
+        return cls(
+            channel=source.get("channel", "API"),
+            app_id=api_key.get("app_id"),
+            key_name=api_key.get("name"),
+        )
 
     def render(self) -> dict[str, Any]:
         source: dict[str, Any] = {"channel": self.channel}
@@ -59,6 +69,31 @@ async def record(
         data={**data, "event_source": actor.source.render()},
         group_id=actor.request_id,
     )
+
+
+async def record_many(
+    conn: Connection, actor: Actor, items: Sequence[tuple[str, str, dict[str, Any]]]
+) -> None:
+    """Write many activities (customer id, type, data) at once, in the caller's transaction."""
+    source = actor.source.render()
+    now = datetime.now(UTC)
+    created_at = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    records = []
+    for customer_id, activity_type, data in items:
+        if activity_type not in ACTIVITY_TYPES:
+            raise ValueError(f"not an activity type the SDKs accept: {activity_type}")
+        records.append(
+            (
+                ids.activity_id(),
+                customer_id,
+                activity_type,
+                category_of(activity_type),
+                {**data, "event_source": source},
+                actor.request_id,
+                created_at,
+            )
+        )
+    await repository.insert_many(conn, actor.project_id, records)
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,8 +75,9 @@ async def find_including_deleted(conn: Connection, project_id: str, key: str) ->
     )
 
 
-async def next_created_at(conn: Connection, project_id: str) -> datetime:
-    """A creation time no other customer of the project has, and count one more customer.
+async def reserve_created_at(conn: Connection, project_id: str, count: int = 1) -> datetime:
+    """The first of `count` consecutive creation milliseconds no other customer of the project
+    has, and count that many more customers (the caller uncounts what it does not insert).
 
     Customers are paged by a created_at cursor, so two customers sharing a millisecond could
     be skipped at a page boundary; the project's clock hands out distinct milliseconds. It
@@ -87,19 +88,22 @@ async def next_created_at(conn: Connection, project_id: str) -> datetime:
         UPDATE projects
         SET customer_clock = greatest(
                 date_trunc('milliseconds', clock_timestamp()),
-                customer_clock + interval '1 millisecond'),
-            customers_count = customers_count + 1
+                customer_clock + interval '1 millisecond') + ($2 - 1) * interval '1 millisecond',
+            customers_count = customers_count + $2
         WHERE id = $1
-        RETURNING customer_clock
+        RETURNING customer_clock - ($2 - 1) * interval '1 millisecond'
         """,
         project_id,
+        count,
     )
     return value
 
 
-async def uncount(conn: Connection, project_id: str) -> None:
+async def uncount(conn: Connection, project_id: str, count: int = 1) -> None:
     await conn.execute(
-        "UPDATE projects SET customers_count = customers_count - 1 WHERE id = $1", project_id
+        "UPDATE projects SET customers_count = customers_count - $2 WHERE id = $1",
+        project_id,
+        count,
     )
 
 
@@ -189,6 +193,88 @@ async def insert_permanent_deletion(
         data_json,
     )
     return created_at
+
+
+# --- bulk ------------------------------------------------------------------------------------
+
+
+async def lock_live_by_source_ids(
+    conn: Connection, project_id: str, source_ids: Sequence[str]
+) -> dict[str, Row]:
+    """The live customers with these source_ids, locked (in id order, so batches never deadlock)."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {COLUMNS} FROM customers
+        WHERE project_id = $1 AND deleted_at IS NULL AND source_id = ANY($2::text[])
+        ORDER BY id
+        FOR UPDATE
+        """,
+        project_id,
+        list(source_ids),
+    )
+    return {row["source_id"]: row for row in rows}
+
+
+def _column_arrays(rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    return [[row[column] for row in rows] for column in MUTABLE_COLUMNS]
+
+
+async def update_many(
+    conn: Connection, project_id: str, changes: Sequence[tuple[str, dict[str, Any]]]
+) -> Sequence[Row]:
+    """Write every client-settable column of many customers (by id) in one statement."""
+    if not changes:
+        return []
+    rows: Sequence[Row] = await conn.fetch(
+        f"""
+        UPDATE customers c
+        SET name = i.name, description = i.description, email = i.email, phone = i.phone,
+            birthdate = i.birthdate, birthday = i.birthday, address = i.address,
+            metadata = i.metadata,
+            updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), c.created_at)
+        FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::date[],
+                    $8::date[], $9::jsonb[], $10::jsonb[])
+             AS i(id, name, description, email, phone, birthdate, birthday, address, metadata)
+        WHERE c.project_id = $1 AND c.id = i.id
+        RETURNING {", ".join("c." + column.strip() for column in COLUMNS.split(","))}
+        """,
+        project_id,
+        [customer_id for customer_id, _ in changes],
+        *_column_arrays([values for _, values in changes]),
+    )
+    return rows
+
+
+async def insert_many(
+    conn: Connection,
+    project_id: str,
+    new: Sequence[tuple[str, str, datetime, dict[str, Any]]],
+) -> Sequence[Row]:
+    """Insert customers (id, source_id, created_at, columns); a source_id that has become live
+    meanwhile is skipped, and missing from the rows returned."""
+    if not new:
+        return []
+    rows: Sequence[Row] = await conn.fetch(
+        f"""
+        INSERT INTO customers (project_id, id, source_id, created_at, name, description, email,
+                               phone, birthdate, birthday, address, metadata)
+        SELECT $1, i.id, i.source_id, i.created_at, i.name, i.description, i.email, i.phone,
+               i.birthdate, i.birthday, i.address, i.metadata
+        FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
+                    $7::text[], $8::text[], $9::date[], $10::date[], $11::jsonb[], $12::jsonb[])
+             AS i(id, source_id, created_at, name, description, email, phone, birthdate,
+                  birthday, address, metadata)
+        ON CONFLICT (project_id, source_id) WHERE source_id IS NOT NULL AND deleted_at IS NULL
+        DO NOTHING
+        RETURNING {COLUMNS}
+        """,
+        project_id,
+        [item[0] for item in new],
+        [item[1] for item in new],
+        [item[2] for item in new],
+        *_column_arrays([item[3] for item in new]),
+    )
+    return rows
 
 
 # --- listing -------------------------------------------------------------------------------

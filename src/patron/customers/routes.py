@@ -9,13 +9,15 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from patron.activities.service import Actor
-from patron.customers import service
+from patron.config import MAX_IMPORT_BYTES
+from patron.customers import bulk, service
 from patron.customers.repository import ORDERINGS
 from patron.customers.schemas import CustomerCreate, CustomerUpdate, check_fields
 from patron.customers.service import ListFilters
 from patron.db.pool import Connection
 from patron.kit import query
 from patron.kit.http import json_response, path_key, read_json
+from patron.kit.multipart import spool_file_field
 from patron.projects.service import Project
 
 
@@ -40,6 +42,45 @@ class CustomerRoutes(Controller):
         payload: CustomerCreate = await read_json(request, CustomerCreate)
         check_fields(payload)
         return json_response(await service.upsert(conn, actor, payload=payload))
+
+    @post("/bulk/async", status_code=202)
+    async def update_customers_in_bulk(
+        self,
+        request: Request[Any, Any, Any],
+        conn: NamedDependency[Connection],
+        actor: NamedDependency[Actor],
+    ) -> Response[bytes]:
+        """Queue upserts of many customers by source_id; answers the async action's id."""
+        rows: list[Any] = await read_json(request, list[Any])
+        action_id = await bulk.enqueue_bulk_update(conn, actor, rows)
+        return json_response({"async_action_id": action_id}, status=202)
+
+    @post("/metadata/async", status_code=202)
+    async def update_customers_metadata_in_bulk(
+        self,
+        request: Request[Any, Any, Any],
+        conn: NamedDependency[Connection],
+        actor: NamedDependency[Actor],
+    ) -> Response[bytes]:
+        """Queue a merge of `metadata` into the customers with these `source_ids`."""
+        body: bulk.MetadataBulk = await read_json(request, bulk.MetadataBulk)
+        action_id = await bulk.enqueue_metadata_update(conn, actor, body)
+        return json_response({"async_action_id": action_id}, status=202)
+
+    @post("/importCSV", status_code=202, request_max_body_size=MAX_IMPORT_BYTES)
+    async def import_customers_using_csv(
+        self,
+        request: Request[Any, Any, Any],
+        conn: NamedDependency[Connection],
+        actor: NamedDependency[Actor],
+    ) -> Response[bytes]:
+        """Queue an import of the CSV file in multipart field `file`, upserting by Source_id."""
+        file = await spool_file_field(request, "file")
+        try:
+            action_id = await bulk.enqueue_csv_import(conn, actor, file)
+        finally:
+            file.close()
+        return json_response({"async_action_id": action_id}, status=202)
 
     @get("/")
     async def list_customers(

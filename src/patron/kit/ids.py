@@ -24,6 +24,10 @@ def permanent_deletion_id() -> str:
     return "del_" + _alnum(24)
 
 
+def async_action_id() -> str:
+    return "aa_" + secrets.token_hex(9)
+
+
 def project_id() -> str:
     return "proj_" + _alnum(16)
 

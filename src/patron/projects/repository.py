@@ -46,6 +46,15 @@ async def find_by_app_id(conn: Connection, app_id: str) -> ProjectRow | None:
     return None if row is None else _project(row)
 
 
+async def find_by_id_or_app_id(conn: Connection, key: str) -> ProjectRow | None:
+    row = await conn.fetchrow(
+        "SELECT id, name, app_id, app_token_hash FROM projects WHERE id = $1 OR app_id = $1"
+        " ORDER BY id = $1 DESC LIMIT 1",
+        key,
+    )
+    return None if row is None else _project(row)
+
+
 async def set_token_hash(conn: Connection, project_id: str, app_token_hash: bytes) -> None:
     await conn.execute(
         "UPDATE projects SET app_token_hash = $2 WHERE id = $1", project_id, app_token_hash

@@ -71,6 +71,12 @@ async def create_first(conn: Connection) -> Credentials | None:
     return await create(conn, "default")
 
 
+async def find(conn: Connection, key: str) -> Project | None:
+    """A project by its id or its app id (for operators' commands)."""
+    row = await repository.find_by_id_or_app_id(conn, key)
+    return None if row is None else Project(id=row.id, name=row.name, app_id=row.app_id)
+
+
 class Authenticator:
     """Checks `X-App-Id` / `X-App-Token`, remembering each project's hash for a short while."""
 

@@ -1,0 +1,78 @@
+"""The async action object as Voucherify shows it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from patron.kit.time import render_datetime
+
+CUSTOMERS_BULK_UPDATE = "CUSTOMERS.BULK_UPDATE"
+CUSTOMERS_METADATA_UPDATE = "CUSTOMERS.METADATA_UPDATE"
+CUSTOMERS_IMPORT_CSV = "CUSTOMERS.IMPORT_CSV"
+
+
+def _processing_time(row: Any) -> int:
+    started: datetime | None = row["started_at"]
+    if started is None:
+        return 0
+    finished: datetime = row["finished_at"] or datetime.now(UTC)
+    return max(0, int((finished - started).total_seconds() * 1000))
+
+
+def _progress(row: Any) -> int:
+    if row["status"] == "DONE":
+        return 100
+    if row["total_rows"] <= 0:
+        return 0
+    return min(99, int(row["cursor"]) * 100 // int(row["total_rows"]))
+
+
+def render_result(row: Any) -> dict[str, Any]:
+    """The type-specific `result`: counts so far, and the errors of failed rows."""
+    done, failed, errors = row["done_count"], row["failed_count"], row["errors"]
+    action_type = row["type"]
+    result: dict[str, Any]
+    if action_type == CUSTOMERS_IMPORT_CSV:
+        result = {
+            "message": f"{done} customer(s) imported successfully, {failed} failed.",
+            "failed": errors,
+            "done_count": done,
+            "failed_count": failed,
+        }
+    elif action_type == CUSTOMERS_BULK_UPDATE:
+        result = {
+            "done_count": done,
+            "failed_count": failed,
+            "reports": [],
+            "reports_available_till": None,
+            "errors": errors,
+        }
+    else:
+        result = {"done_count": done, "failed_count": failed, "errors": errors}
+    if row["failure"] is not None:
+        result["message"] = row["failure"]
+    return result
+
+
+def render_action(row: Any, *, with_result: bool) -> dict[str, Any]:
+    action: dict[str, Any] = {
+        "id": row["id"],
+        "type": row["type"],
+        "status": row["status"],
+    }
+    if row["operation_status"] is not None:
+        action["operation_status"] = row["operation_status"]
+    if with_result:
+        action["result"] = render_result(row)
+    action.update(
+        {
+            "created_at": render_datetime(row["created_at"]),
+            "updated_at": render_datetime(row["updated_at"]),
+            "request_id": row["request_id"],
+            "processing_time": _processing_time(row),
+            "progress": _progress(row),
+            "object": "async_action",
+        }
+    )
+    return action

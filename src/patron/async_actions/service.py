@@ -1,0 +1,198 @@
+"""Queueing async actions, reading them, and carrying one out batch by batch."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from patron.activities.service import Actor
+from patron.async_actions import repository
+from patron.async_actions.schemas import render_action
+from patron.db.pool import Connection, Pool
+from patron.errors import NotFound
+from patron.kit import ids
+
+logger = logging.getLogger("patron.async_actions")
+
+BATCH_SIZE = 2000
+MAX_STORED_ERRORS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """What a handler needs to know about the action whose rows it applies."""
+
+    project_id: str
+    id: str
+    type: str
+    request_id: str
+    params: dict[str, Any]
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    done: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+# A handler applies one batch of input rows (row number, JSON) in the caller's transaction.
+Handler = Callable[[Connection, Action, Sequence[tuple[int, Any]]], Awaitable[BatchOutcome]]
+
+
+async def start(
+    conn: Connection, actor: Actor, *, action_type: str, params: dict[str, Any] | None = None
+) -> str:
+    """Create an action in the request's transaction; add its rows, then `seal` it."""
+    action_id = ids.async_action_id()
+    await repository.insert(
+        conn,
+        actor.project_id,
+        action_id=action_id,
+        action_type=action_type,
+        request_id=actor.request_id,
+        params={**(params or {}), "event_source": actor.source.render()},
+    )
+    return action_id
+
+
+async def add_rows(
+    conn: Connection, project_id: str, action_id: str, rows: Sequence[tuple[int, Any]]
+) -> None:
+    await repository.copy_rows(conn, project_id, action_id, rows)
+
+
+async def seal(conn: Connection, project_id: str, action_id: str, total_rows: int) -> None:
+    """Record how many rows the action has, and wake the workers (on commit)."""
+    await repository.set_total(conn, project_id, action_id, total_rows)
+    await repository.notify(conn)
+
+
+async def enqueue(
+    conn: Connection,
+    actor: Actor,
+    *,
+    action_type: str,
+    rows: Sequence[Any],
+    params: dict[str, Any] | None = None,
+) -> str:
+    """Queue an action whose input rows are all at hand; returns its id."""
+    action_id = await start(conn, actor, action_type=action_type, params=params)
+    await add_rows(conn, actor.project_id, action_id, list(enumerate(rows)))
+    await seal(conn, actor.project_id, action_id, len(rows))
+    return action_id
+
+
+def not_found(action_id: str) -> NotFound:
+    return NotFound(
+        f"Cannot find async_action with id {action_id}",
+        resource_id=action_id,
+        resource_type="async_action",
+    )
+
+
+async def get(conn: Connection, project_id: str, action_id: str) -> dict[str, Any]:
+    row = await repository.find(conn, project_id, action_id)
+    if row is None:
+        raise not_found(action_id)
+    return render_action(row, with_result=True)
+
+
+async def list_actions(
+    conn: Connection, project_id: str, *, limit: int, end_date: datetime | None
+) -> dict[str, Any]:
+    rows = await repository.list_page(conn, project_id, limit=limit + 1, end_date=end_date)
+    return {
+        "object": "list",
+        "data_ref": "async_actions",
+        "async_actions": [render_action(row, with_result=False) for row in rows[:limit]],
+        "has_more": len(rows) > limit,
+    }
+
+
+class TransientFailure(Exception):
+    """The database went away mid-action; the action stays queued and is resumed later."""
+
+
+async def carry_out(
+    pool: Pool,
+    project_id: str,
+    action_id: str,
+    handlers: Mapping[str, Handler],
+    *,
+    batch_size: int = BATCH_SIZE,
+) -> None:
+    """Apply an action's remaining rows, one transaction per batch, until it is DONE or FAILED.
+
+    Each batch moves the cursor in the same transaction as its effects, and the action row is
+    locked for the batch, so a crash at any point resumes exactly after the last batch committed.
+    """
+    async with pool.acquire() as conn:
+        await repository.mark_started(conn, project_id, action_id)
+    while True:
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                row = await repository.find(conn, project_id, action_id, for_update=True)
+                if row is None or row["status"] in ("DONE", "FAILED"):
+                    return
+                action = Action(
+                    project_id=project_id,
+                    id=action_id,
+                    type=row["type"],
+                    request_id=row["request_id"],
+                    params=row["params"],
+                )
+                handler = handlers.get(action.type)
+                if handler is None:
+                    await repository.finish(
+                        conn,
+                        project_id,
+                        action_id,
+                        status="FAILED",
+                        operation_status="FAILED",
+                        failure=f"No worker knows how to carry out {action.type}",
+                    )
+                    return
+                rows = await repository.fetch_rows(
+                    conn, project_id, action_id, start=row["cursor"], limit=batch_size
+                )
+                if not rows:
+                    failed = row["failed_count"]
+                    await repository.finish(
+                        conn,
+                        project_id,
+                        action_id,
+                        status="DONE",
+                        operation_status="SUCCESS" if failed == 0 else "FAILED",
+                    )
+                    return
+                batch = [(r["row_number"], r["data"]) for r in rows]
+                outcome = await handler(conn, action, batch)
+                await repository.advance(
+                    conn,
+                    project_id,
+                    action_id,
+                    cursor=batch[-1][0] + 1,
+                    done=outcome.done,
+                    failed=len(outcome.errors),
+                    errors=outcome.errors,
+                    max_errors=MAX_STORED_ERRORS,
+                )
+        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as exc:
+            raise TransientFailure(str(exc)) from exc
+        except Exception:
+            logger.exception("async action %s failed", action_id)
+            async with pool.acquire() as conn:
+                await repository.finish(
+                    conn,
+                    project_id,
+                    action_id,
+                    status="FAILED",
+                    operation_status="FAILED",
+                    failure="The action failed unexpectedly; the error has been logged.",
+                )
+            return
