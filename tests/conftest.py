@@ -91,7 +91,7 @@ def _external_database(worker: str) -> Iterator[str]:
 def _serve(dsn: str) -> Iterator[str]:
     """Patron on an ephemeral port in a background thread, until the session ends."""
     config = uvicorn.Config(
-        create_asgi(Settings(pool_min_size=1, pool_max_size=10), dsn),
+        create_asgi(Settings(pool_min_size=1, pool_max_size=10, worker_poll_seconds=0.2), dsn),
         host="127.0.0.1",
         port=0,
         log_level="warning",
@@ -133,6 +133,30 @@ def server(
             migrate.upgrade(dsn)
             for base_url in _serve(dsn):
                 yield RunningServer(base_url, Database(dsn), "external")
+
+
+@pytest.fixture
+def fresh_database(server: RunningServer) -> Iterator[Database]:
+    """A migrated database of its own on the server under test, that no Patron serves."""
+    name = f"patron_fresh_{secrets.token_hex(4)}"
+    admin = server.db.dsn
+
+    async def execute(sql: str) -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    run(execute(f'CREATE DATABASE "{name}"'))
+    base, slash, rest = admin.partition("?")
+    prefix, _, _ = base.rpartition("/")
+    dsn = f"{prefix}/{name}{slash}{rest}"
+    try:
+        migrate.upgrade(dsn)
+        yield Database(dsn)
+    finally:
+        run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def create_project(db: Database, name: str = "test") -> Credentials:

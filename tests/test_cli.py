@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import RunningServer, repo_root
+from tests.conftest import Database, RunningServer, create_project, repo_root
 
 PATRON = [sys.executable, "-m", "patron"]
 
@@ -176,12 +176,60 @@ class TestServeWithCredentialsAndExternalDatabase:
         assert "PATRON_APP_TOKEN" in result.stderr
 
 
+class TestCustomersImportCommand:
+    def test_imports_with_a_progress_bar(self, tmp_path: Path, fresh_database: Database) -> None:
+        credentials = create_project(fresh_database)
+        csv_path = tmp_path / "people.csv"
+        csv_path.write_text("Source_id,Name,Email\nu1,Ann,ann@example.com\nu2,Bob,nope\n")
+        env = env_for(tmp_path / "unused", PATRON_DATABASE_URL=fresh_database.dsn)
+        result = subprocess.run(
+            [*PATRON, "customers", "import", str(csv_path), "--project", credentials.app_id],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "100.0% 2/2 rows" in result.stderr
+        assert "1 customer(s) imported successfully, 1 failed." in result.stdout
+        assert "row 2:" in result.stdout
+        assert fresh_database.fetchval("SELECT count(*) FROM customers") == 1
+        assert (
+            fresh_database.fetchval(
+                "SELECT count(*) FROM customer_activities WHERE type = 'customer.created'"
+            )
+            == 1
+        )
+
+    def test_unknown_project_or_bad_file(self, tmp_path: Path, fresh_database: Database) -> None:
+        csv_path = tmp_path / "people.csv"
+        csv_path.write_text("Name\nAnn\n")
+        env = env_for(tmp_path / "unused", PATRON_DATABASE_URL=fresh_database.dsn)
+        unknown = subprocess.run(
+            [*PATRON, "customers", "import", str(csv_path), "--project", "nope"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert unknown.returncode == 2
+        assert "no project" in unknown.stderr
+        credentials = create_project(fresh_database)
+        bad = subprocess.run(
+            [*PATRON, "customers", "import", str(csv_path), "--project", credentials.project_id],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert bad.returncode == 2
+        assert "Source_id" in bad.stderr
+
+
 class TestContractExample:
     def test_the_python_sdk_example_runs_unchanged(
         self, server: RunningServer, tmp_path: Path
     ) -> None:
-        from tests.conftest import create_project
-
         credentials = create_project(server.db)
         env = {
             **os.environ,

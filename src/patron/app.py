@@ -40,7 +40,12 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
         stop = asyncio.Event()
         worker_task = None
         if settings.worker:
-            worker = Worker(pool, HANDLERS, poll_seconds=settings.worker_poll_seconds)
+            worker = Worker(
+                pool,
+                HANDLERS,
+                poll_seconds=settings.worker_poll_seconds,
+                batch_size=settings.worker_batch_size,
+            )
             worker_task = asyncio.create_task(worker.run(stop), name="patron-worker")
         try:
             yield

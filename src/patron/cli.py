@@ -123,7 +123,12 @@ def run_worker(settings: Settings) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         try:
-            await Worker(pool, HANDLERS, poll_seconds=settings.worker_poll_seconds).run(stop)
+            await Worker(
+                pool,
+                HANDLERS,
+                poll_seconds=settings.worker_poll_seconds,
+                batch_size=settings.worker_batch_size,
+            ).run(stop)
         finally:
             await pool.close()
 

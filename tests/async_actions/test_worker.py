@@ -1,0 +1,227 @@
+"""Carrying actions out: progress that moves, workers sharing a queue, and crash recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from patron.activities.service import Actor, EventSource
+from patron.async_actions import service
+from patron.async_actions.schemas import render_action
+from patron.async_actions.service import Action, BatchOutcome, carry_out
+from patron.async_actions.worker import Worker
+from patron.customers.bulk import HANDLERS, enqueue_bulk_update, enqueue_csv_import
+from patron.db.pool import create_pool
+from patron.projects.service import Credentials
+from tests.conftest import Database, create_project, repo_root, run
+
+
+def _actor(credentials: Credentials) -> Actor:
+    return Actor(credentials.project_id, EventSource("API", credentials.app_id), "v-test")
+
+
+async def _enqueue_bulk(dsn: str, credentials: Credentials, rows: list[Any]) -> str:
+    pool = await create_pool(dsn, min_size=1, max_size=2)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            return await enqueue_bulk_update(conn, _actor(credentials), rows)
+    finally:
+        await pool.close()
+
+
+class TestProgress:
+    def test_progress_moves_batch_by_batch(self, fresh_database: Database) -> None:
+        credentials = create_project(fresh_database)
+        rows = [{"source_id": f"p{n}"} for n in range(10)]
+        action_id = run(_enqueue_bulk(fresh_database.dsn, credentials, rows))
+        seen: list[int] = []
+
+        async def recording(
+            conn: Any, action: Action, batch: Sequence[tuple[int, Any]]
+        ) -> BatchOutcome:
+            row = await conn.fetchrow("SELECT * FROM async_actions WHERE id = $1", action.id)
+            seen.append(render_action(row, with_result=False)["progress"])
+            return await HANDLERS[action.type](conn, action, batch)
+
+        async def go() -> dict[str, Any]:
+            pool = await create_pool(fresh_database.dsn, min_size=1, max_size=3)
+            try:
+                await carry_out(
+                    pool,
+                    credentials.project_id,
+                    action_id,
+                    {"CUSTOMERS.BULK_UPDATE": recording},
+                    batch_size=3,
+                )
+                async with pool.acquire() as conn:
+                    return await service.get(conn, credentials.project_id, action_id)
+            finally:
+                await pool.close()
+
+        action = run(go())
+        assert seen == [0, 30, 60, 90]
+        assert action["progress"] == 100
+        assert action["result"]["done_count"] == 10
+        assert action["status"] == "DONE"
+
+
+class TestWorkersShareTheQueue:
+    def test_three_workers_apply_every_row_exactly_once(self, fresh_database: Database) -> None:
+        credentials = create_project(fresh_database)
+        actions = [
+            run(
+                _enqueue_bulk(
+                    fresh_database.dsn,
+                    credentials,
+                    [{"source_id": f"a{a}-{n}", "name": "x"} for n in range(300)],
+                )
+            )
+            for a in range(6)
+        ]
+
+        async def work() -> None:
+            pool = await create_pool(fresh_database.dsn, min_size=2, max_size=12)
+            stop = asyncio.Event()
+            workers = [Worker(pool, HANDLERS, poll_seconds=0.05, batch_size=50) for _ in range(3)]
+            tasks = [asyncio.create_task(w.run(stop)) for w in workers]
+            try:
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    async with pool.acquire() as conn:
+                        left = await conn.fetchval(
+                            "SELECT count(*) FROM async_actions WHERE status <> 'DONE'"
+                        )
+                    if left == 0:
+                        break
+                    await asyncio.sleep(0.05)
+            finally:
+                stop.set()
+                await asyncio.gather(*tasks)
+                await pool.close()
+
+        run(work())
+        assert fresh_database.fetchval("SELECT count(*) FROM customers") == 1800
+        assert (
+            fresh_database.fetchval(
+                "SELECT count(*) FROM customer_activities WHERE type = 'customer.created'"
+            )
+            == 1800
+        )
+        assert (
+            fresh_database.fetchval(
+                "SELECT sum(done_count) FROM async_actions WHERE id = ANY($1::text[])", actions
+            )
+            == 1800
+        )
+        assert (
+            fresh_database.fetchval(
+                "SELECT customers_count FROM projects WHERE id = $1", credentials.project_id
+            )
+            == 1800
+        )
+
+
+class TestCrashRecovery:
+    def test_killed_worker_resumes_without_applying_a_row_twice(
+        self, fresh_database: Database, tmp_path: Any
+    ) -> None:
+        credentials = create_project(fresh_database)
+        total = 20_000
+        csv_path = tmp_path / "big.csv"
+        with csv_path.open("w") as out:
+            out.write("Source_id,Name,tier\n")
+            for n in range(total):
+                out.write(f"k{n},Name {n},{n % 7}\n")
+
+        async def enqueue() -> str:
+            pool = await create_pool(fresh_database.dsn, min_size=1, max_size=2)
+            try:
+                async with pool.acquire() as conn, conn.transaction():
+                    with csv_path.open("rb") as file:
+                        return await enqueue_csv_import(conn, _actor(credentials), file)
+            finally:
+                await pool.close()
+
+        action_id = run(enqueue())
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("PATRON_")},
+            "PATRON_DATABASE_URL": fresh_database.dsn,
+            "PATRON_WORKER_BATCH_SIZE": "500",
+            "PATRON_WORKER_POLL_SECONDS": "0.1",
+            "PATRON_LOG_LEVEL": "WARNING",
+        }
+
+        def cursor() -> int:
+            value = fresh_database.fetchval(
+                "SELECT cursor FROM async_actions WHERE id = $1", action_id
+            )
+            return int(value)
+
+        kills = 0
+        for _ in range(3):
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "patron", "worker"], env=env, cwd=repo_root()
+            )
+            start = cursor()
+            deadline = time.monotonic() + 60
+            while cursor() == start and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if cursor() < total:
+                worker.send_signal(signal.SIGKILL)
+                worker.wait(timeout=30)
+                kills += 1
+            else:
+                worker.send_signal(signal.SIGTERM)
+                worker.wait(timeout=30)
+                break
+        assert kills >= 1
+
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "patron", "worker"], env=env, cwd=repo_root()
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                status = fresh_database.fetchval(
+                    "SELECT status FROM async_actions WHERE id = $1", action_id
+                )
+                if status == "DONE":
+                    break
+                time.sleep(0.1)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=30)
+        assert status == "DONE"
+        assert fresh_database.fetchval("SELECT count(*) FROM customers") == total
+        assert (
+            fresh_database.fetchval(
+                "SELECT count(*) FROM customer_activities WHERE type = 'customer.created'"
+            )
+            == total
+        )
+        assert (
+            fresh_database.fetchval("SELECT count(DISTINCT customer_id) FROM customer_activities")
+            == total
+        )
+        assert (
+            fresh_database.fetchval("SELECT done_count FROM async_actions WHERE id = $1", action_id)
+            == total
+        )
+        assert (
+            fresh_database.fetchval(
+                "SELECT customers_count FROM projects WHERE id = $1", credentials.project_id
+            )
+            == total
+        )
+        assert (
+            fresh_database.fetchval(
+                "SELECT count(*) FROM async_action_rows WHERE action_id = $1", action_id
+            )
+            == 0
+        )
