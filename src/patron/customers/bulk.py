@@ -88,6 +88,7 @@ async def merge(
     """
     project_id = actor.project_id
     remaining = _combine(changes, merge_metadata=merge_metadata)
+    await repository.refresh_statistics_if_stale(conn)
     for _ in range(_MERGE_ATTEMPTS):
         if not remaining:
             return

@@ -54,7 +54,8 @@ async def find_by_source_id(
     lock = " FOR UPDATE" if for_update else ""
     return await conn.fetchrow(
         f"SELECT {COLUMNS} FROM customers"
-        f" WHERE project_id = $1 AND source_id = $2 AND deleted_at IS NULL{lock}",
+        f" WHERE project_id = $1 AND source_id = $2 AND source_id IS NOT NULL"
+        f" AND deleted_at IS NULL{lock}",
         project_id,
         source_id,
     )
@@ -198,6 +199,25 @@ async def insert_permanent_deletion(
 # --- bulk ------------------------------------------------------------------------------------
 
 
+async def refresh_statistics_if_stale(conn: Connection) -> None:
+    """Re-analyse customers when the table has outgrown the planner's idea of it.
+
+    A bulk import grows the table faster than autovacuum re-analyses it, and on statistics
+    that say "nearly empty" the planner filters whole projects instead of probing the unique
+    index: batches then slow down as the table grows. Checked per batch, this analyses about
+    log2(rows) times over an import.
+    """
+    stale = await conn.fetchval(
+        """
+        SELECT c.reltuples < 0.5 * (SELECT coalesce(sum(customers_count), 0) FROM projects)
+               AND (SELECT coalesce(sum(customers_count), 0) FROM projects) > 1000
+        FROM pg_class c WHERE c.oid = 'customers'::regclass
+        """
+    )
+    if stale:
+        await conn.execute("ANALYZE customers")
+
+
 async def lock_live_by_source_ids(
     conn: Connection, project_id: str, source_ids: Sequence[str]
 ) -> dict[str, Row]:
@@ -205,7 +225,8 @@ async def lock_live_by_source_ids(
     rows = await conn.fetch(
         f"""
         SELECT {COLUMNS} FROM customers
-        WHERE project_id = $1 AND deleted_at IS NULL AND source_id = ANY($2::text[])
+        WHERE project_id = $1 AND deleted_at IS NULL AND source_id IS NOT NULL
+          AND source_id = ANY($2::text[])
         ORDER BY id
         FOR UPDATE
         """,

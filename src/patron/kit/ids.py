@@ -8,8 +8,19 @@ import string
 _ALPHABET = string.ascii_letters + string.digits
 
 
+# 248 = 4 * 62: bytes at or above it are dropped, so every character is equally likely.
+_UNBIASED_LIMIT = 248
+
+
 def _alnum(length: int) -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    chars: list[str] = []
+    while len(chars) < length:
+        chars.extend(
+            _ALPHABET[byte % 62]
+            for byte in secrets.token_bytes(length + 4)
+            if byte < _UNBIASED_LIMIT
+        )
+    return "".join(chars[:length])
 
 
 def customer_id() -> str:

@@ -10,8 +10,9 @@ _UNENCODED_PLUS = re.compile(r" (\d{2}:?\d{2})$")
 
 
 def render_datetime(value: datetime) -> str:
-    value = value.astimezone(UTC)
-    return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def render_optional_datetime(value: datetime | None) -> str | None:

@@ -1,0 +1,132 @@
+"""Benchmark: import a large CSV through the API and report rows/s and the server's peak memory.
+
+    .venv/bin/python bench/import_csv.py [--rows 1000000] [--keep]
+
+Starts `patron serve` on a fresh embedded PostgreSQL, uploads the file to
+`POST /v1/customers/importCSV` (streamed from disk), waits for the async action to finish, and
+samples the server process's resident memory all along. Targets (issue 3): >= 20,000 rows/s,
+and a peak memory that does not grow with the file (compare --rows 100000 with 1000000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_csv(path: Path, rows: int) -> None:
+    with path.open("w") as out:
+        out.write("Source_id,Name,Email,Phone,Birthdate,Address_City,Address_Country,tier,vip\n")
+        for n in range(rows):
+            out.write(
+                f"bench-{n},Customer {n},c{n}@example.com,+48 600 {n % 1000:03d},"
+                f"19{50 + n % 50}-0{1 + n % 9}-1{n % 10},City {n % 100},PL,{n % 5},"
+                f"{'true' if n % 2 else 'false'}\n"
+            )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class MemorySampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.peak = max(self.peak, self.process.memory_info().rss)
+            except psutil.Error:
+                return
+            time.sleep(0.05)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--keep", action="store_true", help="keep the data folder")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="patron-bench-"))
+    csv_path = work / "customers.csv"
+    started = time.perf_counter()
+    write_csv(csv_path, args.rows)
+    print(f"wrote {args.rows} rows ({csv_path.stat().st_size / 1e6:.1f} MB) "
+          f"in {time.perf_counter() - started:.1f}s")
+
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PATRON_")},
+        "PATRON_DATA_DIR": str(work / "data"),
+        "PATRON_APP_ID": "bench",
+        "PATRON_APP_TOKEN": "bench-token",
+        "PATRON_LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "patron", "serve", "--port", str(port)], env=env, cwd=ROOT
+    )
+    base = f"http://127.0.0.1:{port}"
+    headers = {"X-App-Id": "bench", "X-App-Token": "bench-token"}
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        idle = psutil.Process(server.pid).memory_info().rss
+        sampler = MemorySampler(server.pid)
+        sampler.start()
+
+        t0 = time.perf_counter()
+        with csv_path.open("rb") as file, httpx.Client(timeout=None) as client:
+            response = client.post(
+                f"{base}/v1/customers/importCSV", headers=headers,
+                files={"file": ("customers.csv", file, "text/csv")},
+            )
+        response.raise_for_status()
+        uploaded = time.perf_counter() - t0
+        action_id = response.json()["async_action_id"]
+        while True:
+            action = httpx.get(f"{base}/v1/async-actions/{action_id}", headers=headers).json()
+            if action["status"] in ("DONE", "FAILED"):
+                break
+            time.sleep(0.2)
+        total = time.perf_counter() - t0
+        sampler.stop.set()
+        sampler.join()
+        result = action["result"]
+        print(f"status {action['status']}: {result['message']}")
+        print(f"upload + staging: {uploaded:.1f}s; total: {total:.1f}s")
+        print(f"rows/s (end to end): {args.rows / total:,.0f}")
+        print(f"rows/s (merge after upload): {args.rows / max(total - uploaded, 1e-9):,.0f}")
+        print(f"server RSS: idle {idle / 2**20:.0f} MiB, peak {sampler.peak / 2**20:.0f} MiB")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
