@@ -70,8 +70,10 @@ def main() -> None:
     csv_path = work / "customers.csv"
     started = time.perf_counter()
     write_csv(csv_path, args.rows)
-    print(f"wrote {args.rows} rows ({csv_path.stat().st_size / 1e6:.1f} MB) "
-          f"in {time.perf_counter() - started:.1f}s")
+    print(
+        f"wrote {args.rows} rows ({csv_path.stat().st_size / 1e6:.1f} MB) "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
 
     port = free_port()
     env = {
@@ -101,7 +103,8 @@ def main() -> None:
         t0 = time.perf_counter()
         with csv_path.open("rb") as file, httpx.Client(timeout=None) as client:
             response = client.post(
-                f"{base}/v1/customers/importCSV", headers=headers,
+                f"{base}/v1/customers/importCSV",
+                headers=headers,
                 files={"file": ("customers.csv", file, "text/csv")},
             )
         response.raise_for_status()

@@ -226,6 +226,32 @@ class TestCustomersImportCommand:
         assert "Source_id" in bad.stderr
 
 
+class TestRecountCommand:
+    def test_finds_and_fixes_a_planted_difference(
+        self, tmp_path: Path, fresh_database: Database
+    ) -> None:
+        credentials = create_project(fresh_database)
+        fresh_database.fetch(
+            "UPDATE projects SET customers_count = 7 WHERE id = $1", credentials.project_id
+        )
+        env = env_for(tmp_path / "unused", PATRON_DATABASE_URL=fresh_database.dsn)
+        result = subprocess.run(
+            [*PATRON, "customers", "recount"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        assert f"{credentials.project_id}: stored 7, counted 0; fixed" in result.stdout
+        assert (
+            fresh_database.fetchval(
+                "SELECT customers_count FROM projects WHERE id = $1", credentials.project_id
+            )
+            == 0
+        )
+
+
 class TestContractExample:
     def test_the_python_sdk_example_runs_unchanged(
         self, server: RunningServer, tmp_path: Path

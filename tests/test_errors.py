@@ -61,6 +61,25 @@ class TestMalformedBodies:
         assert fragment in body["details"]
         assert http.get("/v1/customers").json()["total"] == 0
 
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"name": "é" * 600},
+            {"source_id": "😀" * 1024},
+            {"address": {"city": "x" * 1001}},
+            {"description": "x" * 4097},
+            {"phone": "1" * 4097},
+        ],
+    )
+    def test_text_too_long_to_store_or_index(
+        self, http: httpx.Client, body: dict[str, Any]
+    ) -> None:
+        assert_error(http.post("/v1/customers", json=body), 400, "invalid_payload")
+
+    def test_long_unindexed_text_is_fine(self, http: httpx.Client) -> None:
+        response = http.post("/v1/customers", json={"description": "😀" * 4096})
+        assert response.status_code == 200
+
     def test_deep_metadata_is_refused(self, http: httpx.Client) -> None:
         deep: Any = "leaf"
         for _ in range(40):
@@ -113,6 +132,23 @@ class TestOversizedBodies:
             "/v1/customers", content=chunks(), headers={"content-type": "application/json"}
         )
         assert_error(response, 413, "request_entity_too_large")
+
+
+class TestOddQueryValues:
+    @pytest.mark.parametrize(
+        "params",
+        [
+            {"limit": "²"},
+            {"limit": "--5"},
+            {"page": "1e3"},
+            {"limit": " 5"},
+            {"created_at[before]": "0001-01-01T00:00:00+01:00"},
+            {"starting_after": "9999-12-31T23:59:59-01:00"},
+            {"email": "a\x00b"},
+        ],
+    )
+    def test_are_400_never_500(self, http: httpx.Client, params: dict[str, str]) -> None:
+        assert_error(http.get("/v1/customers", params=params), 400, "invalid_query_params")
 
 
 class TestRoutes:

@@ -157,6 +157,23 @@ def import_customers(settings: Settings, path: Path, project: str) -> None:
         print(f"  row {failure['row']}: {failure['reason']}")
 
 
+def recount_customers(settings: Settings) -> None:
+    from patron.customers import service as customers
+
+    with database(settings, share_running=True) as dsn:
+        migrate.upgrade(dsn)
+        changes = asyncpg_run(dsn, customers.recount)
+    assert isinstance(changes, list)
+    wrong = [(project, was, now) for project, was, now in changes if was != now]
+    for project, was, now in wrong:
+        print(f"{project}: stored {was}, counted {now}; fixed")
+    print(f"{len(changes)} project(s) checked, {len(wrong)} fixed")
+
+
+def asyncpg_run(dsn: str, work: object) -> object:
+    return asyncio.run(_with_connection(dsn, work))
+
+
 def create_project(settings: Settings, name: str) -> None:
     with database(settings, share_running=True) as dsn:
         migrate.upgrade(dsn)
@@ -182,6 +199,9 @@ def main(argv: list[str] | None = None) -> None:
     import_cmd = customer_commands.add_parser("import", help="import customers from a CSV file")
     import_cmd.add_argument("file", type=Path)
     import_cmd.add_argument("--project", required=True, help="the project's id or app id")
+    customer_commands.add_parser(
+        "recount", help="rebuild each project's stored customer count from its customers"
+    )
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -202,6 +222,8 @@ def main(argv: list[str] | None = None) -> None:
             create_project(settings, args.name)
         elif args.command == "worker":
             run_worker(settings)
+        elif args.command == "customers" and args.customers_command == "recount":
+            recount_customers(settings)
         elif args.command == "customers":
             import_customers(settings, args.file, args.project)
     except _Stopped:

@@ -99,6 +99,17 @@ class PayloadTooLarge(APIError):
         return body
 
 
+class ClientError(APIError):
+    """Any other 4xx the framework itself raises."""
+
+    key = "bad_request"
+    message = "Bad request"
+
+    def __init__(self, status: int, details: str) -> None:
+        super().__init__(details)
+        self.status = status  # type: ignore[misc]
+
+
 class ServiceUnavailable(APIError):
     status = 503
     key = "service_unavailable"
@@ -133,9 +144,7 @@ def _from_http_exception(exc: HTTPException, request: Request[Any, Any, Any]) ->
     if status == 401:
         return Unauthorized()
     if 400 <= status < 500:
-        client_error = InvalidPayload(str(exc.detail))
-        client_error.status = status  # type: ignore[misc]
-        return client_error
+        return ClientError(status, str(exc.detail))
     return APIError()
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, get
 
+from patron.db import migrate
 from patron.db.pool import Pool
 from patron.errors import ServiceUnavailable
 from patron.kit.http import json_response
@@ -18,7 +19,7 @@ async def health(request: Request[Any, Any, Any]) -> Response[bytes]:
     expected: str = request.app.state.schema_revision
     try:
         async with pool.acquire(timeout=5) as conn:
-            revision = await conn.fetchval("SELECT version_num FROM alembic_version")
+            revision = await migrate.current_revision(conn)
     except Exception as exc:
         raise ServiceUnavailable(f"database unavailable: {type(exc).__name__}") from None
     if revision != expected:

@@ -85,3 +85,23 @@ class TestConcurrentUpserts:
         assert snapshots
         for row in snapshots:
             assert fields(row["data"]["customer"]) in bodies
+
+
+class TestConcurrentCreateAndDelete:
+    def test_mixed_creates_and_deletes_of_one_source_id_never_fail(
+        self, server: RunningServer, project: Credentials, http: httpx.Client
+    ) -> None:
+        for round_ in range(10):
+            source_id = f"mixed-{round_}"
+            requests = [("POST", "/v1/customers", {"source_id": source_id}) for _ in range(8)]
+            requests += [("DELETE", f"/v1/customers/{source_id}", None) for _ in range(4)]
+            requests += [("POST", f"/v1/customers/{source_id}/permanent-deletion", None)]
+            responses = asyncio.run(_all_at_once(server, project, requests))
+            assert {r.status_code for r in responses} <= {200, 204, 404}, [
+                r.text for r in responses if r.status_code >= 500
+            ]
+        live = http.get("/v1/customers").json()["total"]
+        assert live == server.db.fetchval(
+            "SELECT count(*) FROM customers WHERE project_id = $1 AND deleted_at IS NULL",
+            project.project_id,
+        )

@@ -12,6 +12,7 @@ import pytest
 import voucherify
 from voucherify.exceptions import ApiException, NotFoundException
 
+from patron.projects.service import Credentials
 from tests.conftest import RunningServer
 from tests.factories import create_customer, customer_body
 
@@ -294,6 +295,38 @@ class TestPermanentDeletion:
         assert (
             server.db.fetchval(
                 "SELECT count(*) FROM customer_activities WHERE customer_id = $1", created["id"]
+            )
+            == 0
+        )
+        assert http.get("/v1/customers").json()["total"] == 0
+
+    def test_by_source_id_erases_every_customer_that_had_it(
+        self, http: httpx.Client, server: RunningServer, project: Credentials
+    ) -> None:
+        first = create_customer(http, source_id="gdpr@example.com")
+        http.delete(f"/v1/customers/{first['id']}")
+        second = create_customer(http, source_id="gdpr@example.com")
+        http.delete(f"/v1/customers/{second['id']}")
+        third = create_customer(http, source_id="gdpr@example.com")
+        response = http.post("/v1/customers/gdpr@example.com/permanent-deletion")
+        assert response.status_code == 200
+        body = response.json()
+        assert body["related_object_id"] == third["id"]
+        assert body["data_json"]["customer"] == 3
+        assert body["data_json"]["customer_events"] == 5
+        assert (
+            server.db.fetchval(
+                "SELECT count(*) FROM customers WHERE project_id = $1 AND source_id = $2",
+                project.project_id,
+                "gdpr@example.com",
+            )
+            == 0
+        )
+        assert (
+            server.db.fetchval(
+                "SELECT count(*) FROM customer_activities"
+                " WHERE project_id = $1 AND data::text LIKE '%gdpr@example.com%'",
+                project.project_id,
             )
             == 0
         )

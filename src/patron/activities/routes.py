@@ -9,11 +9,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from patron.activities import service
-from patron.activities.repository import ORDERINGS
 from patron.activities.schemas import ACTIVITY_TYPES, CAMPAIGN_TYPES, CATEGORIES
 from patron.activities.service import TimelineFilters
 from patron.customers import service as customers
-from patron.customers.routes import customer_key
 from patron.db.pool import Connection
 from patron.kit import query
 from patron.kit.http import json_response
@@ -57,7 +55,9 @@ class ActivityRoutes(Controller):
     ) -> Response[bytes]:
         """A customer's activities, newest first, with a `starting_after_id` cursor."""
         filters = _filters(request.query_params, orders={"created_at", "-created_at"}, legacy=False)
-        resolved = await customers.resolve_id(conn, project.id, customer_key(customer_id))
+        resolved = await customers.resolve_id(
+            conn, project.id, customers.key_from_path(customer_id)
+        )
         return json_response(await service.timeline_page(conn, project.id, resolved, filters))
 
     @get("/activities")
@@ -69,7 +69,9 @@ class ActivityRoutes(Controller):
         project: NamedDependency[Project],
     ) -> Response[bytes]:
         """Deprecated: a customer's activities with a `total`."""
-        orders = set(ORDERINGS) | set(_LEGACY_ORDERS)
+        orders = set(service.LEGACY_ORDERS) | set(_LEGACY_ORDERS)
         filters = _filters(request.query_params, orders=orders, legacy=True)
-        resolved = await customers.resolve_id(conn, project.id, customer_key(customer_id))
+        resolved = await customers.resolve_id(
+            conn, project.id, customers.key_from_path(customer_id)
+        )
         return json_response(await service.legacy_page(conn, project.id, resolved, filters))

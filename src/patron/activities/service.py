@@ -96,6 +96,9 @@ async def record_many(
     await repository.insert_many(conn, actor.project_id, records)
 
 
+LEGACY_ORDERS = frozenset(repository.ORDERINGS)
+
+
 @dataclass(frozen=True, slots=True)
 class TimelineFilters:
     limit: int = 10
@@ -170,7 +173,7 @@ async def legacy_page(
 ) -> dict[str, Any]:
     """One page of the deprecated `GET /v1/customers/{id}/activities`, with `total`."""
     query = _query(project_id, customer_id, filters)
-    total = await repository.count(conn, query)
+    total = await repository.count(conn, query)  # a snapshot would cost more than it saves
     await _apply_cursor(conn, query, project_id, customer_id, filters)
     rows = await repository.page(conn, query, order=filters.order, limit=filters.limit)
     return {

@@ -89,6 +89,7 @@ async def merge(
     project_id = actor.project_id
     remaining = _combine(changes, merge_metadata=merge_metadata)
     await repository.refresh_statistics_if_stale(conn)
+    await repository.lock_project(conn, project_id)
     for _ in range(_MERGE_ATTEMPTS):
         if not remaining:
             return

@@ -61,19 +61,32 @@ async def find_by_source_id(
     )
 
 
-async def find_including_deleted(conn: Connection, project_id: str, key: str) -> Row | None:
-    """A customer by id or source_id, deleted ones too (live first, then the latest deleted)."""
-    return await conn.fetchrow(
+async def find_all_for_erasure(conn: Connection, project_id: str, key: str) -> list[Row]:
+    """Every customer, live or deleted, that `key` names: the one with that id, or else all
+    that ever had that source_id. Locked."""
+    by_id = await conn.fetchrow(
+        f"SELECT {COLUMNS} FROM customers WHERE project_id = $1 AND id = $2 FOR UPDATE",
+        project_id,
+        key,
+    )
+    if by_id is not None:
+        return [by_id]
+    rows = await conn.fetch(
         f"""
         SELECT {COLUMNS} FROM customers
-        WHERE project_id = $1 AND (id = $2 OR source_id = $2)
-        ORDER BY id = $2 DESC, deleted_at IS NULL DESC, deleted_at DESC
-        LIMIT 1
+        WHERE project_id = $1 AND source_id = $2 AND source_id IS NOT NULL
+        ORDER BY id
         FOR UPDATE
         """,
         project_id,
         key,
     )
+    return list(rows)
+
+
+async def lock_project(conn: Connection, project_id: str) -> None:
+    """Lock the project row. Whatever locks both takes the project row first, customers after."""
+    await conn.execute("SELECT 1 FROM projects WHERE id = $1 FOR UPDATE", project_id)
 
 
 async def reserve_created_at(conn: Connection, project_id: str, count: int = 1) -> datetime:
@@ -355,6 +368,31 @@ FILTERS = {
     "updated_before": "updated_at < {}",
     "updated_after": "updated_at > {}",
 }
+
+
+async def use_snapshot(conn: Connection) -> None:
+    """Make the transaction's reads one consistent snapshot (a page and its total agree).
+    Must be its first statement."""
+    await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+
+async def recount(conn: Connection) -> list[tuple[str, int, int]]:
+    """Set every project's stored customer count from its customers; (project, was, is)."""
+    rows = await conn.fetch(
+        """
+        WITH actual AS (
+            SELECT p.id, p.customers_count AS was,
+                   (SELECT count(*) FROM customers c
+                    WHERE c.project_id = p.id AND c.deleted_at IS NULL) AS now
+            FROM projects p
+            FOR UPDATE OF p
+        )
+        UPDATE projects p SET customers_count = actual.now
+        FROM actual WHERE p.id = actual.id
+        RETURNING p.id, actual.was, actual.now
+        """
+    )
+    return [(row["id"], int(row["was"]), int(row["now"])) for row in rows]
 
 
 async def list_page(

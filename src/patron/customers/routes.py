@@ -11,21 +11,13 @@ from litestar.params import FromPath
 from patron.activities.service import Actor
 from patron.config import MAX_IMPORT_BYTES
 from patron.customers import bulk, service
-from patron.customers.repository import ORDERINGS
 from patron.customers.schemas import CustomerCreate, CustomerUpdate, check_fields
 from patron.customers.service import ListFilters
 from patron.db.pool import Connection
 from patron.kit import query
-from patron.kit.http import json_response, path_key, read_json
+from patron.kit.http import json_response, read_json
 from patron.kit.multipart import spool_file_field
 from patron.projects.service import Project
-
-
-def customer_key(raw: str) -> str:
-    key = path_key(raw)
-    if key is None:
-        raise service.not_found(raw)
-    return key
 
 
 class CustomerRoutes(Controller):
@@ -101,7 +93,7 @@ class CustomerRoutes(Controller):
             created_after=query.timestamp(params, "created_at[after]"),
             updated_before=query.timestamp(params, "updated_at[before]"),
             updated_after=query.timestamp(params, "updated_at[after]"),
-            order=query.choice(params, "order", ORDERINGS) or "-created_at",
+            order=query.choice(params, "order", service.LIST_ORDERS) or "-created_at",
             starting_after=query.timestamp(params, "starting_after"),
         )
         return json_response(await service.list_customers(conn, project.id, filters))
@@ -114,7 +106,9 @@ class CustomerRoutes(Controller):
         project: NamedDependency[Project],
     ) -> Response[bytes]:
         """Get a customer by `id` or `source_id`."""
-        return json_response(await service.get(conn, project.id, customer_key(customer_id)))
+        return json_response(
+            await service.get(conn, project.id, service.key_from_path(customer_id))
+        )
 
     @put("/{customer_id:str}")
     async def update_customer(
@@ -127,7 +121,7 @@ class CustomerRoutes(Controller):
         """Update only the fields sent; `null` clears a field; `source_id` cannot change."""
         payload: CustomerUpdate = await read_json(request, CustomerUpdate)
         check_fields(payload)
-        key = customer_key(customer_id)
+        key = service.key_from_path(customer_id)
         return json_response(await service.update(conn, actor, key, payload=payload))
 
     @delete("/{customer_id:str}", status_code=204)
@@ -138,7 +132,7 @@ class CustomerRoutes(Controller):
         actor: NamedDependency[Actor],
     ) -> None:
         """Delete a customer; its source_id can then name a new customer."""
-        await service.delete(conn, actor, customer_key(customer_id))
+        await service.delete(conn, actor, service.key_from_path(customer_id))
 
     @post("/{customer_id:str}/permanent-deletion", status_code=200)
     async def delete_customer_permanently(
@@ -148,5 +142,5 @@ class CustomerRoutes(Controller):
         actor: NamedDependency[Actor],
     ) -> Response[bytes]:
         """Erase a customer and everything that identifies them, activities included."""
-        key = customer_key(customer_id)
+        key = service.key_from_path(customer_id)
         return json_response(await service.delete_permanently(conn, actor, key))

@@ -141,12 +141,26 @@ def render_customer(row: Any) -> dict[str, Any]:
     return customer
 
 
+# Indexed text must fit a btree entry (about 2,700 bytes); these bounds leave room.
+MAX_INDEXED_BYTES = 1000
+
+
+def _check_indexed(value: object, path: str) -> None:
+    if isinstance(value, str) and len(value.encode("utf-8", "surrogatepass")) > MAX_INDEXED_BYTES:
+        raise InvalidPayload(f"Property {path} is longer than {MAX_INDEXED_BYTES} bytes")
+
+
 def check_fields(fields: CustomerFields) -> None:
-    """What msgspec's types cannot say: text PostgreSQL can store, and bounded metadata."""
+    """What msgspec's types cannot say: text PostgreSQL can store and index, bounded metadata."""
     for name in ("name", "description", "email", "phone"):
         value = getattr(fields, name)
         if isinstance(value, str):
             check_text(value, f".{name}")
+    _check_indexed(fields.name, ".name")
+    if isinstance(fields.address, Address):
+        _check_indexed(fields.address.city, ".address.city")
+    if isinstance(fields, CustomerCreate):
+        _check_indexed(fields.source_id, ".source_id")
     if isinstance(fields.email, str) and not _EMAIL.match(fields.email):
         raise InvalidPayload("Property .email must be an e-mail address")
     if isinstance(fields, CustomerCreate):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from patron.activities import service as activities
@@ -20,10 +20,29 @@ from patron.customers.schemas import (
 from patron.db.pool import Connection
 from patron.errors import NotFound
 from patron.kit import ids
+from patron.kit.http import path_key
 from patron.kit.time import render_datetime
+
+_LONG_AGO = datetime.min.replace(tzinfo=UTC)
 
 # Each retry follows a live customer being deleted between our insert and our read.
 _UPSERT_ATTEMPTS = 5
+
+
+LIST_ORDERS = frozenset(repository.ORDERINGS)
+
+
+def key_from_path(raw: str) -> str:
+    """The customer id or source_id a path segment names (percent-decoded)."""
+    key = path_key(raw)
+    if key is None:
+        raise not_found(raw)
+    return key
+
+
+async def recount(conn: Connection) -> list[tuple[str, int, int]]:
+    """Rebuild every project's stored customer count; returns (project, stored, actual)."""
+    return await repository.recount(conn)
 
 
 def not_found(key: str) -> NotFound:
@@ -121,6 +140,7 @@ async def _apply(
 
 async def delete(conn: Connection, actor: Actor, key: str) -> None:
     """Delete a customer: gone from every read; its source_id is free again."""
+    await repository.lock_project(conn, actor.project_id)
     row = await repository.find(conn, actor.project_id, key, for_update=True)
     if row is None:
         raise not_found(key)
@@ -136,15 +156,22 @@ async def delete(conn: Connection, actor: Actor, key: str) -> None:
 
 
 async def delete_permanently(conn: Connection, actor: Actor, key: str) -> dict[str, Any]:
-    """Erase a customer (live or deleted) and everything that identifies them (GDPR)."""
-    row = await repository.find_including_deleted(conn, actor.project_id, key)
-    if row is None:
+    """Erase a customer and everything that identifies them (GDPR): by id that customer; by
+    source_id every customer, live or deleted, that ever had it."""
+    await repository.lock_project(conn, actor.project_id)
+    rows = await repository.find_all_for_erasure(conn, actor.project_id, key)
+    if not rows:
         raise not_found(key)
-    customer_id: str = row["id"]
-    customer_events = await activities.erase_for_customer(conn, actor.project_id, customer_id)
-    removed = await repository.delete_permanently(conn, actor.project_id, customer_id)
-    if row["deleted_at"] is None:
-        await repository.uncount(conn, actor.project_id)
+    customer_events = 0
+    removed = 0
+    for row in rows:
+        customer_events += await activities.erase_for_customer(conn, actor.project_id, row["id"])
+        removed += await repository.delete_permanently(conn, actor.project_id, row["id"])
+    live = sum(1 for row in rows if row["deleted_at"] is None)
+    if live:
+        await repository.uncount(conn, actor.project_id, live)
+    # The live customer, if any, is the one the caller means; else the latest deleted one.
+    subject = max(rows, key=lambda row: (row["deleted_at"] is None, row["deleted_at"] or _LONG_AGO))
     data_json = {
         "events": 0,
         "customer_events": customer_events,
@@ -159,13 +186,13 @@ async def delete_permanently(conn: Connection, actor: Actor, key: str) -> dict[s
         conn,
         actor.project_id,
         deletion_id=deletion_id,
-        customer_id=customer_id,
+        customer_id=subject["id"],
         data_json=data_json,
     )
     return {
         "id": deletion_id,
         "created_at": render_datetime(created_at),
-        "related_object_id": customer_id,
+        "related_object_id": subject["id"],
         "related_object": "customer",
         "status": "DONE",
         "data_json": data_json,
@@ -190,6 +217,7 @@ class ListFilters:
 
 async def list_customers(conn: Connection, project_id: str, filters: ListFilters) -> dict[str, Any]:
     """A page of customers with an accurate `total` and `has_more`."""
+    await repository.use_snapshot(conn)
     query = ListQuery(project_id)
     for name in (
         "email",

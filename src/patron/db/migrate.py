@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -21,6 +22,14 @@ def alembic_config(dsn: str) -> Config:
 def upgrade(dsn: str, revision: str = "head") -> None:
     """Bring the database at `dsn` up to `revision`; safe to run from several processes at once."""
     command.upgrade(alembic_config(dsn), revision)
+
+
+async def current_revision(conn: Any) -> str | None:
+    """The revision the database is at (None before the first migration)."""
+    value = await conn.fetchval(
+        "SELECT version_num FROM alembic_version WHERE to_regclass('alembic_version') IS NOT NULL"
+    )
+    return None if value is None else str(value)
 
 
 def head_revision() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from datetime import datetime
 
@@ -9,6 +10,8 @@ from patron.errors import InvalidQueryParams
 from patron.kit.time import parse_datetime
 
 QueryParams = Mapping[str, str]
+
+_INTEGER = re.compile(r"-?[0-9]{1,9}")
 
 
 def text(params: QueryParams, name: str) -> str | None:
@@ -24,7 +27,7 @@ def integer(params: QueryParams, name: str, *, default: int, minimum: int, maxim
     raw = params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.strip().lstrip("-").isdigit() or len(raw) > 12:
+    if not _INTEGER.fullmatch(raw):
         raise InvalidQueryParams(f"Query parameter {name} must be an integer")
     value = int(raw)
     if not minimum <= value <= maximum:

@@ -35,4 +35,8 @@ def parse_datetime(text: str) -> datetime:
     parsed = datetime.fromisoformat(_UNENCODED_PLUS.sub(r"+\1", text))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        # e.g. 0001-01-01T00:00:00+01:00, which is before the first representable instant
+        raise ValueError(text) from None

@@ -61,6 +61,11 @@ async def set_token_hash(conn: Connection, project_id: str, app_token_hash: byte
     )
 
 
+async def lock_table(conn: Connection) -> None:
+    """Serialise project creation (for `create_first`)."""
+    await conn.execute("LOCK TABLE projects IN SHARE ROW EXCLUSIVE MODE")
+
+
 async def count(conn: Connection) -> int:
     value = await conn.fetchval("SELECT count(*) FROM projects")
     return int(value)

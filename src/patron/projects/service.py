@@ -65,7 +65,7 @@ async def ensure(
 
 async def create_first(conn: Connection) -> Credentials | None:
     """Create a first project when there is none, so that a fresh install works at once."""
-    await conn.execute("LOCK TABLE projects IN SHARE ROW EXCLUSIVE MODE")
+    await repository.lock_table(conn)
     if await repository.count(conn) > 0:
         return None
     return await create(conn, "default")
