@@ -11,9 +11,11 @@ from patron.projects.service import Credentials
 from tests.conftest import RunningServer, auth_headers
 from tests.factories import create_customer, unique
 
+Request = tuple[str, str, dict[str, Any] | None]
+
 
 async def _all_at_once(
-    server: RunningServer, project: Credentials, requests: list[tuple[str, str, dict[str, Any]]]
+    server: RunningServer, project: Credentials, requests: list[Request]
 ) -> list[httpx.Response]:
     limits = httpx.Limits(max_connections=len(requests))
     async with httpx.AsyncClient(
@@ -29,7 +31,7 @@ class TestConcurrentUpserts:
         self, server: RunningServer, project: Credentials, http: httpx.Client
     ) -> None:
         source_id = unique()
-        requests = [
+        requests: list[Request] = [
             ("POST", "/v1/customers", {"source_id": source_id, "name": f"n{n}"}) for n in range(64)
         ]
         responses = asyncio.run(_all_at_once(server, project, requests))
@@ -66,7 +68,7 @@ class TestConcurrentUpserts:
             },
         ]
         path = f"/v1/customers/{customer['id']}"
-        requests = [("PUT", path, bodies[n % 2]) for n in range(64)]
+        requests: list[Request] = [("PUT", path, bodies[n % 2]) for n in range(64)]
         responses = asyncio.run(_all_at_once(server, project, requests))
         assert {r.status_code for r in responses} == {200}
 
@@ -93,7 +95,9 @@ class TestConcurrentCreateAndDelete:
     ) -> None:
         for round_ in range(10):
             source_id = f"mixed-{round_}"
-            requests = [("POST", "/v1/customers", {"source_id": source_id}) for _ in range(8)]
+            requests: list[Request] = [
+                ("POST", "/v1/customers", {"source_id": source_id}) for _ in range(8)
+            ]
             requests += [("DELETE", f"/v1/customers/{source_id}", None) for _ in range(4)]
             requests += [("POST", f"/v1/customers/{source_id}/permanent-deletion", None)]
             responses = asyncio.run(_all_at_once(server, project, requests))

@@ -89,6 +89,7 @@ async def merge(
     project_id = actor.project_id
     remaining = _combine(changes, merge_metadata=merge_metadata)
     await repository.refresh_statistics_if_stale(conn)
+    # Project row first, as everywhere: while it is held no one else can make a source_id live.
     await repository.lock_project(conn, project_id)
     for _ in range(_MERGE_ATTEMPTS):
         if not remaining:
@@ -111,18 +112,7 @@ async def merge(
             if merged != current:
                 updates.append((row["id"], merged))
         updated = await repository.update_many(conn, project_id, updates)
-        inserted: Sequence[Any] = []
-        if missing:
-            first = await repository.reserve_created_at(conn, project_id, len(missing))
-            new = []
-            for offset, change in enumerate(missing):
-                values = {column: change.values.get(column) for column in MUTABLE_COLUMNS}
-                values["metadata"] = values["metadata"] or {}
-                created_at = first + offset * _MILLISECOND
-                new.append((ids.customer_id(), change.source_id, created_at, values))
-            inserted = await repository.insert_many(conn, project_id, new)
-            if len(inserted) < len(missing):
-                await repository.uncount(conn, project_id, len(missing) - len(inserted))
+        inserted = await _insert_missing(conn, project_id, missing)
         await activities.record_many(
             conn,
             actor,
@@ -132,9 +122,34 @@ async def merge(
                 for row in inserted
             ],
         )
-        done = {row["source_id"] for row in inserted}
-        remaining = [change for change in missing if change.source_id not in done]
+        # Nothing was inserted when a missing source_id became live meanwhile: all of them go
+        # round again, the newly live ones as updates.
+        remaining = missing if missing and not inserted else []
     raise RuntimeError(f"bulk upsert did not settle after {_MERGE_ATTEMPTS} attempts")
+
+
+async def _insert_missing(
+    conn: Connection, project_id: str, missing: Sequence[Change]
+) -> Sequence[Any]:
+    """Insert customers for these changes, all or none (none when any source_id became live
+    meanwhile). Like the API, it takes the project row last and inside a savepoint, so that a
+    conflict releases it before the caller locks customers again."""
+    if not missing:
+        return []
+    savepoint = conn.transaction()
+    await savepoint.start()
+    first = await repository.reserve_created_at(conn, project_id, len(missing))
+    new = []
+    for offset, change in enumerate(missing):
+        values = {column: change.values.get(column) for column in MUTABLE_COLUMNS}
+        values["metadata"] = values["metadata"] or {}
+        new.append((ids.customer_id(), change.source_id, first + offset * _MILLISECOND, values))
+    inserted = await repository.insert_many(conn, project_id, new)
+    if len(inserted) < len(missing):
+        await savepoint.rollback()
+        return []
+    await savepoint.commit()
+    return inserted
 
 
 def _validation_message(error: Exception) -> str:

@@ -85,7 +85,7 @@ async def find_all_for_erasure(conn: Connection, project_id: str, key: str) -> l
 
 
 async def lock_project(conn: Connection, project_id: str) -> None:
-    """Lock the project row. Whatever locks both takes the project row first, customers after."""
+    """Lock the project row; whatever locks it and customer rows takes it first."""
     await conn.execute("SELECT 1 FROM projects WHERE id = $1 FOR UPDATE", project_id)
 
 

@@ -81,18 +81,10 @@ async def upsert(conn: Connection, actor: Actor, *, payload: CustomerCreate) -> 
     source_id = payload.source_id if isinstance(payload.source_id, str) else None
     for _ in range(_UPSERT_ATTEMPTS):
         if source_id is not None:
-            row = await repository.find_by_source_id(conn, project_id, source_id, for_update=True)
+            row = await _lock_live_by_source_id(conn, project_id, source_id)
             if row is not None:
                 return await _apply(conn, actor, row, values)
-        created_at = await repository.reserve_created_at(conn, project_id)
-        row = await repository.insert(
-            conn,
-            project_id,
-            customer_id=ids.customer_id(),
-            source_id=source_id,
-            values=values,
-            created_at=created_at,
-        )
+        row = await _insert(conn, project_id, source_id, values)
         if row is not None:
             customer = render_customer(row)
             await activities.record(
@@ -104,8 +96,50 @@ async def upsert(conn: Connection, actor: Actor, *, payload: CustomerCreate) -> 
             )
             return customer
         # A concurrent request created this source_id first and has committed: update it.
-        await repository.uncount(conn, project_id)
     raise RuntimeError(f"customer upsert did not settle after {_UPSERT_ATTEMPTS} attempts")
+
+
+async def _lock_live_by_source_id(conn: Connection, project_id: str, source_id: str) -> Row | None:
+    """The live customer with this source_id, locked; no lock at all when there is none.
+
+    A row deleted while we waited for it is skipped by FOR UPDATE yet stays locked; a savepoint
+    rolled back on a miss drops that lock before the caller goes on to take the project row.
+    """
+    savepoint = conn.transaction()
+    await savepoint.start()
+    row = await repository.find_by_source_id(conn, project_id, source_id, for_update=True)
+    if row is None:
+        await savepoint.rollback()
+    else:
+        await savepoint.commit()
+    return row
+
+
+async def _insert(
+    conn: Connection, project_id: str, source_id: str | None, values: dict[str, Any]
+) -> Row | None:
+    """Insert a new customer; None when its source_id has just become live elsewhere.
+
+    Lock order, everywhere: the project row (creation clock, customer count) before customer
+    rows. Creating holds no customer lock when it takes the project row; on a conflict, rolling
+    back to the savepoint releases the project row before the caller locks the existing row.
+    """
+    savepoint = conn.transaction()
+    await savepoint.start()
+    created_at = await repository.reserve_created_at(conn, project_id)
+    row = await repository.insert(
+        conn,
+        project_id,
+        customer_id=ids.customer_id(),
+        source_id=source_id,
+        values=values,
+        created_at=created_at,
+    )
+    if row is None:
+        await savepoint.rollback()
+    else:
+        await savepoint.commit()
+    return row
 
 
 async def update(
