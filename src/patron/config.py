@@ -24,7 +24,7 @@ class Settings:
     log_level: str = "INFO"
     worker: bool = True
     worker_poll_seconds: float = 1.0
-    worker_batch_size: int = 2000
+    worker_batch_size: int = 5000
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -39,5 +39,5 @@ class Settings:
             log_level=env.get("PATRON_LOG_LEVEL", "INFO").upper(),
             worker=env.get("PATRON_WORKER", "1") not in ("0", "false", "no"),
             worker_poll_seconds=float(env.get("PATRON_WORKER_POLL_SECONDS", "1.0")),
-            worker_batch_size=int(env.get("PATRON_WORKER_BATCH_SIZE", "2000")),
+            worker_batch_size=int(env.get("PATRON_WORKER_BATCH_SIZE", "5000")),
         )

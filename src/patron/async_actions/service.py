@@ -19,7 +19,7 @@ from patron.kit import ids
 
 logger = logging.getLogger("patron.async_actions")
 
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000
 MAX_STORED_ERRORS = 1000
 
 

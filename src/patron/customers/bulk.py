@@ -37,9 +37,6 @@ from patron.kit.validation import check_json_value, check_metadata, check_text
 
 _MILLISECOND = timedelta(milliseconds=1)
 
-# Each retry follows a source_id that another transaction made live while this batch ran.
-_MERGE_ATTEMPTS = 5
-
 
 class BulkCustomer(CustomerFields, kw_only=True):
     """One element of `POST /v1/customers/bulk/async`."""
@@ -87,69 +84,77 @@ async def merge(
     Customers that end up unchanged are not written and get no activity, as in the API.
     """
     project_id = actor.project_id
-    remaining = _combine(changes, merge_metadata=merge_metadata)
+    changes = _combine(changes, merge_metadata=merge_metadata)
     await repository.refresh_statistics_if_stale(conn)
-    # Project row first, as everywhere: while it is held no one else can make a source_id live.
+    # Project row first, as everywhere; while it is held no one else can make a source_id live,
+    # so the customers found missing below can be created without conflicts.
     await repository.lock_project(conn, project_id)
-    for _ in range(_MERGE_ATTEMPTS):
-        if not remaining:
-            return
-        existing = await repository.lock_live_by_source_ids(
-            conn, project_id, [change.source_id for change in remaining]
-        )
-        updates: list[tuple[str, dict[str, Any]]] = []
-        missing: list[Change] = []
-        for change in remaining:
-            row = existing.get(change.source_id)
-            if row is None:
-                missing.append(change)
-                continue
-            current = {column: row[column] for column in MUTABLE_COLUMNS}
-            values = dict(change.values)
-            if merge_metadata and "metadata" in values:
-                values["metadata"] = {**current["metadata"], **values["metadata"]}
-            merged = {**current, **values}
-            if merged != current:
-                updates.append((row["id"], merged))
-        updated = await repository.update_many(conn, project_id, updates)
-        inserted = await _insert_missing(conn, project_id, missing)
-        await activities.record_many(
-            conn,
-            actor,
-            [(row["id"], "customer.updated", {"customer": render_customer(row)}) for row in updated]
-            + [
-                (row["id"], "customer.created", {"customer": render_customer(row)})
-                for row in inserted
-            ],
-        )
-        # Nothing was inserted when a missing source_id became live meanwhile: all of them go
-        # round again, the newly live ones as updates.
-        remaining = missing if missing and not inserted else []
-    raise RuntimeError(f"bulk upsert did not settle after {_MERGE_ATTEMPTS} attempts")
+    existing = await repository.lock_live_by_source_ids(
+        conn, project_id, [change.source_id for change in changes]
+    )
+    updates: list[tuple[str, dict[str, Any]]] = []
+    snapshots: dict[str, dict[str, Any]] = {}
+    missing: list[Change] = []
+    for change in changes:
+        row = existing.get(change.source_id)
+        if row is None:
+            missing.append(change)
+            continue
+        current = {column: row[column] for column in MUTABLE_COLUMNS}
+        values = dict(change.values)
+        if merge_metadata and "metadata" in values:
+            values["metadata"] = {**current["metadata"], **values["metadata"]}
+        merged = {**current, **values}
+        if merged != current:
+            updates.append((row["id"], merged))
+            snapshots[row["id"]] = {**dict(row.items()), **merged}
+    # The new state is known here, so activities are rendered from it, not from rows read back.
+    updated = await repository.update_many(conn, project_id, updates)
+    for customer_id, updated_at in updated:
+        snapshots[customer_id]["updated_at"] = updated_at
+    inserted = await _insert_missing(conn, project_id, missing)
+    await activities.record_many(
+        conn,
+        actor,
+        [
+            (id_, "customer.updated", {"customer": render_customer(snapshots[id_])})
+            for id_, _ in updated
+        ]
+        + [
+            (customer["id"], "customer.created", {"customer": render_customer(customer)})
+            for customer in inserted
+        ],
+    )
 
 
 async def _insert_missing(
     conn: Connection, project_id: str, missing: Sequence[Change]
-) -> Sequence[Any]:
-    """Insert customers for these changes, all or none (none when any source_id became live
-    meanwhile). Like the API, it takes the project row last and inside a savepoint, so that a
-    conflict releases it before the caller locks customers again."""
+) -> list[dict[str, Any]]:
+    """Create customers for these changes (the caller holds the project row, so none of these
+    source_ids can have become live since it looked)."""
     if not missing:
         return []
-    savepoint = conn.transaction()
-    await savepoint.start()
     first = await repository.reserve_created_at(conn, project_id, len(missing))
     new = []
+    customers: list[dict[str, Any]] = []
     for offset, change in enumerate(missing):
         values = {column: change.values.get(column) for column in MUTABLE_COLUMNS}
         values["metadata"] = values["metadata"] or {}
-        new.append((ids.customer_id(), change.source_id, first + offset * _MILLISECOND, values))
-    inserted = await repository.insert_many(conn, project_id, new)
-    if len(inserted) < len(missing):
-        await savepoint.rollback()
-        return []
-    await savepoint.commit()
-    return inserted
+        customer_id = ids.customer_id()
+        created_at = first + offset * _MILLISECOND
+        new.append((customer_id, change.source_id, created_at, values))
+        customers.append(
+            {
+                **values,
+                "id": customer_id,
+                "source_id": change.source_id,
+                "system_metadata": {},
+                "created_at": created_at,
+                "updated_at": None,
+            }
+        )
+    await repository.copy_new(conn, project_id, new)
+    return customers
 
 
 def _validation_message(error: Exception) -> str:

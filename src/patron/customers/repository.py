@@ -256,11 +256,12 @@ def _column_arrays(rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
 async def update_many(
     conn: Connection, project_id: str, changes: Sequence[tuple[str, dict[str, Any]]]
 ) -> Sequence[Row]:
-    """Write every client-settable column of many customers (by id) in one statement."""
+    """Write every client-settable column of many customers (by id) in one statement; returns
+    (id, updated_at) of each."""
     if not changes:
         return []
     rows: Sequence[Row] = await conn.fetch(
-        f"""
+        """
         UPDATE customers c
         SET name = i.name, description = i.description, email = i.email, phone = i.phone,
             birthdate = i.birthdate, birthday = i.birthday, address = i.address,
@@ -270,7 +271,7 @@ async def update_many(
                     $8::date[], $9::jsonb[], $10::jsonb[])
              AS i(id, name, description, email, phone, birthdate, birthday, address, metadata)
         WHERE c.project_id = $1 AND c.id = i.id
-        RETURNING {", ".join("c." + column.strip() for column in COLUMNS.split(","))}
+        RETURNING c.id, c.updated_at
         """,
         project_id,
         [customer_id for customer_id, _ in changes],
@@ -279,36 +280,31 @@ async def update_many(
     return rows
 
 
-async def insert_many(
+async def copy_new(
     conn: Connection,
     project_id: str,
     new: Sequence[tuple[str, str, datetime, dict[str, Any]]],
-) -> Sequence[Row]:
-    """Insert customers (id, source_id, created_at, columns); a source_id that has become live
-    meanwhile is skipped, and missing from the rows returned."""
-    if not new:
-        return []
-    rows: Sequence[Row] = await conn.fetch(
-        f"""
-        INSERT INTO customers (project_id, id, source_id, created_at, name, description, email,
-                               phone, birthdate, birthday, address, metadata)
-        SELECT $1, i.id, i.source_id, i.created_at, i.name, i.description, i.email, i.phone,
-               i.birthdate, i.birthday, i.address, i.metadata
-        FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
-                    $7::text[], $8::text[], $9::date[], $10::date[], $11::jsonb[], $12::jsonb[])
-             AS i(id, source_id, created_at, name, description, email, phone, birthdate,
-                  birthday, address, metadata)
-        ON CONFLICT (project_id, source_id) WHERE source_id IS NOT NULL AND deleted_at IS NULL
-        DO NOTHING
-        RETURNING {COLUMNS}
-        """,
-        project_id,
-        [item[0] for item in new],
-        [item[1] for item in new],
-        [item[2] for item in new],
-        *_column_arrays([item[3] for item in new]),
+) -> None:
+    """COPY new customers (id, source_id, created_at, columns) in.
+
+    Only for callers holding the project row (`lock_project`) that have seen none of these
+    source_ids live: no one else can make a source_id live meanwhile, so no conflict can arise
+    (a unique violation here would be a bug, and fails the transaction).
+    """
+    await conn.copy_records_to_table(
+        "customers",
+        records=[
+            (
+                project_id,
+                customer_id,
+                source_id,
+                created_at,
+                *(values[column] for column in MUTABLE_COLUMNS),
+            )
+            for customer_id, source_id, created_at, values in new
+        ],
+        columns=["project_id", "id", "source_id", "created_at", *MUTABLE_COLUMNS],
     )
-    return rows
 
 
 # --- listing -------------------------------------------------------------------------------
