@@ -17,7 +17,7 @@ from patron.customers.schemas import (
     column_values,
     render_customer,
 )
-from patron.db.pool import Connection
+from patron.db.pool import Connection, undone_unless_found
 from patron.errors import NotFound
 from patron.kit import ids
 from patron.kit.http import path_key
@@ -105,14 +105,9 @@ async def _lock_live_by_source_id(conn: Connection, project_id: str, source_id: 
     A row deleted while we waited for it is skipped by FOR UPDATE yet stays locked; a savepoint
     rolled back on a miss drops that lock before the caller goes on to take the project row.
     """
-    savepoint = conn.transaction()
-    await savepoint.start()
-    row = await repository.find_by_source_id(conn, project_id, source_id, for_update=True)
-    if row is None:
-        await savepoint.rollback()
-    else:
-        await savepoint.commit()
-    return row
+    return await undone_unless_found(
+        conn, lambda: repository.find_by_source_id(conn, project_id, source_id, for_update=True)
+    )
 
 
 async def _insert(
@@ -124,22 +119,19 @@ async def _insert(
     rows. Creating holds no customer lock when it takes the project row; on a conflict, rolling
     back to the savepoint releases the project row before the caller locks the existing row.
     """
-    savepoint = conn.transaction()
-    await savepoint.start()
-    created_at = await repository.reserve_created_at(conn, project_id)
-    row = await repository.insert(
-        conn,
-        project_id,
-        customer_id=ids.customer_id(),
-        source_id=source_id,
-        values=values,
-        created_at=created_at,
-    )
-    if row is None:
-        await savepoint.rollback()
-    else:
-        await savepoint.commit()
-    return row
+
+    async def reserve_and_insert() -> Row | None:
+        created_at = await repository.reserve_created_at(conn, project_id)
+        return await repository.insert(
+            conn,
+            project_id,
+            customer_id=ids.customer_id(),
+            source_id=source_id,
+            values=values,
+            created_at=created_at,
+        )
+
+    return await undone_unless_found(conn, reserve_and_insert)
 
 
 async def update(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeAlias
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import asyncpg
 
 from patron.kit import json
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -44,6 +47,25 @@ async def connect(dsn: str) -> asyncpg.Connection[asyncpg.Record]:
     )
     await _init_connection(conn)
     return conn
+
+
+async def undone_unless_found(
+    conn: Connection, work: Callable[[], Awaitable[T | None]]
+) -> T | None:
+    """Run `work` in a savepoint that is kept when it finds something and rolled back (locks
+    and all) when it returns None."""
+    savepoint = conn.transaction()
+    await savepoint.start()
+    try:
+        result = await work()
+    except BaseException:
+        await savepoint.rollback()
+        raise
+    if result is None:
+        await savepoint.rollback()
+    else:
+        await savepoint.commit()
+    return result
 
 
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> Pool:
