@@ -28,6 +28,7 @@ from patron.customers import repository as customers_repository
 from patron.db import migrate
 from patron.db.pool import create_pool
 from patron.projects import service as projects
+from patron.workers import HANDLERS
 
 spent: collections.Counter[str] = collections.Counter()
 
@@ -81,7 +82,7 @@ async def main(rows: int, dsn: str) -> None:
             with path.open("rb") as file:
                 action_id = await bulk.enqueue_csv_import(conn, actor, file)
         started = time.perf_counter()
-        await carry_out(pool, credentials.project_id, action_id, bulk.HANDLERS)
+        await carry_out(pool, credentials.project_id, action_id, HANDLERS)
         total = time.perf_counter() - started
         await pool.close()
         print(f"carried out {rows} rows in {total:.2f}s: {rows / total:,.0f} rows/s")

@@ -14,7 +14,6 @@ from patron.activities.routes import ActivityRoutes
 from patron.async_actions.routes import AsyncActionRoutes
 from patron.async_actions.worker import Worker
 from patron.config import MAX_BODY_BYTES, Settings
-from patron.customers.bulk import HANDLERS
 from patron.customers.routes import CustomerRoutes
 from patron.db import migrate
 from patron.db.pool import create_pool
@@ -22,8 +21,10 @@ from patron.dependencies import provide_actor, provide_conn, provide_project
 from patron.errors import handle_exception
 from patron.health import health
 from patron.kit.asgi import RequestContext
+from patron.orders.routes import OrderRoutes
 from patron.projects.asgi import Authentication
 from patron.projects.service import Authenticator
+from patron.workers import HANDLERS
 
 
 def create_app(settings: Settings, dsn: str) -> Litestar:
@@ -56,7 +57,7 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             await pool.close()
 
     return Litestar(
-        route_handlers=[health, CustomerRoutes, ActivityRoutes, AsyncActionRoutes],
+        route_handlers=[health, CustomerRoutes, ActivityRoutes, AsyncActionRoutes, OrderRoutes],
         dependencies={
             "project": Provide(provide_project),
             "actor": Provide(provide_actor),

@@ -113,8 +113,8 @@ def serve(settings: Settings, host: str, port: int) -> None:
 
 def run_worker(settings: Settings) -> None:
     from patron.async_actions.worker import Worker
-    from patron.customers.bulk import HANDLERS
     from patron.db.pool import create_pool
+    from patron.workers import HANDLERS
 
     async def work() -> None:
         pool = await create_pool(dsn, min_size=1, max_size=4)

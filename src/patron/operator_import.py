@@ -11,10 +11,11 @@ from patron.activities.service import Actor, EventSource
 from patron.async_actions import repository as actions
 from patron.async_actions import service as async_actions
 from patron.async_actions.service import carry_out
-from patron.customers.bulk import HANDLERS, enqueue_csv_import
+from patron.customers.bulk import enqueue_csv_import
 from patron.db.pool import create_pool
 from patron.kit import ids
 from patron.projects import service as projects
+from patron.workers import HANDLERS
 
 
 class ImportError_(Exception):

@@ -16,9 +16,10 @@ from patron.async_actions import service
 from patron.async_actions.schemas import render_action
 from patron.async_actions.service import Action, BatchOutcome, carry_out
 from patron.async_actions.worker import Worker
-from patron.customers.bulk import HANDLERS, enqueue_bulk_update, enqueue_csv_import
+from patron.customers.bulk import enqueue_bulk_update, enqueue_csv_import
 from patron.db.pool import create_pool
 from patron.projects.service import Credentials
+from patron.workers import HANDLERS
 from tests.conftest import Database, create_project, repo_root, run
 
 

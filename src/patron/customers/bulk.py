@@ -227,7 +227,7 @@ async def apply_csv_import(
     return outcome
 
 
-HANDLERS: dict[str, Handler] = {
+CUSTOMER_HANDLERS: dict[str, Handler] = {
     CUSTOMERS_BULK_UPDATE: apply_bulk_update,
     CUSTOMERS_METADATA_UPDATE: apply_metadata_update,
     CUSTOMERS_IMPORT_CSV: apply_csv_import,

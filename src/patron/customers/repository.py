@@ -13,7 +13,8 @@ from patron.db.pool import Connection
 
 COLUMNS = (
     "id, source_id, name, description, email, phone, birthdate, birthday, address, metadata, "
-    "system_metadata, created_at, updated_at, deleted_at"
+    "system_metadata, created_at, updated_at, deleted_at, orders_total_amount, "
+    "orders_total_count, orders_last_amount, orders_last_date"
 )
 
 Row = asyncpg.Record
@@ -33,6 +34,14 @@ async def find(
         """,
         project_id,
         key,
+    )
+
+
+async def lock_by_id(conn: Connection, project_id: str, customer_id: str) -> None:
+    await conn.execute(
+        "SELECT 1 FROM customers WHERE project_id = $1 AND id = $2 FOR UPDATE",
+        project_id,
+        customer_id,
     )
 
 

@@ -106,6 +106,22 @@ def render_address(address: dict[str, Any] | None) -> dict[str, Any] | None:
     return {field: address.get(field) for field in ADDRESS_FIELDS}
 
 
+def render_orders_summary(row: Any) -> dict[str, Any]:
+    """summary.orders from the stored totals (moved by every change to an order)."""
+    total = row.get("orders_total_amount") or 0
+    count = row.get("orders_total_count") or 0
+    summary: dict[str, Any] = {
+        "total_amount": total,
+        "total_count": count,
+        "average_amount": total // count if count else 0,
+        "last_order_amount": row.get("orders_last_amount") or 0,
+    }
+    last = row.get("orders_last_date")
+    if last is not None:
+        summary["last_order_date"] = render_datetime(last)
+    return summary
+
+
 def render_customer(row: Any) -> dict[str, Any]:
     """The customer object exactly as the contract shows it."""
     customer: dict[str, Any] = {
@@ -123,10 +139,10 @@ def render_customer(row: Any) -> dict[str, Any]:
         {
             "address": render_address(row["address"]),
             "metadata": row["metadata"],
-            # Orders, redemptions and loyalty are not yet recorded in this release.
+            # Redemptions and loyalty are not yet recorded in this release.
             "summary": {
                 "redemptions": dict(EMPTY_SUMMARY["redemptions"]),
-                "orders": dict(EMPTY_SUMMARY["orders"]),
+                "orders": render_orders_summary(row),
             },
             "loyalty": {"points": 0, "referred_customers": 0, "campaigns": {}},
             "referrals": {"total": 0, "campaigns": []},

@@ -68,6 +68,11 @@ async def resolve_id(conn: Connection, project_id: str, key: str) -> str:
     return customer_id
 
 
+async def lock(conn: Connection, project_id: str, customer_id: str) -> None:
+    """Lock a customer row (by id) before changing what its summary is computed from."""
+    await repository.lock_by_id(conn, project_id, customer_id)
+
+
 async def upsert(conn: Connection, actor: Actor, *, payload: CustomerCreate) -> dict[str, Any]:
     """Create a customer, or update the one with this `id` or `source_id` (`id` wins)."""
     values = column_values(payload)
@@ -188,10 +193,14 @@ async def delete_permanently(conn: Connection, actor: Actor, key: str) -> dict[s
     rows = await repository.find_all_for_erasure(conn, actor.project_id, key)
     if not rows:
         raise not_found(key)
+    from patron.orders import service as orders  # orders build on customers, not the reverse
+
     customer_events = 0
     removed = 0
+    erased_orders = 0
     for row in rows:
         customer_events += await activities.erase_for_customer(conn, actor.project_id, row["id"])
+        erased_orders += await orders.erase_for_customer(conn, actor.project_id, row["id"])
         removed += await repository.delete_permanently(conn, actor.project_id, row["id"])
     live = sum(1 for row in rows if row["deleted_at"] is None)
     if live:
@@ -203,7 +212,7 @@ async def delete_permanently(conn: Connection, actor: Actor, key: str) -> dict[s
         "customer_events": customer_events,
         "daily_events": 0,
         "segments": 0,
-        "orders": 0,
+        "orders": erased_orders,
         "order_events": 0,
         "customer": removed,
     }

@@ -39,6 +39,10 @@ def async_action_id() -> str:
     return "aa_" + secrets.token_hex(9)
 
 
+def order_id() -> str:
+    return "ord_" + _alnum(24)
+
+
 def project_id() -> str:
     return "proj_" + _alnum(16)
 

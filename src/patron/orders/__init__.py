@@ -1,0 +1,1 @@
+"""Orders: what customers buy, and the summary.orders it feeds."""

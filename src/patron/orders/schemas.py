@@ -1,0 +1,166 @@
+"""Order request bodies and the order object as Voucherify shows it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from patron.customers.schemas import CustomerCreate, Text, check_fields
+from patron.kit.time import render_datetime, render_optional_datetime
+from patron.kit.validation import check_metadata, check_text
+
+Money = Annotated[int, Meta(ge=0, le=10**15)]
+Quantity = Annotated[int, Meta(ge=0, le=10**9)]
+Status = Literal["CREATED", "PAID", "CANCELED", "FULFILLED"]
+
+COUNTED_STATUSES = frozenset(["PAID", "FULFILLED"])
+MAX_ITEMS = 500
+
+
+class ProductRef(msgspec.Struct, omit_defaults=True):
+    id: Text | None = None
+    source_id: Text | None = None
+    override: bool | None = None
+    name: Text | None = None
+    metadata: dict[str, Any] | None = None
+    price: Money | None = None
+
+
+class SkuRef(msgspec.Struct, omit_defaults=True):
+    id: Text | None = None
+    source_id: Text | None = None
+    override: bool | None = None
+    sku: Text | None = None
+    price: Money | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class OrderItem(msgspec.Struct, omit_defaults=True):
+    sku_id: Text | None = None
+    product_id: Text | None = None
+    related_object: Literal["product", "sku"] | None = None
+    source_id: Text | None = None
+    quantity: Quantity | None = None
+    discount_quantity: Quantity | None = None
+    initial_quantity: Quantity | None = None
+    amount: Money | None = None
+    discount_amount: Money | None = None
+    initial_amount: Money | None = None
+    price: Money | None = None
+    product: ProductRef | None = None
+    sku: SkuRef | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class OrderFields(msgspec.Struct):
+    """What a client may set on an order; UNSET means "not sent"."""
+
+    source_id: Annotated[str, Meta(min_length=1, max_length=500)] | UnsetType | None = UNSET
+    status: Status | UnsetType = UNSET
+    amount: Money | UnsetType | None = UNSET
+    initial_amount: Money | UnsetType | None = UNSET
+    discount_amount: Money | UnsetType | None = UNSET
+    items: Annotated[list[OrderItem], Meta(max_length=MAX_ITEMS)] | UnsetType | None = UNSET
+    metadata: dict[str, Any] | UnsetType | None = UNSET
+    created_at: datetime | UnsetType = UNSET
+    referrer_id: Text | UnsetType | None = UNSET
+    customer: CustomerCreate | UnsetType | None = UNSET
+    referrer: CustomerCreate | UnsetType | None = UNSET
+
+
+class OrderCreate(OrderFields):
+    """Body of `POST /v1/orders`: create, or upsert by `id` or `source_id`."""
+
+    id: Annotated[str, Meta(min_length=1, max_length=200)] | UnsetType | None = UNSET
+
+
+class OrderUpdate(OrderFields):
+    """Body of `PUT /v1/orders/{id}`."""
+
+
+def check_order(order: OrderFields) -> None:
+    """Text PostgreSQL can store and bounded metadata, everywhere in the order."""
+    for name in ("source_id", "referrer_id"):
+        value = getattr(order, name)
+        if isinstance(value, str):
+            check_text(value, f".{name}")
+    if isinstance(order, OrderCreate) and isinstance(order.id, str):
+        check_text(order.id, ".id")
+    if isinstance(order.metadata, dict):
+        check_metadata(order.metadata)
+    for name in ("customer", "referrer"):
+        value = getattr(order, name)
+        if isinstance(value, CustomerCreate):
+            check_fields(value)
+    if isinstance(order.items, list):
+        for index, item in enumerate(order.items):
+            check_metadata(msgspec.to_builtins(item), f".items[{index}]")
+
+
+def render_items(items: list[OrderItem]) -> list[dict[str, Any]]:
+    """Items as stored and shown: each with its amount (price * quantity when not given)."""
+    rendered = []
+    for item in items:
+        data: dict[str, Any] = {"object": "order_item", **msgspec.to_builtins(item)}
+        amount = item.amount
+        if amount is None and item.price is not None and item.quantity is not None:
+            amount = item.price * item.quantity
+        if amount is not None:
+            data["amount"] = amount
+            data["subtotal_amount"] = amount - (item.discount_amount or 0)
+        rendered.append(data)
+    return rendered
+
+
+def items_amount(items: list[dict[str, Any]]) -> int | None:
+    amounts = [item["amount"] for item in items if item.get("amount") is not None]
+    return sum(amounts) if amounts else None
+
+
+def totals(row: Any) -> dict[str, int]:
+    """The derived amounts: discounts on items and on the order, and what is left to pay."""
+    amount = row["amount"]
+    items_discount = sum(item.get("discount_amount") or 0 for item in row["items"])
+    discount = row["discount_amount"] or 0
+    result = {
+        "items_discount_amount": items_discount,
+        "total_discount_amount": discount + items_discount,
+    }
+    if amount is not None:
+        result["total_amount"] = max(0, amount - discount - items_discount)
+    return result
+
+
+def counted_amount(status: str, row: Any) -> int | None:
+    """What the order adds to its customer's summary: the total to pay, if PAID or FULFILLED."""
+    if status not in COUNTED_STATUSES:
+        return None
+    derived = totals(row)
+    return int(derived.get("total_amount", 0))
+
+
+def render_order(row: Any) -> dict[str, Any]:
+    order: dict[str, Any] = {
+        "id": row["id"],
+        "source_id": row["source_id"],
+        "created_at": render_datetime(row["created_at"]),
+        "updated_at": render_optional_datetime(row["updated_at"]),
+        "status": row["status"],
+    }
+    for name in ("amount", "initial_amount", "discount_amount"):
+        if row[name] is not None:
+            order[name] = row[name]
+    order.update(totals(row))
+    order["items"] = row["items"]
+    order["metadata"] = row["metadata"]
+    order["customer_id"] = row["customer_id"]
+    order["referrer_id"] = row["referrer_id"]
+    if row["customer_id"] is not None:
+        order["customer"] = {"id": row["customer_id"], "object": "customer"}
+    if row["referrer_id"] is not None:
+        order["referrer"] = {"id": row["referrer_id"], "object": "customer"}
+    order["object"] = "order"
+    return order

@@ -1,0 +1,294 @@
+"""Order rules: upsert by id or source_id, and the customer summary each change moves."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from msgspec import UNSET
+
+from patron.activities import service as activities
+from patron.activities.service import Actor, EventSource
+from patron.async_actions.service import Action, BatchOutcome
+from patron.customers import service as customers
+from patron.db.pool import Connection
+from patron.errors import InvalidPayload, NotFound
+from patron.kit import ids
+from patron.orders import repository
+from patron.orders.repository import Row
+from patron.orders.schemas import (
+    OrderCreate,
+    OrderFields,
+    OrderUpdate,
+    check_order,
+    counted_amount,
+    items_amount,
+    render_items,
+    render_order,
+)
+
+MAX_AMOUNT = 10**15
+# Each retry follows a concurrent change of the same order.
+_ATTEMPTS = 5
+
+TRANSITION_ACTIVITIES = {
+    "PAID": "customer.order.paid",
+    "FULFILLED": "customer.order.fulfilled",
+    "CANCELED": "customer.order.canceled",
+}
+
+
+def not_found(key: str) -> NotFound:
+    return NotFound(f"Cannot find order with id {key}", resource_id=key, resource_type="order")
+
+
+async def get(conn: Connection, project_id: str, key: str) -> dict[str, Any]:
+    row = await repository.find(conn, project_id, key)
+    if row is None:
+        raise not_found(key)
+    return render_order(row)
+
+
+async def list_orders(
+    conn: Connection, project_id: str, *, limit: int, page: int, order: str
+) -> dict[str, Any]:
+    rows = await repository.list_page(
+        conn, project_id, order=order, limit=limit, offset=(page - 1) * limit
+    )
+    return {
+        "object": "list",
+        "data_ref": "orders",
+        "orders": [render_order(row) for row in rows],
+        "total": await repository.count(conn, project_id),
+    }
+
+
+LIST_ORDERS = frozenset(repository.ORDERINGS)
+
+
+async def upsert(
+    conn: Connection, actor: Actor, *, payload: OrderCreate, record_activities: bool = True
+) -> dict[str, Any]:
+    """Create an order, or change the one with this `id` or `source_id` (`id` wins)."""
+    customer_id, referrer_id = await _people(conn, actor, payload)
+    key = payload.id if isinstance(payload.id, str) else None
+    source_id = payload.source_id if isinstance(payload.source_id, str) else None
+    for _ in range(_ATTEMPTS):
+        lookup = key or source_id
+        before = await _lock(conn, actor.project_id, lookup) if lookup else None
+        if before is None and key is not None:
+            raise not_found(key)
+        if before is None:
+            values = _values(payload, None, customer_id, referrer_id)
+            created_at = _created_at(payload)
+            row = await repository.insert(
+                conn, actor.project_id, ids.order_id(), values, created_at
+            )
+            if row is None:
+                continue  # created concurrently with the same source_id: update it instead
+            await _after_change(conn, actor, None, row, record_activities=record_activities)
+            return render_order(row)
+        return await _change(
+            conn,
+            actor,
+            before,
+            payload,
+            customer_id,
+            referrer_id,
+            record_activities=record_activities,
+        )
+    raise RuntimeError(f"order upsert did not settle after {_ATTEMPTS} attempts")
+
+
+async def update(
+    conn: Connection, actor: Actor, key: str, *, payload: OrderUpdate
+) -> dict[str, Any]:
+    """Change only the fields sent."""
+    customer_id, referrer_id = await _people(conn, actor, payload)
+    before = await _lock(conn, actor.project_id, key)
+    if before is None:
+        raise not_found(key)
+    return await _change(conn, actor, before, payload, customer_id, referrer_id)
+
+
+async def _people(conn: Connection, actor: Actor, payload: OrderFields) -> tuple[Any, Any]:
+    """Upsert the order's customer and referrer first (customers are locked before orders)."""
+    customer_id: Any = UNSET
+    if payload.customer is None:
+        customer_id = None
+    elif not isinstance(payload.customer, type(UNSET)):
+        customer_id = (await customers.upsert(conn, actor, payload=payload.customer))["id"]
+    referrer_id: Any = UNSET
+    if payload.referrer is not None and not isinstance(payload.referrer, type(UNSET)):
+        referrer_id = (await customers.upsert(conn, actor, payload=payload.referrer))["id"]
+    elif isinstance(payload.referrer_id, str):
+        referrer_id = await customers.resolve_id(conn, actor.project_id, payload.referrer_id)
+    elif payload.referrer_id is None:
+        referrer_id = None
+    return customer_id, referrer_id
+
+
+async def _lock(conn: Connection, project_id: str, key: str) -> Row | None:
+    """The order, locked, after locking the customer it belongs to (customers before orders)."""
+    for _ in range(_ATTEMPTS):
+        peek = await repository.find(conn, project_id, key)
+        if peek is None:
+            return None
+        if peek["customer_id"] is not None:
+            await customers.lock(conn, project_id, peek["customer_id"])
+        row = await repository.find(conn, project_id, key, for_update=True)
+        if row is None or row["customer_id"] == peek["customer_id"]:
+            return row
+    raise RuntimeError("order kept changing hands")
+
+
+def _created_at(payload: OrderFields) -> Any:
+    return None if isinstance(payload.created_at, type(UNSET)) else payload.created_at
+
+
+def _values(
+    payload: OrderFields, before: Row | None, customer_id: Any, referrer_id: Any
+) -> dict[str, Any]:
+    """The order's columns after this change: sent fields replace, the rest stay."""
+    values: dict[str, Any] = (
+        {column: before[column] for column in repository.WRITABLE}
+        if before is not None
+        else {
+            "source_id": None,
+            "status": "CREATED",
+            "amount": None,
+            "initial_amount": None,
+            "discount_amount": None,
+            "items": [],
+            "metadata": {},
+            "customer_id": None,
+            "referrer_id": None,
+            "counted_amount": None,
+        }
+    )
+    if before is None and isinstance(payload.source_id, str):
+        values["source_id"] = payload.source_id
+    for name in ("status", "amount", "initial_amount", "discount_amount"):
+        value = getattr(payload, name)
+        if not isinstance(value, type(UNSET)):
+            values[name] = value
+    if not isinstance(payload.items, type(UNSET)):
+        values["items"] = render_items(payload.items or [])
+        if isinstance(payload.amount, type(UNSET)):
+            values["amount"] = items_amount(values["items"])
+    if not isinstance(payload.metadata, type(UNSET)):
+        values["metadata"] = payload.metadata or {}
+    if not isinstance(customer_id, type(UNSET)):
+        values["customer_id"] = customer_id
+    if not isinstance(referrer_id, type(UNSET)):
+        values["referrer_id"] = referrer_id
+    for item in values["items"]:
+        if item.get("amount", 0) > MAX_AMOUNT:
+            raise InvalidPayload(f"Property .items: an item amount exceeds {MAX_AMOUNT}")
+    if (values["amount"] or 0) > MAX_AMOUNT:
+        raise InvalidPayload(f"Property .amount exceeds {MAX_AMOUNT}")
+    values["counted_amount"] = counted_amount(values["status"], values)
+    return values
+
+
+async def _change(
+    conn: Connection,
+    actor: Actor,
+    before: Row,
+    payload: OrderFields,
+    customer_id: Any,
+    referrer_id: Any,
+    *,
+    record_activities: bool = True,
+) -> dict[str, Any]:
+    values = _values(payload, before, customer_id, referrer_id)
+    created_at = _created_at(payload)
+    unchanged = all(values[c] == before[c] for c in repository.WRITABLE) and (
+        created_at is None or created_at == before["created_at"]
+    )
+    if unchanged:
+        return render_order(before)
+    row = await repository.update(conn, actor.project_id, before["id"], values, created_at)
+    await _after_change(conn, actor, before, row, record_activities=record_activities)
+    return render_order(row)
+
+
+async def _after_change(
+    conn: Connection, actor: Actor, before: Row | None, after: Row, *, record_activities: bool
+) -> None:
+    """Move the summaries the change touches, then record its activities."""
+    project_id = actor.project_id
+    deltas: dict[str, list[int]] = {}
+    if before is not None and before["customer_id"] and before["counted_amount"] is not None:
+        deltas.setdefault(before["customer_id"], [0, 0])
+        deltas[before["customer_id"]][0] -= before["counted_amount"]
+        deltas[before["customer_id"]][1] -= 1
+    if after["customer_id"] and after["counted_amount"] is not None:
+        deltas.setdefault(after["customer_id"], [0, 0])
+        deltas[after["customer_id"]][0] += after["counted_amount"]
+        deltas[after["customer_id"]][1] += 1
+    moved_date = before is not None and before["created_at"] != after["created_at"]
+    for customer_id in sorted(deltas):
+        amount, count = deltas[customer_id]
+        if (
+            amount
+            or count
+            or moved_date
+            or before is None
+            or (before["counted_amount"] != after["counted_amount"])
+        ):
+            await repository.move_totals(conn, project_id, customer_id, amount=amount, count=count)
+            await repository.refresh_last_order(conn, project_id, customer_id)
+    if not record_activities or after["customer_id"] is None:
+        return
+    types = ["customer.order.created" if before is None else "customer.order.updated"]
+    if (before is None or before["status"] != after["status"]) and (
+        after["status"] in TRANSITION_ACTIVITIES
+    ):
+        types.append(TRANSITION_ACTIVITIES[after["status"]])
+    customer = await customers.get(conn, project_id, after["customer_id"])
+    order = render_order(after)
+    for activity_type in types:
+        await activities.record(
+            conn,
+            actor,
+            customer_id=after["customer_id"],
+            activity_type=activity_type,
+            data={"customer": customer, "order": order},
+        )
+
+
+async def erase_for_customer(conn: Connection, project_id: str, customer_id: str) -> int:
+    """Delete a customer's orders (permanent deletion); returns how many."""
+    return await repository.delete_for_customer(conn, project_id, customer_id)
+
+
+# --- import -----------------------------------------------------------------------------------
+
+
+async def apply_import(
+    conn: Connection, action: Action, rows: Sequence[tuple[int, Any]]
+) -> BatchOutcome:
+    """`ORDERS.IMPORT`: upsert each order, without activities (as Voucherify's import)."""
+    actor = Actor(
+        project_id=action.project_id,
+        source=EventSource.from_rendered(action.params.get("event_source", {})),
+        request_id=action.request_id,
+    )
+    outcome = BatchOutcome()
+    for number, data in rows:
+        savepoint = conn.transaction()
+        await savepoint.start()
+        try:
+            payload = msgspec.convert(data, OrderCreate)
+            check_order(payload)
+            await upsert(conn, actor, payload=payload, record_activities=False)
+        except (msgspec.ValidationError, InvalidPayload, NotFound) as exc:
+            await savepoint.rollback()
+            source_id = data.get("source_id") if isinstance(data, dict) else None
+            outcome.errors.append({"row": number + 1, "source_id": source_id, "message": str(exc)})
+            continue
+        await savepoint.commit()
+        outcome.done += 1
+    return outcome
