@@ -252,6 +252,57 @@ class TestRecountCommand:
         )
 
 
+class TestSummariesCheck:
+    def test_finds_and_repairs_a_planted_difference(
+        self, tmp_path: Path, fresh_database: Database, server: RunningServer
+    ) -> None:
+        credentials = create_project(fresh_database)
+        env = env_for(tmp_path / "unused", PATRON_DATABASE_URL=fresh_database.dsn)
+        serve = Serve(
+            {**env, "PATRON_APP_ID": credentials.app_id, "PATRON_APP_TOKEN": credentials.app_token}
+        )
+        try:
+            wait_healthy(serve.base_url, serve.process)
+            headers = {"X-App-Id": credentials.app_id, "X-App-Token": credentials.app_token}
+            for amount in (100, 250):
+                response = httpx.post(
+                    f"{serve.base_url}/v1/orders",
+                    headers=headers,
+                    json={"amount": amount, "status": "PAID", "customer": {"source_id": "s"}},
+                )
+                assert response.status_code == 200
+        finally:
+            serve.stop()
+
+        def check(*extra: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*PATRON, "summaries", "check", *extra],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+
+        clean = check()
+        assert clean.returncode == 0, clean.stderr
+        assert "0 customer(s) differ" in clean.stdout
+        fresh_database.fetch("UPDATE customers SET orders_total_amount = 1 WHERE source_id = 's'")
+        found = check()
+        assert found.returncode == 1
+        assert "stored 1/2" in found.stdout
+        assert "orders say 350/2" in found.stdout
+        fixed = check("--fix")
+        assert fixed.returncode == 0
+        assert "fixed" in fixed.stdout
+        assert (
+            fresh_database.fetchval(
+                "SELECT orders_total_amount FROM customers WHERE source_id = 's'"
+            )
+            == 350
+        )
+        assert "0 customer(s) differ" in check().stdout
+
+
 class TestContractExample:
     def test_the_python_sdk_example_runs_unchanged(
         self, server: RunningServer, tmp_path: Path

@@ -170,6 +170,23 @@ def recount_customers(settings: Settings) -> None:
     print(f"{len(changes)} project(s) checked, {len(wrong)} fixed")
 
 
+def check_summaries(settings: Settings, *, fix: bool) -> int:
+    from patron.orders import service as orders
+
+    with database(settings, share_running=True) as dsn:
+        migrate.upgrade(dsn)
+        differences = asyncpg_run(dsn, lambda conn: orders.check_summaries(conn, fix=fix))
+    assert isinstance(differences, list)
+    for row in differences:
+        print(
+            f"{row['project_id']} {row['id']}: stored {row['stored_amount']}/"
+            f"{row['stored_count']} last {row['stored_last_amount']}, orders say "
+            f"{row['amount']}/{row['count']} last {row['last_amount']}" + ("; fixed" if fix else "")
+        )
+    print(f"{len(differences)} customer(s) differ" + (", fixed" if fix and differences else ""))
+    return 1 if differences and not fix else 0
+
+
 def asyncpg_run(dsn: str, work: object) -> object:
     return asyncio.run(_with_connection(dsn, work))
 
@@ -193,6 +210,12 @@ def main(argv: list[str] | None = None) -> None:
     project_commands = projects_cmd.add_subparsers(dest="projects_command", required=True)
     create_cmd = project_commands.add_parser("create", help="create a project, print its keys")
     create_cmd.add_argument("name")
+    summaries_cmd = commands.add_parser("summaries", help="customer summaries")
+    summary_commands = summaries_cmd.add_subparsers(dest="summaries_command", required=True)
+    check_cmd = summary_commands.add_parser(
+        "check", help="recompute summary.orders from the orders and report differences"
+    )
+    check_cmd.add_argument("--fix", action="store_true", help="also repair them")
     commands.add_parser("worker", help="carry out queued async actions (bulk imports)")
     customers_cmd = commands.add_parser("customers", help="customer data operations")
     customer_commands = customers_cmd.add_subparsers(dest="customers_command", required=True)
@@ -220,6 +243,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"database is at revision {migrate.head_revision()}")
         elif args.command == "projects":
             create_project(settings, args.name)
+        elif args.command == "summaries":
+            raise SystemExit(check_summaries(settings, fix=args.fix))
         elif args.command == "worker":
             run_worker(settings)
         elif args.command == "customers" and args.customers_command == "recount":

@@ -259,6 +259,13 @@ async def _after_change(
         )
 
 
+async def check_summaries(conn: Connection, *, fix: bool) -> list[dict[str, Any]]:
+    """Recompute every customer's summary.orders from the orders; the differences (fixed when
+    `fix`)."""
+    rows = await repository.summary_differences(conn, fix=fix)
+    return [dict(row.items()) for row in rows]
+
+
 async def erase_for_customer(conn: Connection, project_id: str, customer_id: str) -> int:
     """Delete a customer's orders (permanent deletion); returns how many."""
     return await repository.delete_for_customer(conn, project_id, customer_id)
