@@ -88,10 +88,17 @@ def _external_database(worker: str) -> Iterator[str]:
         run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def _serve(dsn: str) -> Iterator[str]:
+# The client-side rate limit (5 requests per 5 seconds per IP) would make tests that share
+# 127.0.0.1 depend on each other; it is tested on a server of its own.
+TEST_SETTINGS = Settings(
+    pool_min_size=1, pool_max_size=10, worker_poll_seconds=0.2, client_rate_limit=1_000_000
+)
+
+
+def _serve(dsn: str, settings: Settings = TEST_SETTINGS) -> Iterator[str]:
     """Patron on an ephemeral port in a background thread, until the session ends."""
     config = uvicorn.Config(
-        create_asgi(Settings(pool_min_size=1, pool_max_size=10, worker_poll_seconds=0.2), dsn),
+        create_asgi(settings, dsn),
         host="127.0.0.1",
         port=0,
         log_level="warning",

@@ -303,6 +303,66 @@ class TestSummariesCheck:
         assert "0 customer(s) differ" in check().stdout
 
 
+class TestClientKeyAndConsentCommands:
+    def test_client_key_and_consents(self, tmp_path: Path, fresh_database: Database) -> None:
+        credentials = create_project(fresh_database)
+        env = env_for(tmp_path / "unused", PATRON_DATABASE_URL=fresh_database.dsn)
+
+        def patron(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*PATRON, *args], env=env, capture_output=True, text=True, timeout=120
+            )
+
+        key = patron(
+            "projects",
+            "client-key",
+            credentials.app_id,
+            "--origin",
+            "https://Shop.example",
+            "--name",
+            "web",
+        )
+        assert key.returncode == 0, key.stderr
+        key_id = re.search(r"X-Client-Application-Id:\s+(\S+)", key.stdout)
+        assert key_id
+        stored = fresh_database.fetch(
+            "SELECT allowed_origins, token_hash FROM client_keys WHERE id = $1", key_id.group(1)
+        )
+        assert stored[0]["allowed_origins"] == ["shop.example"]
+        token = re.search(r"X-Client-Token:\s+(\S+)", key.stdout)
+        assert token
+        assert token.group(1).encode() not in bytes(stored[0]["token_hash"])
+
+        consent = patron(
+            "consents",
+            "create",
+            "Newsletter",
+            "--project",
+            credentials.app_id,
+            "--category",
+            "marketing",
+        )
+        assert consent.returncode == 0, consent.stderr
+        consent_id = consent.stdout.strip()
+        assert consent_id.startswith("cnst_")
+        group = patron(
+            "consents",
+            "group",
+            "Marketing",
+            "--project",
+            credentials.project_id,
+            "--consent",
+            consent_id,
+        )
+        assert group.stdout.strip().startswith("cnstgr_")
+        bad = patron(
+            "consents", "group", "X", "--project", credentials.project_id, "--consent", "cnst_nope"
+        )
+        assert bad.returncode == 2
+        assert "cnst_nope" in bad.stderr
+        assert patron("projects", "client-key", "nope", "--origin", "x").returncode == 2
+
+
 class TestContractExample:
     def test_the_python_sdk_example_runs_unchanged(
         self, server: RunningServer, tmp_path: Path

@@ -14,16 +14,19 @@ from patron.activities.routes import ActivityRoutes
 from patron.async_actions.routes import AsyncActionRoutes
 from patron.async_actions.worker import Worker
 from patron.config import MAX_BODY_BYTES, Settings
+from patron.consents.routes import list_consents, update_customer_consents
 from patron.customers.routes import CustomerRoutes
 from patron.db import migrate
 from patron.db.pool import create_pool
 from patron.dependencies import provide_actor, provide_conn, provide_project
 from patron.errors import handle_exception
+from patron.events.routes import track_custom_event, track_custom_event_client_side
 from patron.health import health
 from patron.kit.asgi import RequestContext
+from patron.kit.ratelimit import SlidingWindow
 from patron.orders.routes import OrderRoutes
 from patron.projects.asgi import Authentication
-from patron.projects.service import Authenticator
+from patron.projects.service import Authenticator, ClientAuthenticator
 from patron.workers import HANDLERS
 
 
@@ -37,6 +40,7 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
         )
         app.state.pool = pool
         app.state.authenticator = Authenticator(pool)
+        app.state.client_authenticator = ClientAuthenticator(pool)
         app.state.schema_revision = migrate.head_revision()
         stop = asyncio.Event()
         worker_task = None
@@ -57,7 +61,17 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             await pool.close()
 
     return Litestar(
-        route_handlers=[health, CustomerRoutes, ActivityRoutes, AsyncActionRoutes, OrderRoutes],
+        route_handlers=[
+            health,
+            CustomerRoutes,
+            ActivityRoutes,
+            AsyncActionRoutes,
+            OrderRoutes,
+            track_custom_event,
+            track_custom_event_client_side,
+            list_consents,
+            update_customer_consents,
+        ],
         dependencies={
             "project": Provide(provide_project),
             "actor": Provide(provide_actor),
@@ -75,4 +89,12 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
 def create_asgi(settings: Settings, dsn: str) -> Any:
     """The app behind its outer layers: a request id for every request, then authentication."""
     app = create_app(settings, dsn)
-    return RequestContext(Authentication(app, lambda: app.state.authenticator))
+    limit = SlidingWindow(settings.client_rate_limit, settings.client_rate_seconds)
+    return RequestContext(
+        Authentication(
+            app,
+            lambda: app.state.authenticator,
+            lambda: app.state.client_authenticator,
+            limit,
+        )
+    )

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from patron.config import Settings
 from patron.db import migrate
@@ -191,6 +192,56 @@ def asyncpg_run(dsn: str, work: object) -> object:
     return asyncio.run(_with_connection(dsn, work))
 
 
+def create_client_key(settings: Settings, project: str, name: str, origins: list[str]) -> None:
+    with database(settings, share_running=True) as dsn:
+        migrate.upgrade(dsn)
+        try:
+            created = asyncpg_run(
+                dsn,
+                lambda conn: projects.create_client_key(conn, project, name=name, origins=origins),
+            )
+        except LookupError as exc:
+            raise CommandError(str(exc)) from None
+    assert isinstance(created, tuple)
+    key_id, token, owner = created
+    print(f"Created client key {name!r} for project {owner.name} ({owner.id}):")
+    print(f"  X-Client-Application-Id: {key_id}")
+    print(f"  X-Client-Token:          {token}")
+    print(f"  allowed origins:         {', '.join(origins)}")
+    print("The token is shown only this once; Patron keeps only its hash.")
+
+
+def manage_consents(settings: Settings, args: argparse.Namespace) -> None:
+    from patron.consents import service as consents
+
+    async def work(conn: Any) -> str:
+        project = await projects.find(conn, args.project)
+        if project is None:
+            raise CommandError(f"no project with id or app id {args.project}")
+        if args.consents_command == "create":
+            return await consents.create_consent(
+                conn,
+                project.id,
+                name=args.name,
+                description=args.description,
+                category=args.category,
+            )
+        try:
+            return await consents.create_group(
+                conn,
+                project.id,
+                name=args.name,
+                consents=args.consent,
+                description=args.description,
+            )
+        except LookupError as exc:
+            raise CommandError(str(exc)) from None
+
+    with database(settings, share_running=True) as dsn:
+        migrate.upgrade(dsn)
+        print(asyncpg_run(dsn, work))
+
+
 def create_project(settings: Settings, name: str) -> None:
     with database(settings, share_running=True) as dsn:
         migrate.upgrade(dsn)
@@ -225,6 +276,28 @@ def main(argv: list[str] | None = None) -> None:
     customer_commands.add_parser(
         "recount", help="rebuild each project's stored customer count from its customers"
     )
+    key_cmd = project_commands.add_parser(
+        "client-key", help="create client-side credentials (for customers' browsers)"
+    )
+    key_cmd.add_argument("project", help="the project's id or app id")
+    key_cmd.add_argument(
+        "--origin",
+        action="append",
+        required=True,
+        help="an origin allowed to use the key, e.g. https://shop.example",
+    )
+    key_cmd.add_argument("--name", default="client")
+    consents_cmd = commands.add_parser("consents", help="consent definitions (legacy)")
+    consent_commands = consents_cmd.add_subparsers(dest="consents_command", required=True)
+    for command, helptext in (("create", "define a consent"), ("group", "define a group")):
+        sub = consent_commands.add_parser(command, help=helptext)
+        sub.add_argument("name")
+        sub.add_argument("--project", required=True, help="the project's id or app id")
+        sub.add_argument("--description")
+        if command == "create":
+            sub.add_argument("--category")
+        else:
+            sub.add_argument("--consent", action="append", required=True)
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -241,8 +314,12 @@ def main(argv: list[str] | None = None) -> None:
             with database(settings, share_running=True) as dsn:
                 migrate.upgrade(dsn)
             print(f"database is at revision {migrate.head_revision()}")
+        elif args.command == "projects" and args.projects_command == "client-key":
+            create_client_key(settings, args.project, args.name, args.origin)
         elif args.command == "projects":
             create_project(settings, args.name)
+        elif args.command == "consents":
+            manage_consents(settings, args)
         elif args.command == "summaries":
             raise SystemExit(check_summaries(settings, fix=args.fix))
         elif args.command == "worker":

@@ -13,8 +13,8 @@ from patron.activities.service import Actor, EventSource
 from patron.db.pool import Connection, Pool
 from patron.errors import Unauthorized
 from patron.kit.context import request_id_of
-from patron.projects.asgi import PROJECT_KEY
-from patron.projects.service import Project
+from patron.projects.asgi import CLIENT_KEY, PROJECT_KEY
+from patron.projects.service import ClientKey, Project
 
 
 async def provide_project(request: Request[Any, Any, Any]) -> Project:
@@ -28,10 +28,14 @@ async def provide_project(request: Request[Any, Any, Any]) -> Project:
 async def provide_actor(
     request: Request[Any, Any, Any], project: NamedDependency[Project]
 ) -> Actor:
+    """Who acts: the project's server key, or a client key from a customer's page."""
+    client_key = request.scope.get(CLIENT_KEY)
+    if isinstance(client_key, ClientKey):
+        source = EventSource(channel="CLIENT_API", app_id=client_key.id, key_name=client_key.name)
+    else:
+        source = EventSource(channel="API", app_id=project.app_id)
     return Actor(
-        project_id=project.id,
-        source=EventSource(channel="API", app_id=project.app_id),
-        request_id=request_id_of(request.scope) or "",
+        project_id=project.id, source=source, request_id=request_id_of(request.scope) or ""
     )
 
 

@@ -67,6 +67,18 @@ class Unauthorized(APIError):
     message = "Unauthorized"
 
 
+class Forbidden(APIError):
+    status = 403
+    key = "forbidden"
+    message = "Forbidden"
+
+
+class TooManyRequests(APIError):
+    status = 429
+    key = "too_many_requests"
+    message = "Too many requests hit the API too quickly."
+
+
 class NotFound(APIError):
     status = 404
     key = "not_found"

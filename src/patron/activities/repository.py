@@ -97,6 +97,7 @@ class TimelineQuery:
 
 FILTERS = {
     "type": "type = {}",
+    "not_types": "type <> ALL({}::text[])",
     "category": "category = {}",
     "campaign_id": "campaign_id = {}",
     "campaign_type": "campaign_type = {}",

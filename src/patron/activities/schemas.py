@@ -75,6 +75,10 @@ ACTIVITY_TYPES = frozenset(
     ]
 )
 
+# The seeds' consent activities: recorded and listed by the legacy `/activities` endpoint, but
+# never by `/activity`, whose Python SDK model rejects them (CONTRACT.md §6).
+LEGACY_ONLY_TYPES = frozenset(["customer.consents.given", "customer.consents.revoked"])
+
 CATEGORIES = frozenset(["ACTION", "EFFECT"])
 
 CAMPAIGN_TYPES = frozenset(
@@ -88,6 +92,7 @@ _ACTION_PREFIXES = (
     "customer.deleted",
     "customer.confirmed",
     "customer.custom_event",
+    "customer.consents.",
     "customer.order.",
     "customer.redemption.",
     "customer.validation.",

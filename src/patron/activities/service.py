@@ -9,7 +9,12 @@ from typing import Any
 
 from patron.activities import repository
 from patron.activities.repository import TimelineQuery
-from patron.activities.schemas import ACTIVITY_TYPES, category_of, render_activity
+from patron.activities.schemas import (
+    ACTIVITY_TYPES,
+    LEGACY_ONLY_TYPES,
+    category_of,
+    render_activity,
+)
 from patron.db.pool import Connection
 from patron.errors import InvalidQueryParams
 from patron.kit import ids
@@ -57,7 +62,7 @@ async def record(
     data: dict[str, Any],
 ) -> None:
     """Write one activity in the caller's transaction, so it exists exactly when its cause does."""
-    if activity_type not in ACTIVITY_TYPES:
+    if activity_type not in ACTIVITY_TYPES and activity_type not in LEGACY_ONLY_TYPES:
         raise ValueError(f"not an activity type the SDKs accept: {activity_type}")
     await repository.insert(
         conn,
@@ -153,6 +158,7 @@ async def timeline_page(
 ) -> dict[str, Any]:
     """One page of `GET /v1/customers/{id}/activity`, with its `more_starting_after` cursor."""
     query = _query(project_id, customer_id, filters)
+    query.where(repository.FILTERS["not_types"], sorted(LEGACY_ONLY_TYPES))
     await _apply_cursor(conn, query, project_id, customer_id, filters)
     rows = await repository.page(conn, query, order=filters.order, limit=filters.limit + 1)
     has_more = len(rows) > filters.limit

@@ -181,6 +181,25 @@ async def update(
     return row
 
 
+async def set_system_metadata(
+    conn: Connection, project_id: str, customer_id: str, system_metadata: dict[str, Any]
+) -> Row:
+    row = await conn.fetchrow(
+        f"""
+        UPDATE customers
+        SET system_metadata = $3,
+            updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), created_at)
+        WHERE project_id = $1 AND id = $2
+        RETURNING {COLUMNS}
+        """,
+        project_id,
+        customer_id,
+        system_metadata,
+    )
+    assert row is not None
+    return row
+
+
 async def mark_deleted(conn: Connection, project_id: str, customer_id: str) -> None:
     await conn.execute(
         "UPDATE customers SET deleted_at = clock_timestamp() WHERE project_id = $1 AND id = $2",

@@ -151,6 +151,8 @@ def render_customer(row: Any) -> dict[str, Any]:
             "updated_at": render_optional_datetime(row["updated_at"]),
         }
     )
+    consents = (row["system_metadata"] or {}).get("consents") or {}
+    customer["email_unsubscribed"] = (consents.get("unsubscribed") or {}).get("value") is True
     # No customer-facing page exists yet, so there is no URL to put in the assets.
     customer["assets"] = {}
     customer["object"] = "customer"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -169,6 +170,23 @@ async def _apply(
     return customer
 
 
+async def change_system_metadata(
+    conn: Connection,
+    actor: Actor,
+    key: str,
+    *,
+    change: Callable[[dict[str, Any]], dict[str, Any]],
+) -> dict[str, Any]:
+    """Apply `change` to a customer's system_metadata (e.g. consents); returns the customer."""
+    row = await repository.find(conn, actor.project_id, key, for_update=True)
+    if row is None:
+        raise not_found(key)
+    updated = await repository.set_system_metadata(
+        conn, actor.project_id, row["id"], change(dict(row["system_metadata"]))
+    )
+    return render_customer(updated)
+
+
 async def delete(conn: Connection, actor: Actor, key: str) -> None:
     """Delete a customer: gone from every read; its source_id is free again."""
     await repository.lock_project(conn, actor.project_id)
@@ -193,12 +211,16 @@ async def delete_permanently(conn: Connection, actor: Actor, key: str) -> dict[s
     rows = await repository.find_all_for_erasure(conn, actor.project_id, key)
     if not rows:
         raise not_found(key)
-    from patron.orders import service as orders  # orders build on customers, not the reverse
+    # Orders and events build on customers, not the reverse.
+    from patron.events import service as events
+    from patron.orders import service as orders
 
     customer_events = 0
     removed = 0
     erased_orders = 0
+    erased_events = 0
     for row in rows:
+        erased_events += await events.erase_for_customer(conn, actor.project_id, row["id"])
         customer_events += await activities.erase_for_customer(conn, actor.project_id, row["id"])
         erased_orders += await orders.erase_for_customer(conn, actor.project_id, row["id"])
         removed += await repository.delete_permanently(conn, actor.project_id, row["id"])
@@ -208,7 +230,7 @@ async def delete_permanently(conn: Connection, actor: Actor, key: str) -> dict[s
     # The live customer, if any, is the one the caller means; else the latest deleted one.
     subject = max(rows, key=lambda row: (row["deleted_at"] is None, row["deleted_at"] or _LONG_AGO))
     data_json = {
-        "events": 0,
+        "events": erased_events,
         "customer_events": customer_events,
         "daily_events": 0,
         "segments": 0,

@@ -43,6 +43,18 @@ def order_id() -> str:
     return "ord_" + _alnum(24)
 
 
+def client_key_id() -> str:
+    return "client_" + secrets.token_hex(12)
+
+
+def consent_id() -> str:
+    return "cnst_" + _alnum(24)
+
+
+def consent_group_id() -> str:
+    return "cnstgr_" + _alnum(24)
+
+
 def project_id() -> str:
     return "proj_" + _alnum(16)
 

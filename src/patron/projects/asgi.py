@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from patron.errors import JSON_CONTENT_TYPE, APIError
+from patron.errors import JSON_CONTENT_TYPE, APIError, Forbidden, TooManyRequests
 from patron.kit import json
 from patron.kit.context import request_id_of
-from patron.projects.service import Authenticator
+from patron.kit.ratelimit import SlidingWindow
+from patron.projects.service import Authenticator, ClientAuthenticator, normalize_origin
 
 PROJECT_KEY = "patron.project"
+CLIENT_KEY = "patron.client_key"
 
 ASGIApp = Any
 
@@ -21,11 +23,22 @@ class Authentication:
     unauthenticated caller as well, so nothing about the API is learned without credentials.
     """
 
-    def __init__(self, app: ASGIApp, authenticator: Any) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        authenticator: Any,
+        client_authenticator: Any,
+        client_limit: SlidingWindow,
+    ) -> None:
         self.app = app
         self._authenticator = authenticator
+        self._client_authenticator = client_authenticator
+        self._client_limit = client_limit
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/client/v1/"):
+            await self._client(scope, receive, send)
+            return
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
@@ -43,6 +56,44 @@ class Authentication:
             return
         await self.app(scope, receive, send)
 
+    async def _client(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Client routes: a rate limit per client IP, client credentials, an allowed origin.
+
+        A refused request is answered here, before the router, so it changes nothing.
+        """
+        request_id = request_id_of(scope)
+        client = scope.get("client")
+        ip = client[0] if client else "unknown"
+        wait = self._client_limit.retry_after(ip)
+        if wait is not None:
+            error = TooManyRequests(
+                f"At most {self._client_limit.limit} requests per "
+                f"{self._client_limit.seconds:g} seconds from one client",
+                headers={"retry-after": str(wait)},
+            )
+            await _send_error(send, error, request_id)
+            return
+        headers = dict(scope["headers"])
+        authenticator: ClientAuthenticator = self._client_authenticator()
+        try:
+            key = await authenticator.authenticate(
+                _text(headers.get(b"x-client-application-id")),
+                _text(headers.get(b"x-client-token")),
+            )
+            origin = _text(headers.get(b"origin"))
+            if not origin or normalize_origin(origin) not in key.allowed_origins:
+                raise Forbidden(f"Origin {origin or '(none)'} is not allowed for this client key")
+        except APIError as error:
+            await _send_error(send, error, request_id)
+            return
+        scope[PROJECT_KEY] = key.project
+        scope[CLIENT_KEY] = key
+        await self.app(scope, receive, send)
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
+
 
 async def _send_error(send: Any, error: APIError, request_id: str | None) -> None:
     body = json.encode(error.body(request_id))
@@ -53,6 +104,7 @@ async def _send_error(send: Any, error: APIError, request_id: str | None) -> Non
             "headers": [
                 (b"content-type", JSON_CONTENT_TYPE.encode()),
                 (b"content-length", str(len(body)).encode()),
+                *((name.encode(), value.encode()) for name, value in error.headers.items()),
             ],
         }
     )

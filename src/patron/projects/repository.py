@@ -61,6 +61,61 @@ async def set_token_hash(conn: Connection, project_id: str, app_token_hash: byte
     )
 
 
+class ClientKeyRow(msgspec.Struct, frozen=True):
+    id: str
+    project_id: str
+    project_name: str
+    project_app_id: str
+    name: str
+    token_hash: bytes
+    allowed_origins: list[str]
+
+
+async def insert_client_key(
+    conn: Connection,
+    *,
+    key_id: str,
+    project_id: str,
+    name: str,
+    token_hash: bytes,
+    allowed_origins: list[str],
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO client_keys (id, project_id, name, token_hash, allowed_origins)
+        VALUES ($1, $2, $3, $4, $5)
+        """,
+        key_id,
+        project_id,
+        name,
+        token_hash,
+        allowed_origins,
+    )
+
+
+async def find_client_key(conn: Connection, key_id: str) -> ClientKeyRow | None:
+    row = await conn.fetchrow(
+        """
+        SELECT k.id, k.project_id, p.name AS project_name, p.app_id AS project_app_id, k.name,
+               k.token_hash, k.allowed_origins
+        FROM client_keys k JOIN projects p ON p.id = k.project_id
+        WHERE k.id = $1
+        """,
+        key_id,
+    )
+    if row is None:
+        return None
+    return ClientKeyRow(
+        id=row["id"],
+        project_id=row["project_id"],
+        project_name=row["project_name"],
+        project_app_id=row["project_app_id"],
+        name=row["name"],
+        token_hash=row["token_hash"],
+        allowed_origins=list(row["allowed_origins"]),
+    )
+
+
 async def lock_table(conn: Connection) -> None:
     """Serialise project creation (for `create_first`)."""
     await conn.execute("LOCK TABLE projects IN SHARE ROW EXCLUSIVE MODE")

@@ -12,7 +12,7 @@ from patron.db.pool import Connection, Pool
 from patron.errors import Unauthorized
 from patron.kit import ids
 from patron.projects import repository
-from patron.projects.repository import ProjectRow
+from patron.projects.repository import ClientKeyRow, ProjectRow
 
 
 class Credentials(msgspec.Struct, frozen=True):
@@ -75,6 +75,75 @@ async def find(conn: Connection, key: str) -> Project | None:
     """A project by its id or its app id (for operators' commands)."""
     row = await repository.find_by_id_or_app_id(conn, key)
     return None if row is None else Project(id=row.id, name=row.name, app_id=row.app_id)
+
+
+class ClientKey(msgspec.Struct, frozen=True):
+    """Client-side credentials: which project, and which page origins may use them."""
+
+    id: str
+    name: str
+    project: Project
+    allowed_origins: frozenset[str]
+
+
+def normalize_origin(origin: str) -> str:
+    """`https://Shop.example:8443/` and `shop.example:8443` name the same origin here."""
+    origin = origin.strip().lower()
+    if "://" in origin:
+        origin = origin.split("://", 1)[1]
+    return origin.split("/", 1)[0]
+
+
+async def create_client_key(
+    conn: Connection, project_key: str, *, name: str, origins: list[str]
+) -> tuple[str, str, Project]:
+    """Create client-side credentials for a project; the token is returned here only."""
+    project = await find(conn, project_key)
+    if project is None:
+        raise LookupError(f"no project with id or app id {project_key}")
+    key_id = ids.client_key_id()
+    token = ids.app_token()
+    await repository.insert_client_key(
+        conn,
+        key_id=key_id,
+        project_id=project.id,
+        name=name,
+        token_hash=hash_token(token),
+        allowed_origins=sorted({normalize_origin(origin) for origin in origins}),
+    )
+    return key_id, token, project
+
+
+class ClientAuthenticator:
+    """Checks `X-Client-Application-Id` / `X-Client-Token`, caching keys for a short while."""
+
+    def __init__(self, pool: Pool, *, ttl_seconds: float = 30.0) -> None:
+        self._pool = pool
+        self._ttl = ttl_seconds
+        self._cache: dict[str, tuple[float, ClientKeyRow]] = {}
+
+    async def authenticate(self, key_id: str | None, token: str | None) -> ClientKey:
+        if not key_id or not token or len(key_id) > 200 or len(token) > 200 or "\x00" in key_id:
+            raise Unauthorized()
+        now = time.monotonic()
+        cached = self._cache.get(key_id)
+        if cached is not None and cached[0] > now:
+            row: ClientKeyRow | None = cached[1]
+        else:
+            async with self._pool.acquire() as conn:
+                row = await repository.find_client_key(conn, key_id)
+            if row is not None:
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[key_id] = (now + self._ttl, row)
+        if row is None or not hmac.compare_digest(row.token_hash, hash_token(token)):
+            raise Unauthorized()
+        return ClientKey(
+            id=row.id,
+            name=row.name,
+            project=Project(id=row.project_id, name=row.project_name, app_id=row.project_app_id),
+            allowed_origins=frozenset(row.allowed_origins),
+        )
 
 
 class Authenticator:

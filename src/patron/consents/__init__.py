@@ -1,0 +1,1 @@
+"""Consents (legacy, still called by the JS SDK): definitions, groups, and customers' choices."""

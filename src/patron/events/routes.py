@@ -1,0 +1,42 @@
+"""HTTP routes for custom events, server-side and client-side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, post
+from litestar.di import NamedDependency
+
+from patron.activities.service import Actor
+from patron.db.pool import Connection
+from patron.events import service
+from patron.events.schemas import EventCreate, check_event
+from patron.kit.http import json_response, read_json
+
+
+async def _track(request: Request[Any, Any, Any], conn: Connection, actor: Actor) -> Any:
+    body: EventCreate = await read_json(request, EventCreate)
+    check_event(body)
+    return json_response(await service.track(conn, actor, body=body))
+
+
+@post("/v1/events", status_code=200)
+async def track_custom_event(
+    request: Request[Any, Any, Any],
+    conn: NamedDependency[Connection],
+    actor: NamedDependency[Actor],
+) -> Response[bytes]:
+    """Track a custom event of a customer (created when unknown)."""
+    response: Response[bytes] = await _track(request, conn, actor)
+    return response
+
+
+@post("/client/v1/events", status_code=200)
+async def track_custom_event_client_side(
+    request: Request[Any, Any, Any],
+    conn: NamedDependency[Connection],
+    actor: NamedDependency[Actor],
+) -> Response[bytes]:
+    """Track a custom event from a customer's browser (client credentials and origin)."""
+    response: Response[bytes] = await _track(request, conn, actor)
+    return response
