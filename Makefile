@@ -6,7 +6,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 STAMP := $(VENV)/.synced
 
-.PHONY: run test lint fmt clean
+.PHONY: run test lint fmt bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -27,6 +27,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy src tests
+
+# Patron against the limit server on 1,000,000 customers (wrk when installed); see bench/README.md.
+bench: $(STAMP)
+	$(VENV)/bin/python -m bench.http_bench
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -16,7 +16,7 @@ access_log = logging.getLogger("patron.access")
 
 
 class RequestContext:
-    """Gives each HTTP request an id, returns it as `X-Request-Id`, and logs one line per request.
+    """Gives each HTTP request an id, returns it as `X-Request-Id`, and logs a line per request.
 
     The log line names the route template, never the raw path: a path may carry a customer's
     e-mail as its source_id.
@@ -51,8 +51,14 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_request_id)
         finally:
-            if access_log.isEnabledFor(logging.INFO):
-                access_log.info(
+            # Successful requests are logged at DEBUG (a line per request costs throughput);
+            # every error is logged at INFO or above with its request id.
+            level = (
+                logging.DEBUG if status < 400 else logging.INFO if status < 500 else logging.WARNING
+            )
+            if access_log.isEnabledFor(level):
+                access_log.log(
+                    level,
                     "%s %s %d %.1fms request_id=%s",
                     scope["method"],
                     scope.get("path_template") or "(no route)",

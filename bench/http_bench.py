@@ -1,0 +1,309 @@
+"""`make bench`: Patron against the limit server, endpoint by endpoint, side by side.
+
+    .venv/bin/python -m bench.http_bench [--customers 1000000] [--duration 10] [--quick]
+
+Starts `patron serve` on a fresh embedded PostgreSQL and the limit server (`bench/limit_server.py`)
+on the same database, loads a synthetic project with COPY, and drives both with the same load
+from a separate process (wrk when installed, else an async Python generator), alternating A and
+B runs. Reports requests/s and p50/p99 latency per endpoint and the ratio Patron / limit, then
+the cost of the list and activity pages at 100,000 and at --customers customers.
+
+--quick runs each case for about a second on a small dataset and only checks that every endpoint
+answers under load without errors (CI runs it, so that the harness cannot rot).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.dataset import load_customers
+from bench.harness import HEADERS, ROOT, free_port, load
+from patron.db.pool import connect
+
+
+@dataclass
+class Run:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    method: str
+    path: str
+    body: Callable[[int], Any] | None = None
+    lua_body: str | None = None
+
+
+def cases(hot_id: str) -> list[Case]:
+    return [
+        Case("GET customer", "GET", "/v1/customers/bench-7"),
+        Case(
+            "POST customer (upsert + activity)",
+            "POST",
+            "/v1/customers",
+            body=lambda n: {"source_id": f"bench-{n % 1000}", "name": f"name {n}"},
+            lua_body='\'{"source_id":"bench-\' .. (n % 1000) .. \'","name":"name \' .. n .. \'"}\'',
+        ),
+        Case(
+            "PUT customer",
+            "PUT",
+            "/v1/customers/bench-11",
+            body=lambda n: {"name": f"renamed {n}"},
+            lua_body="'{\"name\":\"renamed ' .. n .. '\"}'",
+        ),
+        Case("GET customers?city= (list, filter)", "GET", "/v1/customers?city=City%2042&limit=10"),
+        Case("GET activity page", "GET", f"/v1/customers/{hot_id}/activity?limit=10"),
+    ]
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    assert match, text
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def run_wrk(base: str, case: Case, *, duration: float, connections: int) -> Run:
+    headers = {**HEADERS, "Content-Type": "application/json"}
+    header_lua = ", ".join(f'["{k}"] = "{v}"' for k, v in headers.items())
+    body = case.lua_body or "nil"
+    script = f"""
+n = 0
+request = function()
+  n = n + 1
+  return wrk.format("{case.method}", "{case.path}", {{{header_lua}}}, {body})
+end
+"""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
+        file.write(script)
+    try:
+        output = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{max(1, round(duration))}s",
+                "--latency",
+                "-s",
+                file.name,
+                base,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(file.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = int(bad.group(1)) if bad else 0
+    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
+    return Run(rps, p50, p99, errors)
+
+
+def run_python(base: str, case: Case, *, requests: int, connections: int) -> Run:
+    body = case.body
+
+    def make(n: int) -> tuple[str, str, Any]:
+        return case.method, case.path, None if body is None else body(n)
+
+    result = load(base, make, requests=requests, concurrency=connections)
+    return Run(result.rps, result.percentile(0.5), result.percentile(0.99), result.errors)
+
+
+def wait_healthy(url: str) -> None:
+    for _ in range(600):
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+async def project_id_of(dsn: str) -> str:
+    conn = await connect(dsn)
+    try:
+        value: str = await conn.fetchval("SELECT id FROM projects WHERE app_id = 'bench'")
+        return value
+    finally:
+        await conn.close()
+
+
+def measure(
+    targets: dict[str, str],
+    selected: list[Case],
+    *,
+    quick: bool,
+    rounds: int,
+    duration: float,
+    use_wrk: bool,
+) -> dict[tuple[str, str], Run]:
+    results: dict[tuple[str, str], list[Run]] = {}
+    for case in selected:
+        for _ in range(rounds):
+            for target, base in targets.items():  # A then B, alternating every round
+                if use_wrk and not quick:
+                    run = run_wrk(base, case, duration=duration, connections=32)
+                else:
+                    run = run_python(base, case, requests=60 if quick else 2000, connections=8)
+                results.setdefault((case.name, target), []).append(run)
+    return {
+        key: Run(
+            statistics.median(r.rps for r in runs),
+            statistics.median(r.p50_ms for r in runs),
+            statistics.median(r.p99_ms for r in runs),
+            sum(r.errors for r in runs),
+        )
+        for key, runs in results.items()
+    }
+
+
+def report(results: dict[tuple[str, str], Run], selected: list[Case]) -> int:
+    errors = 0
+    print(
+        f"{'endpoint':38s} {'Patron req/s':>12s} {'limit req/s':>12s} {'ratio':>6s} "
+        f"{'p50 ms':>14s} {'p99 ms':>14s}"
+    )
+    for case in selected:
+        patron, limit = results[(case.name, "patron")], results[(case.name, "limit")]
+        errors += patron.errors + limit.errors
+        print(
+            f"{case.name:38s} {patron.rps:12.0f} {limit.rps:12.0f} {patron.rps / limit.rps:6.2f} "
+            f"{patron.p50_ms:6.2f}/{limit.p50_ms:<7.2f} {patron.p99_ms:6.2f}/{limit.p99_ms:<7.2f}"
+            + (f"  ERRORS {patron.errors}/{limit.errors}" if patron.errors + limit.errors else "")
+        )
+    return errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    use_wrk = shutil.which("wrk") is not None
+    small = 1000 if args.quick else min(100_000, args.customers)
+
+    work = Path(tempfile.mkdtemp(prefix="patron-bench-"))
+    patron_port, limit_port = free_port(), free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PATRON_")},
+        "PATRON_DATA_DIR": str(work / "data"),
+        "PATRON_APP_ID": HEADERS["X-App-Id"],
+        "PATRON_APP_TOKEN": HEADERS["X-App-Token"],
+        "PATRON_LOG_LEVEL": "WARNING",
+    }
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "patron", "serve", "--port", str(patron_port)],
+                env=env,
+                cwd=ROOT,
+            )
+        )
+        wait_healthy(f"http://127.0.0.1:{patron_port}/health")
+        dsn = (work / "data" / "database_url").read_text().strip()
+        project_id = asyncio.run(project_id_of(dsn))
+        started = time.perf_counter()
+        hot_id = asyncio.run(load_customers(dsn, project_id, start=0, count=small))
+        print(
+            f"loaded {small} customers in {time.perf_counter() - started:.1f}s"
+            f" ({'wrk' if use_wrk and not args.quick else 'python'} load generator)"
+        )
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.limit_server",
+                    "--dsn",
+                    dsn,
+                    "--project",
+                    project_id,
+                    "--port",
+                    str(limit_port),
+                ],
+                env=env,
+                cwd=ROOT,
+            )
+        )
+        wait_healthy(f"http://127.0.0.1:{limit_port}/v1/customers/bench-1")
+        targets = {
+            "patron": f"http://127.0.0.1:{patron_port}",
+            "limit": f"http://127.0.0.1:{limit_port}",
+        }
+        selected = cases(hot_id)
+        results = measure(
+            targets,
+            selected,
+            quick=args.quick,
+            rounds=1 if args.quick else args.rounds,
+            duration=args.duration,
+            use_wrk=use_wrk,
+        )
+        print(f"\nat {small} customers:")
+        errors = report(results, selected)
+        if not args.quick and args.customers > small:
+            started = time.perf_counter()
+            asyncio.run(load_customers(dsn, project_id, start=small, count=args.customers - small))
+            print(
+                f"\nloaded {args.customers - small} more customers in "
+                f"{time.perf_counter() - started:.1f}s"
+            )
+            scaled = [c for c in selected if c.name.startswith(("GET customers", "GET activity"))]
+            large = measure(
+                targets,
+                scaled,
+                quick=False,
+                rounds=args.rounds,
+                duration=args.duration,
+                use_wrk=use_wrk,
+            )
+            print(f"\nat {args.customers} customers:")
+            errors += report(large, scaled)
+            print("\ncost at the large size / at the small size (Patron, p50 latency):")
+            for case in scaled:
+                before = results[(case.name, "patron")].p50_ms
+                after = large[(case.name, "patron")].p50_ms
+                print(f"  {case.name:38s} {after / before:5.2f}")
+        if errors:
+            print(f"\n{errors} requests failed")
+            return 1
+        print("\nevery endpoint answered without errors")
+        return 0
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            process.wait(timeout=60)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
