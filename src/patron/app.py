@@ -27,7 +27,7 @@ from patron.kit.ratelimit import SlidingWindow
 from patron.orders.routes import OrderRoutes
 from patron.projects.asgi import Authentication
 from patron.projects.service import Authenticator, ClientAuthenticator
-from patron.workers import HANDLERS
+from patron.workers import BATCH_SIZES, HANDLERS
 
 
 def create_app(settings: Settings, dsn: str) -> Litestar:
@@ -50,6 +50,7 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
                 HANDLERS,
                 poll_seconds=settings.worker_poll_seconds,
                 batch_size=settings.worker_batch_size,
+                batch_sizes=BATCH_SIZES,
             )
             worker_task = asyncio.create_task(worker.run(stop), name="patron-worker")
         try:

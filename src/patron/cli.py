@@ -115,7 +115,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
 def run_worker(settings: Settings) -> None:
     from patron.async_actions.worker import Worker
     from patron.db.pool import create_pool
-    from patron.workers import HANDLERS
+    from patron.workers import BATCH_SIZES, HANDLERS
 
     async def work() -> None:
         pool = await create_pool(dsn, min_size=1, max_size=4)
@@ -129,6 +129,7 @@ def run_worker(settings: Settings) -> None:
                 HANDLERS,
                 poll_seconds=settings.worker_poll_seconds,
                 batch_size=settings.worker_batch_size,
+                batch_sizes=BATCH_SIZES,
             ).run(stop)
         finally:
             await pool.close()

@@ -15,7 +15,7 @@ from patron.customers.bulk import enqueue_csv_import
 from patron.db.pool import create_pool
 from patron.kit import ids
 from patron.projects import service as projects
-from patron.workers import HANDLERS
+from patron.workers import BATCH_SIZES, HANDLERS
 
 
 class ImportError_(Exception):
@@ -64,7 +64,7 @@ async def import_csv(
         async with pool.acquire() as lock_conn:
             if await actions.try_lock(lock_conn, project.id, action_id):
                 try:
-                    await carry_out(pool, project.id, action_id, HANDLERS)
+                    await carry_out(pool, project.id, action_id, HANDLERS, batch_sizes=BATCH_SIZES)
                 finally:
                     await actions.unlock(lock_conn, project.id, action_id)
         await watcher

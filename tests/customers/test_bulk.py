@@ -277,3 +277,29 @@ class TestImportCsv:
         action = wait_done(http, response.json()["async_action_id"])
         assert action["status"] == "DONE"
         assert action["result"]["done_count"] == 0
+
+
+class TestReviewedBulkEdges:
+    def test_nul_after_the_first_4_kib_is_a_400(self, http: httpx.Client) -> None:
+        content = "Source_id,Name\n" + "".join(f"r{n},Name {n}\n" for n in range(600))
+        content += "late,bad\x00name\n"
+        response = http.post("/v1/customers/importCSV", files={"file": ("f.csv", content)})
+        assert response.status_code == 400
+        assert "NUL" in response.json()["details"]
+
+    def test_long_source_ids_fail_their_rows_only(self, http: httpx.Client) -> None:
+        long_id = "長" * 1000
+        bulk = http.post(
+            "/v1/customers/bulk/async", json=[{"source_id": long_id}, {"source_id": "short-ok"}]
+        )
+        action = wait_done(http, bulk.json()["async_action_id"])
+        assert (action["result"]["done_count"], action["result"]["failed_count"]) == (1, 1)
+        csv = f"Source_id,Name\n{long_id},x\ncsv-ok,y\n"
+        imported = http.post("/v1/customers/importCSV", files={"file": ("f.csv", csv)})
+        action = wait_done(http, imported.json()["async_action_id"])
+        assert (action["result"]["done_count"], action["result"]["failed_count"]) == (1, 1)
+        assert action["status"] == "DONE"
+        metadata = http.post(
+            "/v1/customers/metadata/async", json={"source_ids": [long_id], "metadata": {"a": 1}}
+        )
+        assert metadata.status_code == 400

@@ -292,3 +292,112 @@ class TestListOrders:
         assert [o["id"] for o in oldest.json()["orders"]] == [ids[4]]
         assert http.get("/v1/orders", params={"order": "amount"}).status_code == 400
         assert http.get("/v1/orders", params={"page": 101}).status_code == 400
+
+
+class TestReviewedEdges:
+    @pytest.mark.parametrize(
+        "created_at", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "1850-01-01"]
+    )
+    def test_dates_out_of_range_are_400(self, http: httpx.Client, created_at: str) -> None:
+        response = http.post("/v1/orders", json={"amount": 1, "created_at": created_at})
+        assert response.status_code == 400
+        assert ".created_at" in response.json()["details"]
+
+    def test_a_bad_row_in_an_import_fails_alone(self, http: httpx.Client) -> None:
+        rows = [
+            {"source_id": "fine", "amount": 5},
+            {"source_id": "bad-date", "created_at": "1850-01-01T00:00:00Z"},
+        ]
+        action = wait_done(
+            http, http.post("/v1/orders/import", json=rows).json()["async_action_id"]
+        )
+        assert action["result"]["done_count"] == 1
+        assert action["result"]["failed_count"] == 1
+
+    def test_totals_beyond_64_bits_render_as_integers(
+        self, http: httpx.Client, server: RunningServer, customers_api: Any
+    ) -> None:
+        customer = create_customer(http)
+        server.db.fetch(
+            "UPDATE customers SET orders_total_amount = $2, orders_total_count = 10 WHERE id = $1",
+            customer["id"],
+            10**20,
+        )
+        assert summary(http, customer["id"])["total_amount"] == 10**20
+        assert (
+            customers_api.get_customer(customer_id=customer["id"]).summary.orders.total_amount
+            == 10**20
+        )
+
+    def test_order_of_a_deleted_customer_can_still_change(self, http: httpx.Client) -> None:
+        customer = create_customer(http)
+        order = post_order(http, amount=5, customer={"id": customer["id"]})
+        http.delete(f"/v1/customers/{customer['id']}")
+        response = http.put(f"/v1/orders/{order['id']}", json={"status": "PAID"})
+        assert response.status_code == 200
+        assert response.json()["status"] == "PAID"
+
+    def test_concurrent_swaps_and_deletes_never_fail(
+        self, server: RunningServer, project: Credentials, http: httpx.Client
+    ) -> None:
+        a, b = create_customer(http), create_customer(http)
+        first = post_order(
+            http, source_id="swap-1", amount=10, status="PAID", customer={"id": a["id"]}
+        )
+        second = post_order(
+            http, source_id="swap-2", amount=20, status="PAID", customer={"id": b["id"]}
+        )
+
+        async def storm() -> list[httpx.Response]:
+            async with httpx.AsyncClient(
+                base_url=server.base_url, headers=auth_headers(project), timeout=120
+            ) as client:
+                calls = []
+                for n in range(12):
+                    one, two = (a, b) if n % 2 else (b, a)
+                    calls.append(
+                        client.put(
+                            f"/v1/orders/{first['id']}", json={"customer": {"id": one["id"]}}
+                        )
+                    )
+                    calls.append(
+                        client.put(
+                            f"/v1/orders/{second['id']}", json={"customer": {"id": two["id"]}}
+                        )
+                    )
+                    calls.append(
+                        client.post(
+                            "/v1/orders",
+                            json={
+                                "amount": 1,
+                                "customer": {"id": a["id"]},
+                                "referrer": {"source_id": f"new-referrer-{n}"},
+                            },
+                        )
+                    )
+                calls.append(client.delete(f"/v1/customers/{b['id']}"))
+                return await asyncio.gather(*calls)
+
+        responses = asyncio.run(storm())
+        assert all(r.status_code < 500 for r in responses), [
+            r.text for r in responses if r.status_code >= 500
+        ]
+        check = subprocess_check(server)
+        assert project.project_id not in check
+
+
+def subprocess_check(server: RunningServer) -> str:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PATRON_")}
+    env["PATRON_DATABASE_URL"] = server.db.dsn
+    result = subprocess.run(
+        [sys.executable, "-m", "patron", "summaries", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return result.stdout

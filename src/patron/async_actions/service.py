@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from patron.kit import ids
 logger = logging.getLogger("patron.async_actions")
 
 BATCH_SIZE = 5000
+_CONFLICT_RETRIES = 5
 MAX_STORED_ERRORS = 1000
 
 
@@ -125,6 +127,7 @@ async def carry_out(
     handlers: Mapping[str, Handler],
     *,
     batch_size: int = BATCH_SIZE,
+    batch_sizes: Mapping[str, int] | None = None,
 ) -> None:
     """Apply an action's remaining rows, one transaction per batch, until it is DONE or FAILED.
 
@@ -133,6 +136,7 @@ async def carry_out(
     """
     async with pool.acquire() as conn:
         await repository.mark_started(conn, project_id, action_id)
+    conflicts = 0
     while True:
         try:
             async with pool.acquire() as conn, conn.transaction():
@@ -157,8 +161,9 @@ async def carry_out(
                         failure=f"No worker knows how to carry out {action.type}",
                     )
                     return
+                size = (batch_sizes or {}).get(action.type, batch_size)
                 rows = await repository.fetch_rows(
-                    conn, project_id, action_id, start=row["cursor"], limit=batch_size
+                    conn, project_id, action_id, start=row["cursor"], limit=size
                 )
                 if not rows:
                     failed = row["failed_count"]
@@ -182,7 +187,30 @@ async def carry_out(
                     errors=outcome.errors,
                     max_errors=MAX_STORED_ERRORS,
                 )
-        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as exc:
+            conflicts = 0
+        except asyncpg.TransactionRollbackError:
+            # A deadlock or serialization failure undid the whole batch; it is safe to redo.
+            conflicts += 1
+            if conflicts <= _CONFLICT_RETRIES:
+                await asyncio.sleep(0.05 * conflicts)
+                continue
+            logger.exception("async action %s kept conflicting", action_id)
+            async with pool.acquire() as conn:
+                await repository.finish(
+                    conn,
+                    project_id,
+                    action_id,
+                    status="FAILED",
+                    operation_status="FAILED",
+                    failure="The action kept conflicting with concurrent changes.",
+                )
+            return
+        except (
+            asyncpg.PostgresConnectionError,
+            asyncpg.InterfaceError,
+            asyncpg.OperatorInterventionError,
+            OSError,
+        ) as exc:
             raise TransientFailure(str(exc)) from exc
         except Exception:
             logger.exception("async action %s failed", action_id)

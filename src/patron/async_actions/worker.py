@@ -29,11 +29,13 @@ class Worker:
         *,
         poll_seconds: float = 1.0,
         batch_size: int = BATCH_SIZE,
+        batch_sizes: Mapping[str, int] | None = None,
     ) -> None:
         self._pool = pool
         self._handlers = handlers
         self._poll_seconds = poll_seconds
         self._batch_size = batch_size
+        self._batch_sizes = batch_sizes or {}
         self._wake = asyncio.Event()
 
     async def run_once(self) -> bool:
@@ -50,6 +52,7 @@ class Worker:
                         action_id,
                         self._handlers,
                         batch_size=self._batch_size,
+                        batch_sizes=self._batch_sizes,
                     )
                 finally:
                     await repository.unlock(lock_conn, project_id, action_id)
@@ -66,6 +69,11 @@ class Worker:
                     worked = await self.run_once()
                 except (TransientFailure, OSError) as exc:
                     logger.warning("worker lost the database (%s); retrying", exc)
+                    worked = False
+                except Exception:
+                    # Whatever else went wrong, the worker must outlive it: the action stays
+                    # queued and is taken up again.
+                    logger.exception("worker error; retrying")
                     worked = False
                 if worked:
                     continue

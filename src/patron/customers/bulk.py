@@ -27,6 +27,7 @@ from patron.customers.schemas import (
     CustomerFields,
     SourceId,
     check_fields,
+    check_indexed,
     column_values,
     render_customer,
 )
@@ -254,6 +255,7 @@ async def enqueue_metadata_update(conn: Connection, actor: Actor, body: Metadata
     """Queue a merge of `metadata` into the customers with these source_ids."""
     for index, source_id in enumerate(body.source_ids):
         check_text(source_id, f".source_ids[{index}]")
+        check_indexed(source_id, f".source_ids[{index}]")
     check_metadata(body.metadata)
     return await async_actions.enqueue(
         conn,
@@ -284,8 +286,8 @@ async def enqueue_csv_import(conn: Connection, actor: Actor, file: IO[bytes]) ->
             chunk = await asyncio.to_thread(list, itertools.islice(rows, _CSV_CHUNK_ROWS))
             if not chunk:
                 break
-            # No cell needs check_text: the csv module refuses NUL characters and strict
-            # UTF-8 decoding never yields lone surrogates.
+            # No cell needs check_text: read_rows refuses NUL characters, and strict UTF-8
+            # decoding never yields lone surrogates.
             await async_actions.add_rows(
                 conn, actor.project_id, action_id, list(enumerate(chunk, start=total))
             )

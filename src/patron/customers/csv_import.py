@@ -17,7 +17,13 @@ from typing import IO, Any
 
 import msgspec
 
-from patron.customers.schemas import ADDRESS_FIELDS, CustomerFields, check_fields, column_values
+from patron.customers.schemas import (
+    ADDRESS_FIELDS,
+    MAX_INDEXED_BYTES,
+    CustomerFields,
+    check_fields,
+    column_values,
+)
 from patron.errors import APIError
 
 # Standard columns, in both spellings Voucherify's docs and template use (case-insensitive).
@@ -129,6 +135,8 @@ class CsvLayout:
         source_id = cells[self.source_id_column]
         if not source_id:
             raise ValueError("Source_id is empty")
+        if len(source_id.encode()) > MAX_INDEXED_BYTES:
+            raise ValueError(f"Source_id is longer than {MAX_INDEXED_BYTES} bytes")
         body: dict[str, Any] = {}
         address: dict[str, Any] | None = None
         for index, target in self.fields.items():
@@ -176,7 +184,15 @@ def read_rows(file: IO[bytes]) -> tuple[list[str], Iterator[list[str]]]:
         raise CsvFileError("The file is not a CSV text file")
     file.seek(0)
     text = io.TextIOWrapper(file, encoding="utf-8-sig", errors="strict", newline="")
-    reader = csv.reader(text, strict=True)
+
+    def lines() -> Iterator[str]:
+        # PostgreSQL cannot store NUL characters, and the csv module lets them through.
+        for line in text:
+            if "\x00" in line:
+                raise CsvFileError("The file is not a CSV text file (it holds NUL characters)")
+            yield line
+
+    reader = csv.reader(lines(), strict=True)
     try:
         header = next(reader)
     except (UnicodeDecodeError, csv.Error) as exc:

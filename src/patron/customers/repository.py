@@ -95,7 +95,9 @@ async def find_all_for_erasure(conn: Connection, project_id: str, key: str) -> l
 
 async def lock_project(conn: Connection, project_id: str) -> None:
     """Lock the project row; whatever locks it and customer rows takes it first."""
-    await conn.execute("SELECT 1 FROM projects WHERE id = $1 FOR UPDATE", project_id)
+    # NO KEY UPDATE: exclusive among writers of the row, yet no conflict with the KEY SHARE
+    # locks that inserts referencing the project take for their foreign keys.
+    await conn.execute("SELECT 1 FROM projects WHERE id = $1 FOR NO KEY UPDATE", project_id)
 
 
 async def reserve_created_at(conn: Connection, project_id: str, count: int = 1) -> datetime:

@@ -108,7 +108,7 @@ def render_address(address: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def render_orders_summary(row: Any) -> dict[str, Any]:
     """summary.orders from the stored totals (moved by every change to an order)."""
-    total = row.get("orders_total_amount") or 0
+    total = int(row.get("orders_total_amount") or 0)  # numeric: it may pass 2^63
     count = row.get("orders_total_count") or 0
     summary: dict[str, Any] = {
         "total_amount": total,
@@ -163,7 +163,7 @@ def render_customer(row: Any) -> dict[str, Any]:
 MAX_INDEXED_BYTES = 1000
 
 
-def _check_indexed(value: object, path: str) -> None:
+def check_indexed(value: object, path: str) -> None:
     if isinstance(value, str) and len(value.encode("utf-8", "surrogatepass")) > MAX_INDEXED_BYTES:
         raise InvalidPayload(f"Property {path} is longer than {MAX_INDEXED_BYTES} bytes")
 
@@ -174,11 +174,13 @@ def check_fields(fields: CustomerFields) -> None:
         value = getattr(fields, name)
         if isinstance(value, str):
             check_text(value, f".{name}")
-    _check_indexed(fields.name, ".name")
+    check_indexed(fields.name, ".name")
     if isinstance(fields.address, Address):
-        _check_indexed(fields.address.city, ".address.city")
-    if isinstance(fields, CustomerCreate):
-        _check_indexed(fields.source_id, ".source_id")
+        check_indexed(fields.address.city, ".address.city")
+    source_id = getattr(fields, "source_id", None)
+    if isinstance(source_id, str):
+        check_text(source_id, ".source_id")
+        check_indexed(source_id, ".source_id")
     if isinstance(fields.email, str) and not _EMAIL.match(fields.email):
         raise InvalidPayload("Property .email must be an e-mail address")
     if isinstance(fields, CustomerCreate):

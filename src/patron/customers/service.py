@@ -69,6 +69,27 @@ async def resolve_id(conn: Connection, project_id: str, key: str) -> str:
     return customer_id
 
 
+async def existing_id(conn: Connection, project_id: str, ref: CustomerCreate) -> str | None:
+    """The id of the live customer an upsert body names (no lock); None if it would create."""
+    row = None
+    if isinstance(ref.id, str):
+        row = await repository.find_by_id(conn, project_id, ref.id)
+    elif isinstance(ref.source_id, str):
+        row = await repository.find_by_source_id(conn, project_id, ref.source_id)
+    return None if row is None else str(row["id"])
+
+
+async def lock_project(conn: Connection, project_id: str) -> None:
+    """Take the project row, as a change that may create customers must before customer rows."""
+    await repository.lock_project(conn, project_id)
+
+
+async def snapshot(conn: Connection, project_id: str, customer_id: str) -> dict[str, Any] | None:
+    """The live customer with this id as the API shows it, or None (e.g. deleted)."""
+    row = await repository.find_by_id(conn, project_id, customer_id)
+    return None if row is None else render_customer(row)
+
+
 async def lock(conn: Connection, project_id: str, customer_id: str) -> None:
     """Lock a customer row (by id) before changing what its summary is computed from."""
     await repository.lock_by_id(conn, project_id, customer_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
@@ -66,6 +68,31 @@ async def undone_unless_found(
     else:
         await savepoint.commit()
     return result
+
+
+async def retrying_deadlocks(
+    conn: Connection, work: Callable[[], Awaitable[T]], *, attempts: int = 5
+) -> T:
+    """Run `work` in a savepoint, and run it again when PostgreSQL picks it as a deadlock's
+    victim: rolling back to the savepoint releases every lock it took, so the other side goes
+    on, and the retry starts clean. For changes whose lock order cannot be known up front."""
+    for attempt in range(1, attempts + 1):
+        savepoint = conn.transaction()
+        await savepoint.start()
+        try:
+            result = await work()
+        except asyncpg.DeadlockDetectedError:
+            await savepoint.rollback()
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(0.01 * attempt * (1 + random.random()))
+            continue
+        except BaseException:
+            await savepoint.rollback()
+            raise
+        await savepoint.commit()
+        return result
+    raise AssertionError("unreachable")
 
 
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> Pool:

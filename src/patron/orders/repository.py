@@ -174,45 +174,49 @@ async def refresh_last_order(conn: Connection, project_id: str, customer_id: str
     )
 
 
-async def summary_differences(conn: Connection, *, fix: bool) -> list[Row]:
-    """Customers whose stored order summary differs from their orders; fixed when `fix`."""
-    recomputed = """
-        SELECT c.project_id, c.id,
-               c.orders_total_amount AS stored_amount, c.orders_total_count AS stored_count,
-               c.orders_last_amount AS stored_last_amount, c.orders_last_date AS stored_last_date,
-               coalesce(t.amount, 0) AS amount, coalesce(t.count, 0) AS count,
-               coalesce(latest.counted_amount, 0) AS last_amount, latest.created_at AS last_date
-        FROM customers c
-        LEFT JOIN LATERAL (
-            SELECT sum(o.counted_amount) AS amount, count(*) AS count FROM orders o
-            WHERE o.project_id = c.project_id AND o.customer_id = c.id
-              AND o.counted_amount IS NOT NULL
-        ) AS t ON true
-        LEFT JOIN LATERAL (
-            SELECT o.counted_amount, o.created_at FROM orders o
-            WHERE o.project_id = c.project_id AND o.customer_id = c.id
-              AND o.counted_amount IS NOT NULL
-            ORDER BY o.created_at DESC, o.id DESC LIMIT 1
-        ) AS latest ON true
-    """
-    differing = f"""
-        SELECT * FROM ({recomputed}) AS r
+_RECOMPUTED = """
+    SELECT c.project_id, c.id,
+           c.orders_total_amount AS stored_amount, c.orders_total_count AS stored_count,
+           c.orders_last_amount AS stored_last_amount, c.orders_last_date AS stored_last_date,
+           coalesce(t.amount, 0) AS amount, coalesce(t.count, 0) AS count,
+           coalesce(latest.counted_amount, 0) AS last_amount, latest.created_at AS last_date
+    FROM customers c
+    LEFT JOIN LATERAL (
+        SELECT sum(o.counted_amount) AS amount, count(*) AS count FROM orders o
+        WHERE o.project_id = c.project_id AND o.customer_id = c.id
+          AND o.counted_amount IS NOT NULL
+    ) AS t ON true
+    LEFT JOIN LATERAL (
+        SELECT o.counted_amount, o.created_at FROM orders o
+        WHERE o.project_id = c.project_id AND o.customer_id = c.id
+          AND o.counted_amount IS NOT NULL
+        ORDER BY o.created_at DESC, o.id DESC LIMIT 1
+    ) AS latest ON true
+"""
+
+
+async def summary_differences(conn: Connection) -> list[Row]:
+    """Customers whose stored order summary differs from what their orders say."""
+    rows = await conn.fetch(
+        f"""
+        SELECT * FROM ({_RECOMPUTED}) AS r
         WHERE (r.stored_amount, r.stored_count, r.stored_last_amount, r.stored_last_date)
               IS DISTINCT FROM (r.amount, r.count, r.last_amount, r.last_date)
-    """
-    if not fix:
-        rows: list[Row] = list(await conn.fetch(differing))
-        return rows
-    fixed: list[Row] = list(
-        await conn.fetch(
-            f"""
-            WITH wrong AS ({differing})
-            UPDATE customers c
-            SET orders_total_amount = w.amount, orders_total_count = w.count,
-                orders_last_amount = w.last_amount, orders_last_date = w.last_date
-            FROM wrong w WHERE c.project_id = w.project_id AND c.id = w.id
-            RETURNING w.*
-            """
-        )
+        """
     )
-    return fixed
+    return list(rows)
+
+
+async def recompute_summary(conn: Connection, project_id: str, customer_id: str) -> None:
+    """Set one customer's order summary from its orders (lock the customer first)."""
+    await conn.execute(
+        f"""
+        UPDATE customers c
+        SET orders_total_amount = r.amount, orders_total_count = r.count,
+            orders_last_amount = r.last_amount, orders_last_date = r.last_date
+        FROM ({_RECOMPUTED} WHERE c.project_id = $1 AND c.id = $2) AS r
+        WHERE c.project_id = r.project_id AND c.id = r.id
+        """,
+        project_id,
+        customer_id,
+    )

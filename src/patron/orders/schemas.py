@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from patron.customers.schemas import CustomerCreate, Text, check_fields
+from patron.errors import InvalidPayload
 from patron.kit.time import render_datetime, render_optional_datetime
 from patron.kit.validation import check_metadata, check_text
 
@@ -81,8 +82,18 @@ class OrderUpdate(OrderFields):
     """Body of `PUT /v1/orders/{id}`."""
 
 
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
 def check_order(order: OrderFields) -> None:
-    """Text PostgreSQL can store and bounded metadata, everywhere in the order."""
+    """Text PostgreSQL can store, bounded dates and metadata, everywhere in the order."""
+    if isinstance(order.created_at, datetime):
+        moment = order.created_at
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        if not EARLIEST <= moment < LATEST:
+            raise InvalidPayload("Property .created_at must be between 1900 and 9999")
     for name in ("source_id", "referrer_id"):
         value = getattr(order, name)
         if isinstance(value, str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC
 from typing import Any
 
 import msgspec
@@ -12,7 +13,8 @@ from patron.activities import service as activities
 from patron.activities.service import Actor, EventSource
 from patron.async_actions.service import Action, BatchOutcome
 from patron.customers import service as customers
-from patron.db.pool import Connection
+from patron.customers.schemas import CustomerCreate
+from patron.db.pool import Connection, retrying_deadlocks
 from patron.errors import InvalidPayload, NotFound
 from patron.kit import ids
 from patron.orders import repository
@@ -71,19 +73,28 @@ async def upsert(
     conn: Connection, actor: Actor, *, payload: OrderCreate, record_activities: bool = True
 ) -> dict[str, Any]:
     """Create an order, or change the one with this `id` or `source_id` (`id` wins)."""
-    customer_id, referrer_id = await _people(conn, actor, payload)
+    return await retrying_deadlocks(
+        conn, lambda: _upsert(conn, actor, payload, record_activities=record_activities)
+    )
+
+
+async def _upsert(
+    conn: Connection, actor: Actor, payload: OrderCreate, *, record_activities: bool
+) -> dict[str, Any]:
     key = payload.id if isinstance(payload.id, str) else None
     source_id = payload.source_id if isinstance(payload.source_id, str) else None
+    lookup = key or source_id
     for _ in range(_ATTEMPTS):
-        lookup = key or source_id
-        before = await _lock(conn, actor.project_id, lookup) if lookup else None
+        locked = await _locked(conn, actor, payload, lookup)
+        if locked is None:
+            continue  # the order changed hands while we locked: start again
+        before, customer_id, referrer_id = locked
         if before is None and key is not None:
             raise not_found(key)
         if before is None:
             values = _values(payload, None, customer_id, referrer_id)
-            created_at = _created_at(payload)
             row = await repository.insert(
-                conn, actor.project_id, ids.order_id(), values, created_at
+                conn, actor.project_id, ids.order_id(), values, _created_at(payload)
             )
             if row is None:
                 continue  # created concurrently with the same source_id: update it instead
@@ -105,15 +116,78 @@ async def update(
     conn: Connection, actor: Actor, key: str, *, payload: OrderUpdate
 ) -> dict[str, Any]:
     """Change only the fields sent."""
+    return await retrying_deadlocks(conn, lambda: _update(conn, actor, key, payload))
+
+
+async def _update(conn: Connection, actor: Actor, key: str, payload: OrderUpdate) -> dict[str, Any]:
+    for _ in range(_ATTEMPTS):
+        locked = await _locked(conn, actor, payload, key)
+        if locked is None:
+            continue
+        before, customer_id, referrer_id = locked
+        if before is None:
+            raise not_found(key)
+        return await _change(conn, actor, before, payload, customer_id, referrer_id)
+    raise RuntimeError(f"order update did not settle after {_ATTEMPTS} attempts")
+
+
+async def _locked(
+    conn: Connection, actor: Actor, payload: OrderFields, order_key: str | None
+) -> tuple[Row | None, Any, Any] | None:
+    """`_lock_all` in a savepoint: when the order changed hands meanwhile, everything it locked
+    and wrote is undone (so no lock is kept out of order) and None is returned."""
+    savepoint = conn.transaction()
+    await savepoint.start()
+    try:
+        before, peeked, customer_id, referrer_id = await _lock_all(conn, actor, payload, order_key)
+    except BaseException:
+        await savepoint.rollback()
+        raise
+    moved = (before is None) != (peeked is None) or (
+        before is not None and peeked is not None and before["customer_id"] != peeked["customer_id"]
+    )
+    if moved:
+        await savepoint.rollback()
+        return None
+    await savepoint.commit()
+    return before, customer_id, referrer_id
+
+
+async def _lock_all(
+    conn: Connection, actor: Actor, payload: OrderFields, order_key: str | None
+) -> tuple[Row | None, Row | None, Any, Any]:
+    """Take every lock the change needs, in the house order, and upsert the people.
+
+    Order: the project row (only when a customer may be created), then every customer the
+    change touches sorted by id (the order's current one, the new one, the referrer), then the
+    order. Returns the locked order, the order as first seen, and the customer and referrer ids.
+    """
+    project_id = actor.project_id
+    peeked = await repository.find(conn, project_id, order_key) if order_key else None
+    to_lock: set[str] = set()
+    creating = False
+    for ref in (payload.customer, payload.referrer):
+        if isinstance(ref, CustomerCreate):
+            found = await customers.existing_id(conn, project_id, ref)
+            if found is None:
+                creating = True
+            else:
+                to_lock.add(found)
+    if peeked is not None and peeked["customer_id"] is not None:
+        to_lock.add(peeked["customer_id"])
+    if creating:
+        await customers.lock_project(conn, project_id)
+    for customer_id in sorted(to_lock):
+        await customers.lock(conn, project_id, customer_id)
     customer_id, referrer_id = await _people(conn, actor, payload)
-    before = await _lock(conn, actor.project_id, key)
-    if before is None:
-        raise not_found(key)
-    return await _change(conn, actor, before, payload, customer_id, referrer_id)
+    before = (
+        await repository.find(conn, project_id, order_key, for_update=True) if order_key else None
+    )
+    return before, peeked, customer_id, referrer_id
 
 
 async def _people(conn: Connection, actor: Actor, payload: OrderFields) -> tuple[Any, Any]:
-    """Upsert the order's customer and referrer first (customers are locked before orders)."""
+    """Upsert the order's customer and referrer (their rows are locked already)."""
     customer_id: Any = UNSET
     if payload.customer is None:
         customer_id = None
@@ -129,22 +203,11 @@ async def _people(conn: Connection, actor: Actor, payload: OrderFields) -> tuple
     return customer_id, referrer_id
 
 
-async def _lock(conn: Connection, project_id: str, key: str) -> Row | None:
-    """The order, locked, after locking the customer it belongs to (customers before orders)."""
-    for _ in range(_ATTEMPTS):
-        peek = await repository.find(conn, project_id, key)
-        if peek is None:
-            return None
-        if peek["customer_id"] is not None:
-            await customers.lock(conn, project_id, peek["customer_id"])
-        row = await repository.find(conn, project_id, key, for_update=True)
-        if row is None or row["customer_id"] == peek["customer_id"]:
-            return row
-    raise RuntimeError("order kept changing hands")
-
-
 def _created_at(payload: OrderFields) -> Any:
-    return None if isinstance(payload.created_at, type(UNSET)) else payload.created_at
+    if isinstance(payload.created_at, type(UNSET)):
+        return None
+    moment = payload.created_at
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _values(
@@ -247,7 +310,9 @@ async def _after_change(
         after["status"] in TRANSITION_ACTIVITIES
     ):
         types.append(TRANSITION_ACTIVITIES[after["status"]])
-    customer = await customers.get(conn, project_id, after["customer_id"])
+    customer = await customers.snapshot(conn, project_id, after["customer_id"])
+    if customer is None:
+        return  # the customer was deleted: there is no timeline to add to
     order = render_order(after)
     for activity_type in types:
         await activities.record(
@@ -260,10 +325,18 @@ async def _after_change(
 
 
 async def check_summaries(conn: Connection, *, fix: bool) -> list[dict[str, Any]]:
-    """Recompute every customer's summary.orders from the orders; the differences (fixed when
-    `fix`)."""
-    rows = await repository.summary_differences(conn, fix=fix)
-    return [dict(row.items()) for row in rows]
+    """Recompute every customer's summary.orders from the orders; returns the differences.
+
+    With `fix`, each differing customer is locked and recomputed on its own, so that order
+    changes made meanwhile by a running server are not overwritten.
+    """
+    differences = [dict(row.items()) for row in await repository.summary_differences(conn)]
+    if fix:
+        for difference in differences:
+            async with conn.transaction():
+                await customers.lock(conn, difference["project_id"], difference["id"])
+                await repository.recompute_summary(conn, difference["project_id"], difference["id"])
+    return differences
 
 
 async def erase_for_customer(conn: Connection, project_id: str, customer_id: str) -> int:
