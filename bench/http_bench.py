@@ -70,6 +70,7 @@ def cases(hot_id: str) -> list[Case]:
             body=lambda n: {"name": f"renamed {n}"},
             lua_body="'{\"name\":\"renamed ' .. n .. '\"}'",
         ),
+        Case("GET customers (list page)", "GET", "/v1/customers?limit=10"),
         Case("GET customers?city= (list, filter)", "GET", "/v1/customers?city=City%2042&limit=10"),
         Case("GET activity page", "GET", f"/v1/customers/{hot_id}/activity?limit=10"),
     ]
@@ -278,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{time.perf_counter() - started:.1f}s"
             )
             scaled = [c for c in selected if c.name.startswith(("GET customers", "GET activity"))]
+            # A filter matching 1% of customers counts ten times as many at ten times the
+            # size (`total` is exact); the scale check is about the unfiltered page and the
+            # activity page, and the filtered list is held to its p99 instead.
             large = measure(
                 targets,
                 scaled,

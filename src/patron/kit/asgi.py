@@ -39,7 +39,9 @@ class RequestContext:
         scope[REQUEST_ID_KEY] = request_id
         header = (b"x-request-id", request_id.encode())
         started = time.perf_counter()
-        status = 500
+        # 499 ("client closed request") stays when no response was ever started: the client
+        # went away first (as load generators do when they stop), which is no server error.
+        status = 499
 
         async def send_with_request_id(message: dict[str, Any]) -> None:
             nonlocal status
@@ -48,21 +50,28 @@ class RequestContext:
                 message = {**message, "headers": [*message.get("headers", ()), header]}
             await send(message)
 
+        failure = ""
         try:
             await self.app(scope, receive, send_with_request_id)
+        except BaseException as exc:
+            failure = f" failed={type(exc).__name__}"
+            raise
         finally:
             # Successful requests are logged at DEBUG (a line per request costs throughput);
             # every error is logged at INFO or above with its request id.
             level = (
                 logging.DEBUG if status < 400 else logging.INFO if status < 500 else logging.WARNING
             )
+            if failure:
+                level = logging.WARNING
             if access_log.isEnabledFor(level):
                 access_log.log(
                     level,
-                    "%s %s %d %.1fms request_id=%s",
+                    "%s %s %d %.1fms request_id=%s%s",
                     scope["method"],
                     scope.get("path_template") or "(no route)",
                     status,
                     (time.perf_counter() - started) * 1000,
                     request_id,
+                    failure,
                 )
