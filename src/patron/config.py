@@ -25,6 +25,7 @@ class Settings:
     worker: bool = True
     worker_poll_seconds: float = 1.0
     worker_batch_size: int = 5000
+    allow_unsafe_durability: bool = False
     client_rate_limit: int = 5
     client_rate_seconds: float = 5.0
 
@@ -42,6 +43,8 @@ class Settings:
             worker=env.get("PATRON_WORKER", "1") not in ("0", "false", "no"),
             worker_poll_seconds=float(env.get("PATRON_WORKER_POLL_SECONDS", "1.0")),
             worker_batch_size=int(env.get("PATRON_WORKER_BATCH_SIZE", "5000")),
+            allow_unsafe_durability=env.get("PATRON_ALLOW_UNSAFE_DURABILITY", "0")
+            in ("1", "true", "yes"),
             client_rate_limit=int(env.get("PATRON_CLIENT_RATE_LIMIT", "5")),
             client_rate_seconds=float(env.get("PATRON_CLIENT_RATE_SECONDS", "5")),
         )

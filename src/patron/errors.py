@@ -140,6 +140,10 @@ def _response(error: APIError, request_id: str | None) -> Response[bytes]:
 
 def _from_http_exception(exc: HTTPException, request: Request[Any, Any, Any]) -> APIError:
     status = exc.status_code
+    if status == 500 and exc.detail == "client disconnected prematurely":
+        # Litestar's word for a client that left while sending its body: nobody will read
+        # this answer, and it is no server fault.
+        return ClientError(499, "The client closed the connection before sending its body")
     if status == 404:
         return NotFound(f"Cannot find route {request.method} {request.url.path}")
     if status == 405:

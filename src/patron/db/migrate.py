@@ -32,6 +32,16 @@ async def current_revision(conn: Any) -> str | None:
     return None if value is None else str(value)
 
 
+async def unsafe_durability_settings(conn: Any) -> list[str]:
+    """The settings under which PostgreSQL may lose acknowledged commits on a crash."""
+    unsafe = []
+    for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+        value = await conn.fetchval(f"SHOW {setting}")
+        if value == "off":
+            unsafe.append(f"{setting}=off")
+    return unsafe
+
+
 def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
     if head is None:
