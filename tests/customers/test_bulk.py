@@ -85,13 +85,13 @@ class TestBulkUpdate:
         assert new_activity["group_id"] == action.request_id
 
     def test_rows_without_source_id_or_of_wrong_shape_fail_alone(self, http: httpx.Client) -> None:
-        rows = [{"name": "no id"}, 5, {"source_id": "ok"}, {"source_id": "x", "phone": 5}]
+        rows = [{"name": "no id"}, 5, {"source_id": "ok"}, {"source_id": "x", "phone": 5}, None]
         response = http.post("/v1/customers/bulk/async", json=rows)
         assert response.status_code == 202
         action = wait_done(http, response.json()["async_action_id"])
         assert action["result"]["done_count"] == 1
-        assert action["result"]["failed_count"] == 3
-        assert [e["row"] for e in action["result"]["errors"]] == [1, 2, 4]
+        assert action["result"]["failed_count"] == 4
+        assert [e["row"] for e in action["result"]["errors"]] == [1, 2, 4, 5]
         assert http.get("/v1/customers").json()["total"] == 1
 
     def test_the_same_source_id_twice_applies_both_in_order(self, http: httpx.Client) -> None:

@@ -22,6 +22,8 @@ def decode_body(body: bytes, target: type[Any]) -> Any:
         raise InvalidPayload(_describe_validation_error(str(exc))) from None
     except msgspec.DecodeError as exc:
         raise InvalidPayload(f"Malformed JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidPayload(f"The payload is nested deeper than {MAX_JSON_DEPTH} levels") from None
 
 
 def _describe_validation_error(text: str) -> str:
