@@ -11,7 +11,7 @@ from litestar.params import FromPath
 from patron.async_actions import service
 from patron.db.pool import Connection
 from patron.kit import query
-from patron.kit.http import json_response, path_key
+from patron.kit.http import json_response, key_or_404
 from patron.projects.service import Project
 
 
@@ -40,7 +40,5 @@ class AsyncActionRoutes(Controller):
         project: NamedDependency[Project],
     ) -> Response[bytes]:
         """One async action with its status, progress and result."""
-        key = path_key(async_action_id)
-        if key is None:
-            raise service.not_found(async_action_id)
+        key = key_or_404(async_action_id, service.not_found)
         return json_response(await service.get(conn, project.id, key))

@@ -195,15 +195,7 @@ async def carry_out(
                 await asyncio.sleep(0.05 * conflicts)
                 continue
             logger.exception("async action %s kept conflicting", action_id)
-            async with pool.acquire() as conn:
-                await repository.finish(
-                    conn,
-                    project_id,
-                    action_id,
-                    status="FAILED",
-                    operation_status="FAILED",
-                    failure="The action kept conflicting with concurrent changes.",
-                )
+            await _fail(pool, project_id, action_id, "It kept conflicting with concurrent changes.")
             return
         except (
             asyncpg.PostgresConnectionError,
@@ -214,13 +206,17 @@ async def carry_out(
             raise TransientFailure(str(exc)) from exc
         except Exception:
             logger.exception("async action %s failed", action_id)
-            async with pool.acquire() as conn:
-                await repository.finish(
-                    conn,
-                    project_id,
-                    action_id,
-                    status="FAILED",
-                    operation_status="FAILED",
-                    failure="The action failed unexpectedly; the error has been logged.",
-                )
+            await _fail(pool, project_id, action_id, "It failed unexpectedly; the error is logged.")
             return
+
+
+async def _fail(pool: Pool, project_id: str, action_id: str, failure: str) -> None:
+    async with pool.acquire() as conn:
+        await repository.finish(
+            conn,
+            project_id,
+            action_id,
+            status="FAILED",
+            operation_status="FAILED",
+            failure=failure,
+        )

@@ -21,7 +21,7 @@ from patron.customers.schemas import (
 from patron.db.pool import Connection, undone_unless_found
 from patron.errors import NotFound
 from patron.kit import ids
-from patron.kit.http import path_key
+from patron.kit.http import key_or_404
 from patron.kit.time import render_datetime
 
 _LONG_AGO = datetime.min.replace(tzinfo=UTC)
@@ -35,10 +35,7 @@ LIST_ORDERS = frozenset(repository.ORDERINGS)
 
 def key_from_path(raw: str) -> str:
     """The customer id or source_id a path segment names (percent-decoded)."""
-    key = path_key(raw)
-    if key is None:
-        raise not_found(raw)
-    return key
+    return key_or_404(raw, not_found)
 
 
 async def recount(conn: Connection) -> list[tuple[str, int, int]]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
 from litestar import Request, Response
 
-from patron.errors import JSON_CONTENT_TYPE, UnsupportedMediaType
+from patron.errors import JSON_CONTENT_TYPE, APIError, UnsupportedMediaType
 from patron.kit import json
 from patron.kit.validation import decode_body
 
@@ -31,6 +32,14 @@ async def read_json(request: Request[Any, Any, Any], target: type[Any]) -> Any:
 
 def json_response(body: Any, status: int = 200) -> Response[bytes]:
     return Response(content=json.encode(body), status_code=status, media_type=JSON_CONTENT_TYPE)
+
+
+def key_or_404(raw: str, not_found: Callable[[str], APIError]) -> str:
+    """The percent-decoded identifier in a path segment, or that resource's 404."""
+    key = path_key(raw)
+    if key is None:
+        raise not_found(raw)
+    return key
 
 
 def path_key(raw: str) -> str | None:

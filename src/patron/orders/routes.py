@@ -14,7 +14,7 @@ from patron.async_actions.schemas import ORDERS_IMPORT
 from patron.db.pool import Connection
 from patron.errors import InvalidPayload
 from patron.kit import query
-from patron.kit.http import json_response, path_key, read_json
+from patron.kit.http import json_response, key_or_404, read_json
 from patron.kit.validation import check_json_value
 from patron.orders import service
 from patron.orders.schemas import OrderCreate, OrderUpdate, check_order
@@ -24,10 +24,7 @@ MAX_IMPORT_ORDERS = 2000
 
 
 def order_key(raw: str) -> str:
-    key = path_key(raw)
-    if key is None:
-        raise service.not_found(raw)
-    return key
+    return key_or_404(raw, service.not_found)
 
 
 class OrderRoutes(Controller):
