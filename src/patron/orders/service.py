@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
@@ -31,8 +33,9 @@ from patron.orders.schemas import (
 )
 
 MAX_AMOUNT = 10**15
-# Each retry follows a concurrent change of the same order.
-_ATTEMPTS = 5
+# Each retry follows a concurrent change of the same order (e.g. moved to another customer
+# while we were locking); under a storm of such changes it takes a few rounds to win.
+_ATTEMPTS = 50
 
 TRANSITION_ACTIVITIES = {
     "PAID": "customer.order.paid",
@@ -87,6 +90,7 @@ async def _upsert(
     for _ in range(_ATTEMPTS):
         locked = await _locked(conn, actor, payload, lookup)
         if locked is None:
+            await _back_off()
             continue  # the order changed hands while we locked: start again
         before, customer_id, referrer_id = locked
         if before is None and key is not None:
@@ -123,12 +127,17 @@ async def _update(conn: Connection, actor: Actor, key: str, payload: OrderUpdate
     for _ in range(_ATTEMPTS):
         locked = await _locked(conn, actor, payload, key)
         if locked is None:
+            await _back_off()
             continue
         before, customer_id, referrer_id = locked
         if before is None:
             raise not_found(key)
         return await _change(conn, actor, before, payload, customer_id, referrer_id)
     raise RuntimeError(f"order update did not settle after {_ATTEMPTS} attempts")
+
+
+async def _back_off() -> None:
+    await asyncio.sleep(random.uniform(0, 0.005))
 
 
 async def _locked(
