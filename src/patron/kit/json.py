@@ -14,9 +14,5 @@ def encode(value: Any) -> bytes:
     return _encoder.encode(value)
 
 
-def encode_str(value: Any) -> str:
-    return _encoder.encode(value).decode()
-
-
 def decode(data: bytes | str) -> Any:
     return _decoder.decode(data)
