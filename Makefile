@@ -26,7 +26,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy src tests
+	$(VENV)/bin/mypy src tests bench
 
 # Patron against the limit server on 1,000,000 customers (wrk when installed); see bench/README.md.
 bench: $(STAMP)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from patron.activities import repository as activities_repository
 from patron.db.pool import connect
 from patron.kit import ids
 
@@ -42,7 +43,6 @@ async def load_customers(dsn: str, project_id: str, *, start: int, count: int) -
                 )
                 activities.append(
                     (
-                        project_id,
                         ids.activity_id(),
                         customer_id,
                         "customer.created",
@@ -66,24 +66,10 @@ async def load_customers(dsn: str, project_id: str, *, start: int, count: int) -
                     "created_at",
                 ],
             )
-            await conn.copy_records_to_table(
-                "customer_activities",
-                records=activities,
-                columns=[
-                    "project_id",
-                    "id",
-                    "customer_id",
-                    "type",
-                    "category",
-                    "data",
-                    "group_id",
-                    "created_at",
-                ],
-            )
+            await activities_repository.insert_many(conn, project_id, activities)
         if start == 0:
             hot = [
                 (
-                    project_id,
                     ids.activity_id(),
                     first_id,
                     "customer.updated",
@@ -94,20 +80,7 @@ async def load_customers(dsn: str, project_id: str, *, start: int, count: int) -
                 )
                 for n in range(HOT_ACTIVITIES)
             ]
-            await conn.copy_records_to_table(
-                "customer_activities",
-                records=hot,
-                columns=[
-                    "project_id",
-                    "id",
-                    "customer_id",
-                    "type",
-                    "category",
-                    "data",
-                    "group_id",
-                    "created_at",
-                ],
-            )
+            await activities_repository.insert_many(conn, project_id, hot)
         await conn.execute(
             """
             UPDATE projects SET customers_count = customers_count + $2,

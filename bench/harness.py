@@ -29,9 +29,35 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_healthy(url: str, timeout: float = 60) -> None:
+    """Wait until `url` answers without a server error."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@dataclass
+class PatronServer:
+    base: str
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+    env: dict[str, str]
+
+    @property
+    def dsn(self) -> str:
+        """The embedded PostgreSQL's DSN, as `patron serve` records it in its data folder."""
+        return (self.data_dir / "database_url").read_text().strip()
+
+
 @contextmanager
-def patron_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A `patron serve` on a fresh embedded PostgreSQL; yields its base URL and process."""
+def patron_server() -> Iterator[PatronServer]:
+    """A `patron serve` on a fresh embedded PostgreSQL, healthy, removed afterwards."""
     work = Path(tempfile.mkdtemp(prefix="patron-bench-"))
     port = free_port()
     env = {
@@ -41,22 +67,16 @@ def patron_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         "PATRON_APP_TOKEN": HEADERS["X-App-Token"],
         "PATRON_LOG_LEVEL": "WARNING",
     }
-    server = subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "patron", "serve", "--port", str(port)], env=env, cwd=ROOT
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        yield base, server
+        wait_healthy(f"{base}/health")
+        yield PatronServer(base, process, work / "data", env)
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        process.terminate()
+        process.wait(timeout=60)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -26,13 +26,18 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench.dataset import load_customers
-from bench.harness import HEADERS, ROOT, free_port, load
+from bench.harness import (
+    HEADERS,
+    ROOT,
+    PatronServer,
+    free_port,
+    load,
+    patron_server,
+    wait_healthy,
+)
 from patron.db.pool import connect
 
 
@@ -135,17 +140,6 @@ def run_python(base: str, case: Case, *, requests: int, connections: int) -> Run
     return Run(result.rps, result.percentile(0.5), result.percentile(0.99), result.errors)
 
 
-def wait_healthy(url: str) -> None:
-    for _ in range(600):
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
 async def project_id_of(dsn: str) -> str:
     conn = await connect(dsn)
     try:
@@ -211,26 +205,15 @@ def main(argv: list[str] | None = None) -> int:
     use_wrk = shutil.which("wrk") is not None
     small = 1000 if args.quick else min(100_000, args.customers)
 
-    work = Path(tempfile.mkdtemp(prefix="patron-bench-"))
-    patron_port, limit_port = free_port(), free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PATRON_")},
-        "PATRON_DATA_DIR": str(work / "data"),
-        "PATRON_APP_ID": HEADERS["X-App-Id"],
-        "PATRON_APP_TOKEN": HEADERS["X-App-Token"],
-        "PATRON_LOG_LEVEL": "WARNING",
-    }
-    processes: list[subprocess.Popen[bytes]] = []
+    with patron_server() as server:
+        return compare(server, args, use_wrk=use_wrk, small=small)
+
+
+def compare(server: PatronServer, args: argparse.Namespace, *, use_wrk: bool, small: int) -> int:
+    limit_port = free_port()
+    dsn = server.dsn
+    limit: subprocess.Popen[bytes] | None = None
     try:
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "patron", "serve", "--port", str(patron_port)],
-                env=env,
-                cwd=ROOT,
-            )
-        )
-        wait_healthy(f"http://127.0.0.1:{patron_port}/health")
-        dsn = (work / "data" / "database_url").read_text().strip()
         project_id = asyncio.run(project_id_of(dsn))
         started = time.perf_counter()
         hot_id = asyncio.run(load_customers(dsn, project_id, start=0, count=small))
@@ -238,26 +221,24 @@ def main(argv: list[str] | None = None) -> int:
             f"loaded {small} customers in {time.perf_counter() - started:.1f}s"
             f" ({'wrk' if use_wrk and not args.quick else 'python'} load generator)"
         )
-        processes.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "bench.limit_server",
-                    "--dsn",
-                    dsn,
-                    "--project",
-                    project_id,
-                    "--port",
-                    str(limit_port),
-                ],
-                env=env,
-                cwd=ROOT,
-            )
+        limit = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.limit_server",
+                "--dsn",
+                dsn,
+                "--project",
+                project_id,
+                "--port",
+                str(limit_port),
+            ],
+            env=server.env,
+            cwd=ROOT,
         )
         wait_healthy(f"http://127.0.0.1:{limit_port}/v1/customers/bench-1")
         targets = {
-            "patron": f"http://127.0.0.1:{patron_port}",
+            "patron": server.base,
             "limit": f"http://127.0.0.1:{limit_port}",
         }
         selected = cases(hot_id)
@@ -303,10 +284,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\nevery endpoint answered without errors")
         return 0
     finally:
-        for process in reversed(processes):
-            process.terminate()
-            process.wait(timeout=60)
-        shutil.rmtree(work, ignore_errors=True)
+        if limit is not None:
+            limit.terminate()
+            limit.wait(timeout=60)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Benchmark: import a large CSV through the API and report rows/s and the server's peak memory.
 
-    .venv/bin/python bench/import_csv.py [--rows 1000000] [--keep]
+    .venv/bin/python -m bench.import_csv [--rows 1000000]
 
 Starts `patron serve` on a fresh embedded PostgreSQL, uploads the file to
 `POST /v1/customers/importCSV` (streamed from disk), waits for the async action to finish, and
@@ -11,18 +11,15 @@ and a peak memory that does not grow with the file (compare --rows 100000 with 1
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import httpx
-import psutil
+import psutil  # type: ignore[import-untyped]
+
+from bench.harness import HEADERS, PatronServer, patron_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,12 +33,6 @@ def write_csv(path: Path, rows: int) -> None:
                 f"19{50 + n % 50}-0{1 + n % 9}-1{n % 10},City {n % 100},PL,{n % 5},"
                 f"{'true' if n % 2 else 'false'}\n"
             )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class MemorySampler(threading.Thread):
@@ -63,72 +54,48 @@ class MemorySampler(threading.Thread):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--keep", action="store_true", help="keep the data folder")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="patron-bench-"))
-    csv_path = work / "customers.csv"
-    started = time.perf_counter()
-    write_csv(csv_path, args.rows)
-    print(
-        f"wrote {args.rows} rows ({csv_path.stat().st_size / 1e6:.1f} MB) "
-        f"in {time.perf_counter() - started:.1f}s"
-    )
+    with tempfile.TemporaryDirectory(prefix="patron-bench-csv-") as folder:
+        csv_path = Path(folder) / "customers.csv"
+        started = time.perf_counter()
+        write_csv(csv_path, args.rows)
+        print(
+            f"wrote {args.rows} rows ({csv_path.stat().st_size / 1e6:.1f} MB) "
+            f"in {time.perf_counter() - started:.1f}s"
+        )
+        with patron_server() as server:
+            measure(server, csv_path, args.rows)
 
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PATRON_")},
-        "PATRON_DATA_DIR": str(work / "data"),
-        "PATRON_APP_ID": "bench",
-        "PATRON_APP_TOKEN": "bench-token",
-        "PATRON_LOG_LEVEL": "WARNING",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "patron", "serve", "--port", str(port)], env=env, cwd=ROOT
-    )
-    base = f"http://127.0.0.1:{port}"
-    headers = {"X-App-Id": "bench", "X-App-Token": "bench-token"}
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        idle = psutil.Process(server.pid).memory_info().rss
-        sampler = MemorySampler(server.pid)
-        sampler.start()
 
-        t0 = time.perf_counter()
-        with csv_path.open("rb") as file, httpx.Client(timeout=None) as client:
-            response = client.post(
-                f"{base}/v1/customers/importCSV",
-                headers=headers,
-                files={"file": ("customers.csv", file, "text/csv")},
-            )
-        response.raise_for_status()
-        uploaded = time.perf_counter() - t0
-        action_id = response.json()["async_action_id"]
-        while True:
-            action = httpx.get(f"{base}/v1/async-actions/{action_id}", headers=headers).json()
-            if action["status"] in ("DONE", "FAILED"):
-                break
-            time.sleep(0.2)
-        total = time.perf_counter() - t0
-        sampler.stop.set()
-        sampler.join()
-        result = action["result"]
-        print(f"status {action['status']}: {result['message']}")
-        print(f"upload + staging: {uploaded:.1f}s; total: {total:.1f}s")
-        print(f"rows/s (end to end): {args.rows / total:,.0f}")
-        print(f"rows/s (merge after upload): {args.rows / max(total - uploaded, 1e-9):,.0f}")
-        print(f"server RSS: idle {idle / 2**20:.0f} MiB, peak {sampler.peak / 2**20:.0f} MiB")
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
+def measure(server: PatronServer, csv_path: Path, rows: int) -> None:
+    base = server.base
+    idle = psutil.Process(server.process.pid).memory_info().rss
+    sampler = MemorySampler(server.process.pid)
+    sampler.start()
+    t0 = time.perf_counter()
+    with csv_path.open("rb") as file, httpx.Client(timeout=None) as client:
+        response = client.post(
+            f"{base}/v1/customers/importCSV",
+            headers=HEADERS,
+            files={"file": ("customers.csv", file, "text/csv")},
+        )
+    response.raise_for_status()
+    uploaded = time.perf_counter() - t0
+    action_id = response.json()["async_action_id"]
+    while True:
+        action = httpx.get(f"{base}/v1/async-actions/{action_id}", headers=HEADERS).json()
+        if action["status"] in ("DONE", "FAILED"):
+            break
+        time.sleep(0.2)
+    total = time.perf_counter() - t0
+    sampler.stop.set()
+    sampler.join()
+    print(f"status {action['status']}: {action['result']['message']}")
+    print(f"upload + staging: {uploaded:.1f}s; total: {total:.1f}s")
+    print(f"rows/s (end to end): {rows / total:,.0f}")
+    print(f"rows/s (merge after upload): {rows / max(total - uploaded, 1e-9):,.0f}")
+    print(f"server RSS: idle {idle / 2**20:.0f} MiB, peak {sampler.peak / 2**20:.0f} MiB")
 
 
 if __name__ == "__main__":

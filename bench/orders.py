@@ -24,7 +24,8 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=10_000)
     args = parser.parse_args()
 
-    with patron_server() as (base, _):
+    with patron_server() as server:
+        base = server.base
         with httpx.Client(base_url=base, headers=HEADERS, timeout=120) as client:
             client.post("/v1/customers", json={"source_id": "no-orders"}).raise_for_status()
             client.post("/v1/customers", json={"source_id": "many-orders"}).raise_for_status()

@@ -30,7 +30,7 @@ from patron.db.pool import create_pool
 from patron.projects import service as projects
 from patron.workers import HANDLERS
 
-spent: collections.Counter[str] = collections.Counter()
+spent: collections.defaultdict[str, float] = collections.defaultdict(float)
 
 
 def timed(module: Any, name: str, label: str) -> None:
@@ -86,7 +86,7 @@ async def main(rows: int, dsn: str) -> None:
         total = time.perf_counter() - started
         await pool.close()
         print(f"carried out {rows} rows in {total:.2f}s: {rows / total:,.0f} rows/s")
-        for label, seconds in spent.most_common():
+        for label, seconds in sorted(spent.items(), key=lambda item: -item[1]):
             print(f"{seconds:8.2f}s {seconds / total:6.1%}  {label}")
     finally:
         await admin.execute("DROP DATABASE IF EXISTS patron_profile WITH (FORCE)")

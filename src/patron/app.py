@@ -20,7 +20,7 @@ from patron.db import migrate
 from patron.db.pool import create_pool
 from patron.dependencies import provide_actor, provide_conn, provide_project
 from patron.errors import handle_exception
-from patron.events.routes import track_custom_event, track_custom_event_client_side
+from patron.events.routes import track_custom_event
 from patron.health import health
 from patron.kit.asgi import RequestContext
 from patron.kit.ratelimit import SlidingWindow
@@ -69,7 +69,6 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             AsyncActionRoutes,
             OrderRoutes,
             track_custom_event,
-            track_custom_event_client_side,
             list_consents,
             update_customer_consents,
         ],

@@ -14,29 +14,14 @@ from patron.events.schemas import EventCreate, check_event
 from patron.kit.http import json_response, read_json
 
 
-async def _track(request: Request[Any, Any, Any], conn: Connection, actor: Actor) -> Any:
-    body: EventCreate = await read_json(request, EventCreate)
-    check_event(body)
-    return json_response(await service.track(conn, actor, body=body))
-
-
-@post("/v1/events", status_code=200)
+@post(["/v1/events", "/client/v1/events"], status_code=200)
 async def track_custom_event(
     request: Request[Any, Any, Any],
     conn: NamedDependency[Connection],
     actor: NamedDependency[Actor],
 ) -> Response[bytes]:
-    """Track a custom event of a customer (created when unknown)."""
-    response: Response[bytes] = await _track(request, conn, actor)
-    return response
-
-
-@post("/client/v1/events", status_code=200)
-async def track_custom_event_client_side(
-    request: Request[Any, Any, Any],
-    conn: NamedDependency[Connection],
-    actor: NamedDependency[Actor],
-) -> Response[bytes]:
-    """Track a custom event from a customer's browser (client credentials and origin)."""
-    response: Response[bytes] = await _track(request, conn, actor)
-    return response
+    """Track a custom event of a customer (created when unknown), from the shop's server or,
+    with client credentials and an allowed origin, from a customer's browser."""
+    body: EventCreate = await read_json(request, EventCreate)
+    check_event(body)
+    return json_response(await service.track(conn, actor, body=body))
