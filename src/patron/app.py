@@ -12,7 +12,6 @@ from litestar.di import Provide
 
 from patron.activities.routes import ActivityRoutes
 from patron.async_actions.routes import AsyncActionRoutes
-from patron.async_actions.worker import Worker
 from patron.config import MAX_BODY_BYTES, Settings
 from patron.consents.routes import list_consents, update_customer_consents
 from patron.customers.routes import CustomerRoutes
@@ -27,7 +26,8 @@ from patron.kit.ratelimit import SlidingWindow
 from patron.orders.routes import OrderRoutes
 from patron.projects.asgi import Authentication
 from patron.projects.service import Authenticator, ClientAuthenticator
-from patron.workers import BATCH_SIZES, HANDLERS
+from patron.segments.routes import SegmentRoutes, list_customer_segments
+from patron.workers import run_workers
 
 
 def create_app(settings: Settings, dsn: str) -> Litestar:
@@ -45,14 +45,9 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
         stop = asyncio.Event()
         worker_task = None
         if settings.worker:
-            worker = Worker(
-                pool,
-                HANDLERS,
-                poll_seconds=settings.worker_poll_seconds,
-                batch_size=settings.worker_batch_size,
-                batch_sizes=BATCH_SIZES,
+            worker_task = asyncio.create_task(
+                run_workers(pool, settings, stop), name="patron-worker"
             )
-            worker_task = asyncio.create_task(worker.run(stop), name="patron-worker")
         try:
             yield
         finally:
@@ -68,6 +63,8 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             ActivityRoutes,
             AsyncActionRoutes,
             OrderRoutes,
+            SegmentRoutes,
+            list_customer_segments,
             track_custom_event,
             list_consents,
             update_customer_consents,

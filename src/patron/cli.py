@@ -134,9 +134,8 @@ def serve(settings: Settings, host: str, port: int) -> None:
 
 
 def run_worker(settings: Settings) -> None:
-    from patron.async_actions.worker import Worker
     from patron.db.pool import create_pool
-    from patron.workers import BATCH_SIZES, HANDLERS
+    from patron.workers import run_workers
 
     async def work() -> None:
         pool = await create_pool(dsn, min_size=1, max_size=4)
@@ -145,13 +144,7 @@ def run_worker(settings: Settings) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         try:
-            await Worker(
-                pool,
-                HANDLERS,
-                poll_seconds=settings.worker_poll_seconds,
-                batch_size=settings.worker_batch_size,
-                batch_sizes=BATCH_SIZES,
-            ).run(stop)
+            await run_workers(pool, settings, stop)
         finally:
             await pool.close()
 

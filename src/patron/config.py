@@ -24,6 +24,7 @@ class Settings:
     log_level: str = "INFO"
     worker: bool = True
     worker_poll_seconds: float = 1.0
+    segments_refresh_seconds: float = 600.0
     worker_batch_size: int = 5000
     allow_unsafe_durability: bool = False
     client_rate_limit: int = 5
@@ -42,6 +43,7 @@ class Settings:
             log_level=env.get("PATRON_LOG_LEVEL", "INFO").upper(),
             worker=env.get("PATRON_WORKER", "1") not in ("0", "false", "no"),
             worker_poll_seconds=float(env.get("PATRON_WORKER_POLL_SECONDS", "1.0")),
+            segments_refresh_seconds=float(env.get("PATRON_SEGMENTS_REFRESH_SECONDS", "600")),
             worker_batch_size=int(env.get("PATRON_WORKER_BATCH_SIZE", "5000")),
             allow_unsafe_durability=env.get("PATRON_ALLOW_UNSAFE_DURABILITY", "0")
             in ("1", "true", "yes"),

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from patron.async_actions.schemas import ORDERS_IMPORT
 from patron.async_actions.service import Handler
+from patron.async_actions.worker import Worker
+from patron.config import Settings
 from patron.customers.bulk import CUSTOMER_HANDLERS
+from patron.db.pool import Pool
 from patron.orders.service import apply_import
+from patron.segments.jobs import keep_segments_current
 
 HANDLERS: dict[str, Handler] = {**CUSTOMER_HANDLERS, ORDERS_IMPORT: apply_import}
 
 # Rows per batch where the default (PATRON_WORKER_BATCH_SIZE) would not let progress move:
 # an order import has at most 2,000 rows, each a full order upsert.
 BATCH_SIZES: dict[str, int] = {ORDERS_IMPORT: 100}
+
+
+async def run_workers(pool: Pool, settings: Settings, stop: asyncio.Event) -> None:
+    """What a worker process (or the worker inside `patron serve`) does until `stop`: carry
+    out async actions, and keep time-dependent segments current."""
+    worker = Worker(
+        pool,
+        HANDLERS,
+        poll_seconds=settings.worker_poll_seconds,
+        batch_size=settings.worker_batch_size,
+        batch_sizes=BATCH_SIZES,
+    )
+    await asyncio.gather(
+        worker.run(stop),
+        keep_segments_current(pool, stop, every_seconds=settings.segments_refresh_seconds),
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -89,6 +89,23 @@ async def find_all_for_erasure(conn: Connection, project_id: str, key: str) -> l
         """,
         project_id,
         key,
+    )
+    return list(rows)
+
+
+async def lock_live_by_ids(
+    conn: Connection, project_id: str, customer_ids: Sequence[str]
+) -> list[Row]:
+    """Lock these customers (the caller sorts the ids); the rows of the live ones."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {COLUMNS} FROM customers
+        WHERE project_id = $1 AND id = ANY($2::text[]) AND deleted_at IS NULL
+        ORDER BY id
+        FOR UPDATE
+        """,
+        project_id,
+        list(customer_ids),
     )
     return list(rows)
 
@@ -350,6 +367,12 @@ ORDERINGS: dict[str, str] = {
 }
 
 
+class Condition(Protocol):
+    """A condition on customers (aliased `c`) that appends its values to the arguments."""
+
+    def render(self, args: list[Any]) -> str: ...
+
+
 class ListQuery:
     """Filters for `GET /v1/customers`, turned into one parameterised WHERE clause."""
 
@@ -357,10 +380,15 @@ class ListQuery:
         self.project_id = project_id
         self._filters: list[tuple[str, Any]] = []
         self._cursors: list[tuple[str, Any]] = []
+        self._conditions: list[Condition] = []
 
     @property
     def filtered(self) -> bool:
-        return bool(self._filters)
+        return bool(self._filters or self._conditions)
+
+    def where_condition(self, condition: Condition) -> None:
+        """A filter with several values (a segment's), counted in `total`."""
+        self._conditions.append(condition)
 
     def where(self, template: str, value: Any) -> None:
         """A filter on the customers, counted in `total`."""
@@ -376,6 +404,7 @@ class ListQuery:
         for template, value in self._filters + (self._cursors if with_cursor else []):
             args.append(value)
             conditions.append(template.format(f"${len(args)}"))
+        conditions.extend(condition.render(args) for condition in self._conditions)
         return " AND ".join(conditions), args
 
 
@@ -386,6 +415,8 @@ CURSORS = {
 }
 
 FILTERS = {
+    "segment_member": "EXISTS (SELECT 1 FROM segment_members m WHERE m.project_id = c.project_id"
+    " AND m.segment_id = {} AND m.customer_id = c.id)",
     "email": "email = {}",
     "name": "name = {}",
     "city": "address ->> 'city' = {}",
@@ -427,7 +458,7 @@ async def list_page(
     where, args = query.sql()
     args += [limit, offset]
     rows: Sequence[Row] = await conn.fetch(
-        f"SELECT {COLUMNS} FROM customers WHERE {where}"
+        f"SELECT {COLUMNS} FROM customers c WHERE {where}"
         f" ORDER BY {ORDERINGS[order]} LIMIT ${len(args) - 1} OFFSET ${len(args)}",
         *args,
     )
@@ -442,5 +473,5 @@ async def count(conn: Connection, query: ListQuery) -> int:
         )
         return int(value or 0)
     where, args = query.sql(with_cursor=False)
-    value = await conn.fetchval(f"SELECT count(*) FROM customers WHERE {where}", *args)
+    value = await conn.fetchval(f"SELECT count(*) FROM customers c WHERE {where}", *args)
     return int(value)

@@ -95,6 +95,7 @@ class CustomerRoutes(Controller):
             updated_after=query.timestamp(params, "updated_at[after]"),
             order=query.choice(params, "order", service.LIST_ORDERS) or "-created_at",
             starting_after=query.timestamp(params, "starting_after"),
+            segment_id=query.text(params, "segment_id") or None,
         )
         return json_response(await service.list_customers(conn, project.id, filters))
 

@@ -23,6 +23,7 @@ from patron.errors import NotFound
 from patron.kit import ids
 from patron.kit.http import key_or_404
 from patron.kit.time import render_datetime
+from patron.segments import service as segments
 
 _LONG_AGO = datetime.min.replace(tzinfo=UTC)
 
@@ -87,13 +88,59 @@ async def snapshot(conn: Connection, project_id: str, customer_id: str) -> dict[
     return None if row is None else render_customer(row)
 
 
+async def existing_key(conn: Connection, project_id: str, key: str) -> str | None:
+    """The id of the live customer with this id or source_id, or None."""
+    row = await repository.find(conn, project_id, key)
+    return None if row is None else str(row["id"])
+
+
+async def stored_row(conn: Connection, project_id: str, customer_id: str) -> Row | None:
+    """The live customer's stored row (what segment filters read), or None."""
+    return await repository.find_by_id(conn, project_id, customer_id)
+
+
+async def lock_rows(conn: Connection, project_id: str, customer_ids: list[str]) -> list[Row]:
+    """Lock these customers in id order; returns the rows of those still live."""
+    return await repository.lock_live_by_ids(conn, project_id, sorted(customer_ids))
+
+
+def render(row: Row) -> dict[str, Any]:
+    """The customer object of a stored row."""
+    return render_customer(row)
+
+
 async def lock(conn: Connection, project_id: str, customer_id: str) -> None:
     """Lock a customer row (by id) before changing what its summary is computed from."""
     await repository.lock_by_id(conn, project_id, customer_id)
 
 
-async def upsert(conn: Connection, actor: Actor, *, payload: CustomerCreate) -> dict[str, Any]:
-    """Create a customer, or update the one with this `id` or `source_id` (`id` wins)."""
+async def upsert(
+    conn: Connection, actor: Actor, *, payload: CustomerCreate, refresh_segments: bool = True
+) -> dict[str, Any]:
+    """Create a customer, or update the one with this `id` or `source_id` (`id` wins).
+
+    With `refresh_segments` false the caller changes more of the customer and matches it
+    against the auto-update segments itself (`refresh_segments`) once it is done.
+    """
+    await segments.hold(conn, actor.project_id)
+    customer = await _upsert(conn, actor, payload)
+    if refresh_segments:
+        await segments.refresh_customer(conn, actor, customer["id"])
+    return customer
+
+
+async def refresh_segments(conn: Connection, actor: Actor, customer_ids: Any) -> None:
+    """Match changed customers (locked) against the auto-update segments."""
+    for customer_id in sorted({key for key in customer_ids if isinstance(key, str)}):
+        await segments.refresh_customer(conn, actor, customer_id)
+
+
+async def hold_segments(conn: Connection, project_id: str) -> None:
+    """Before a transaction changes customers: see `segments.hold`."""
+    await segments.hold(conn, project_id)
+
+
+async def _upsert(conn: Connection, actor: Actor, payload: CustomerCreate) -> dict[str, Any]:
     values = column_values(payload)
     project_id = actor.project_id
     if isinstance(payload.id, str):
@@ -162,10 +209,13 @@ async def update(
     conn: Connection, actor: Actor, key: str, *, payload: CustomerUpdate
 ) -> dict[str, Any]:
     """Change only the fields sent; an explicit null clears a field."""
+    await segments.hold(conn, actor.project_id)
     row = await repository.find(conn, actor.project_id, key, for_update=True)
     if row is None:
         raise not_found(key)
-    return await _apply(conn, actor, row, column_values(payload))
+    customer = await _apply(conn, actor, row, column_values(payload))
+    await segments.refresh_customer(conn, actor, customer["id"])
+    return customer
 
 
 async def _apply(
@@ -206,12 +256,14 @@ async def change_system_metadata(
 
 
 async def delete(conn: Connection, actor: Actor, key: str) -> None:
-    """Delete a customer: gone from every read; its source_id is free again."""
+    """Delete a customer: gone from every read and segment; its source_id is free again."""
+    await segments.hold(conn, actor.project_id)
     await repository.lock_project(conn, actor.project_id)
     row = await repository.find(conn, actor.project_id, key, for_update=True)
     if row is None:
         raise not_found(key)
     await repository.mark_deleted(conn, actor.project_id, row["id"])
+    await segments.forget_customer(conn, actor.project_id, row["id"])
     await repository.uncount(conn, actor.project_id)
     await activities.record(
         conn,
@@ -225,6 +277,7 @@ async def delete(conn: Connection, actor: Actor, key: str) -> None:
 async def delete_permanently(conn: Connection, actor: Actor, key: str) -> dict[str, Any]:
     """Erase a customer and everything that identifies them (GDPR): by id that customer; by
     source_id every customer, live or deleted, that ever had it."""
+    await segments.hold(conn, actor.project_id)
     await repository.lock_project(conn, actor.project_id)
     rows = await repository.find_all_for_erasure(conn, actor.project_id, key)
     if not rows:
@@ -237,7 +290,9 @@ async def delete_permanently(conn: Connection, actor: Actor, key: str) -> dict[s
     removed = 0
     erased_orders = 0
     erased_events = 0
+    memberships = 0
     for row in rows:
+        memberships += await segments.forget_customer(conn, actor.project_id, row["id"])
         erased_events += await events.erase_for_customer(conn, actor.project_id, row["id"])
         customer_events += await activities.erase_for_customer(conn, actor.project_id, row["id"])
         erased_orders += await orders.erase_for_customer(conn, actor.project_id, row["id"])
@@ -251,7 +306,7 @@ async def delete_permanently(conn: Connection, actor: Actor, key: str) -> dict[s
         "events": erased_events,
         "customer_events": customer_events,
         "daily_events": 0,
-        "segments": 0,
+        "segments": memberships,
         "orders": erased_orders,
         "order_events": 0,
         "customer": removed,
@@ -288,6 +343,7 @@ class ListFilters:
     updated_after: datetime | None = None
     order: str = "-created_at"
     starting_after: datetime | None = None
+    segment_id: str | None = None
 
 
 async def list_customers(conn: Connection, project_id: str, filters: ListFilters) -> dict[str, Any]:
@@ -306,6 +362,12 @@ async def list_customers(conn: Connection, project_id: str, filters: ListFilters
         value = getattr(filters, name)
         if value is not None:
             query.where(repository.FILTERS[name], value)
+    if filters.segment_id is not None:
+        members = await segments.member_condition(conn, project_id, filters.segment_id)
+        if isinstance(members, str):
+            query.where(repository.FILTERS["segment_member"], members)
+        else:
+            query.where_condition(members)
     if filters.starting_after is not None:
         # The contract: ascending orders by a date continue after the cursor on that date;
         # every other order continues before it on created_at.

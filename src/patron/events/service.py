@@ -14,9 +14,10 @@ from patron.events.schemas import EventCreate, Referral, render_event
 
 async def track(conn: Connection, actor: Actor, *, body: EventCreate) -> dict[str, Any]:
     """Record a custom event of a customer, creating the customer when unknown."""
-    customer = await customers.upsert(conn, actor, payload=body.customer)
+    customer = await customers.upsert(conn, actor, payload=body.customer, refresh_segments=False)
     metadata = body.metadata if isinstance(body.metadata, dict) else {}
     await repository.count_event(conn, actor.project_id, customer["id"], body.event)
+    await customers.refresh_segments(conn, actor, [customer["id"]])
     referral = body.referral if isinstance(body.referral, Referral) else None
     await activities.record(
         conn,

@@ -72,3 +72,7 @@ def app_id() -> str:
 
 def app_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def segment_id() -> str:
+    return "seg_" + _alnum(24)

@@ -58,3 +58,18 @@ def timestamp(params: QueryParams, name: str) -> datetime | None:
         raise InvalidQueryParams(
             f"Query parameter {name} cannot be recognized as a ISO-8601 compliant date"
         ) from None
+
+
+def texts(params: QueryParams, name: str) -> tuple[str, ...] | None:
+    """Every value of a list parameter: `name=a&name=b`, `name[]=a` or `name[0]=a`."""
+    getall = getattr(params, "getall", None)
+    found: list[str] = []
+    for key in params:
+        if key == name or key == f"{name}[]" or re.fullmatch(re.escape(name) + r"\[[0-9]+\]", key):
+            found.extend(getall(key) if getall is not None else [params[key]])
+    if not found:
+        return None
+    for value in found:
+        if "\x00" in value:
+            raise InvalidQueryParams(f"Query parameter {name} must not contain NUL characters")
+    return tuple(dict.fromkeys(found))

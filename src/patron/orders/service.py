@@ -76,6 +76,7 @@ async def upsert(
     conn: Connection, actor: Actor, *, payload: OrderCreate, record_activities: bool = True
 ) -> dict[str, Any]:
     """Create an order, or change the one with this `id` or `source_id` (`id` wins)."""
+    await customers.hold_segments(conn, actor.project_id)
     return await retrying_deadlocks(
         conn, lambda: _upsert(conn, actor, payload, record_activities=record_activities)
     )
@@ -103,8 +104,9 @@ async def _upsert(
             if row is None:
                 continue  # created concurrently with the same source_id: update it instead
             await _after_change(conn, actor, None, row, record_activities=record_activities)
+            await customers.refresh_segments(conn, actor, [customer_id, referrer_id])
             return render_order(row)
-        return await _change(
+        order = await _change(
             conn,
             actor,
             before,
@@ -113,6 +115,10 @@ async def _upsert(
             referrer_id,
             record_activities=record_activities,
         )
+        await customers.refresh_segments(
+            conn, actor, [before["customer_id"], customer_id, referrer_id]
+        )
+        return order
     raise RuntimeError(f"order upsert did not settle after {_ATTEMPTS} attempts")
 
 
@@ -120,6 +126,7 @@ async def update(
     conn: Connection, actor: Actor, key: str, *, payload: OrderUpdate
 ) -> dict[str, Any]:
     """Change only the fields sent."""
+    await customers.hold_segments(conn, actor.project_id)
     return await retrying_deadlocks(conn, lambda: _update(conn, actor, key, payload))
 
 
@@ -132,7 +139,11 @@ async def _update(conn: Connection, actor: Actor, key: str, payload: OrderUpdate
         before, customer_id, referrer_id = locked
         if before is None:
             raise not_found(key)
-        return await _change(conn, actor, before, payload, customer_id, referrer_id)
+        order = await _change(conn, actor, before, payload, customer_id, referrer_id)
+        await customers.refresh_segments(
+            conn, actor, [before["customer_id"], customer_id, referrer_id]
+        )
+        return order
     raise RuntimeError(f"order update did not settle after {_ATTEMPTS} attempts")
 
 
@@ -201,10 +212,14 @@ async def _people(conn: Connection, actor: Actor, payload: OrderFields) -> tuple
     if payload.customer is None:
         customer_id = None
     elif not isinstance(payload.customer, type(UNSET)):
-        customer_id = (await customers.upsert(conn, actor, payload=payload.customer))["id"]
+        customer_id = (
+            await customers.upsert(conn, actor, payload=payload.customer, refresh_segments=False)
+        )["id"]
     referrer_id: Any = UNSET
     if payload.referrer is not None and not isinstance(payload.referrer, type(UNSET)):
-        referrer_id = (await customers.upsert(conn, actor, payload=payload.referrer))["id"]
+        referrer_id = (
+            await customers.upsert(conn, actor, payload=payload.referrer, refresh_segments=False)
+        )["id"]
     elif isinstance(payload.referrer_id, str):
         referrer_id = await customers.resolve_id(conn, actor.project_id, payload.referrer_id)
     elif payload.referrer_id is None:

@@ -1,0 +1,412 @@
+"""Segments through the official SDK and plain HTTP: the three types, membership, listing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import voucherify
+
+from patron.projects.service import Credentials
+from tests.conftest import RunningServer, sdk_client
+from tests.factories import create_customer, unique
+
+
+@pytest.fixture
+def segments_api(server: RunningServer, project: Credentials) -> Iterator[Any]:
+    with sdk_client(server, project) as client:
+        yield voucherify.SegmentsApi(client)
+
+
+def create_segment(http: httpx.Client, **body: Any) -> dict[str, Any]:
+    response = http.post("/v1/segments", json={"name": unique("seg"), **body})
+    assert response.status_code == 200, response.text
+    segment: dict[str, Any] = response.json()
+    return segment
+
+
+def member_ids(http: httpx.Client, segment_id: str) -> set[str]:
+    response = http.get("/v1/customers", params={"segment_id": segment_id, "limit": 100})
+    assert response.status_code == 200, response.text
+    return {customer["id"] for customer in response.json()["customers"]}
+
+
+def segment_activities(http: httpx.Client, customer_id: str) -> list[tuple[str, str]]:
+    response = http.get(f"/v1/customers/{customer_id}/activity", params={"limit": 100})
+    assert response.status_code == 200, response.text
+    return [
+        (activity["type"], activity["data"]["segment"]["id"])
+        for activity in reversed(response.json()["data"])
+        if activity["type"].startswith("customer.segment.")
+    ]
+
+
+def city_filter(city: str) -> dict[str, Any]:
+    return {"junction": "and", "address.city": {"conditions": {"$is": city}}}
+
+
+class TestCreateSegment:
+    def test_static_through_the_sdk(self, segments_api: Any, http: httpx.Client) -> None:
+        first, second = create_customer(http), create_customer(http)
+        body = voucherify.SegmentsCreateRequestBody(
+            name="VIP", type="static", customers=[first["id"], second["source_id"]]
+        )
+        segment = segments_api.create_segment(body)
+        assert segment.id.startswith("seg_")
+        assert (segment.name, segment.type, segment.filter) == ("VIP", "static", None)
+        assert segment.object == "segment"
+        assert member_ids(http, segment.id) == {first["id"], second["id"]}
+        fetched = segments_api.get_segment(segment.id)
+        assert fetched.id == segment.id
+        assert fetched.created_at == segment.created_at
+
+    def test_auto_update_starts_with_the_matching_customers(
+        self, segments_api: Any, http: httpx.Client
+    ) -> None:
+        city = unique("city")
+        inside = create_customer(http, address={"city": city})
+        create_customer(http, address={"city": "elsewhere"})
+        body = voucherify.SegmentsCreateRequestBody(
+            name="Locals", type="auto-update", filter=city_filter(city)
+        )
+        segment = segments_api.create_segment(body)
+        assert segment.filter == city_filter(city)
+        assert member_ids(http, segment.id) == {inside["id"]}
+        # The starting members are not recorded as entering.
+        assert segment_activities(http, inside["id"]) == []
+
+    def test_passive_computes_members_when_read(self, http: httpx.Client) -> None:
+        city = unique("city")
+        segment = create_segment(http, type="passive", filter=city_filter(city))
+        assert member_ids(http, segment["id"]) == set()
+        customer = create_customer(http, address={"city": city})
+        assert member_ids(http, segment["id"]) == {customer["id"]}
+        assert segment_activities(http, customer["id"]) == []
+
+    def test_static_with_an_unknown_customer_is_404(self, http: httpx.Client) -> None:
+        known = create_customer(http)
+        response = http.post(
+            "/v1/segments",
+            json={"name": "x", "type": "static", "customers": [known["id"], "cust_nope"]},
+        )
+        assert response.status_code == 404
+        body = response.json()
+        assert (body["key"], body["resource_type"], body["resource_id"]) == (
+            "not_found",
+            "customer",
+            "cust_nope",
+        )
+        assert http.get("/v1/segments").json()["total"] == 0
+
+    @pytest.mark.parametrize(
+        ("body", "named"),
+        [
+            ({"type": "static", "customers": []}, "name"),
+            ({"name": "x", "type": "dynamic", "filter": {}}, "type"),
+            ({"name": "x", "type": "static"}, "customers"),
+            ({"name": "x", "type": "passive"}, "filter"),
+            ({"name": "x", "type": "static", "customers": [], "filter": {}}, "filter"),
+            ({"name": "x", "type": "auto-update", "filter": {}, "customers": []}, "customers"),
+            ({"name": "x", "type": "passive", "filter": {"junction": "xor"}}, "junction"),
+            (
+                {"name": "x", "type": "passive", "filter": {"shoe_size": {"conditions": {}}}},
+                "shoe_size",
+            ),
+            (
+                {
+                    "name": "x",
+                    "type": "passive",
+                    "filter": {"email": {"conditions": {"$near": "a"}}},
+                },
+                "$near",
+            ),
+            (
+                {"name": "x", "type": "passive", "filter": {"email": {"conditions": {"$is": 5}}}},
+                "text",
+            ),
+            (
+                {
+                    "name": "x",
+                    "type": "passive",
+                    "filter": {"created_at": {"conditions": {"$before": "yesterday"}}},
+                },
+                "ISO 8601",
+            ),
+            (
+                {
+                    "name": "x",
+                    "type": "passive",
+                    "filter": {"summary.orders.total_count": {"conditions": {"$more_than": "a"}}},
+                },
+                "number",
+            ),
+        ],
+    )
+    def test_bad_bodies_are_400_naming_the_problem(
+        self, http: httpx.Client, body: dict[str, Any], named: str
+    ) -> None:
+        response = http.post("/v1/segments", json=body)
+        assert response.status_code == 400, response.text
+        error = response.json()
+        assert error["key"] == "invalid_payload"
+        assert named in error["details"]
+        assert http.get("/v1/segments").json()["total"] == 0
+
+
+class TestGetAndDeleteSegment:
+    def test_unknown_segment_is_404(self, segments_api: Any) -> None:
+        with pytest.raises(voucherify.ApiException) as raised:
+            segments_api.get_segment("seg_unknown")
+        assert raised.value.status == 404
+
+    def test_delete_removes_it_and_its_members(self, segments_api: Any, http: httpx.Client) -> None:
+        customer = create_customer(http)
+        segment = create_segment(http, type="static", customers=[customer["id"]])
+        segments_api.delete_segment(segment["id"])
+        assert http.get(f"/v1/segments/{segment['id']}").status_code == 404
+        assert http.delete(f"/v1/segments/{segment['id']}").status_code == 404
+        response = http.get("/v1/customers", params={"segment_id": segment["id"]})
+        assert response.status_code == 404
+        assert response.json()["resource_type"] == "segment"
+        assert http.get(f"/v1/customers/{customer['id']}/segments").json()["data"] == []
+
+    def test_other_projects_cannot_see_it(
+        self, http: httpx.Client, server: RunningServer, another_project: Credentials
+    ) -> None:
+        segment = create_segment(http, type="passive", filter=city_filter("x"))
+        with sdk_client(server, another_project) as client:
+            with pytest.raises(voucherify.ApiException) as raised:
+                voucherify.SegmentsApi(client).get_segment(segment["id"])
+            assert raised.value.status == 404
+
+
+class TestListSegments:
+    def test_pages_newest_first_with_filters(self, http: httpx.Client) -> None:
+        made = [
+            create_segment(http, type="passive", filter=city_filter("a")),
+            create_segment(http, type="static", customers=[]),
+            create_segment(http, type="auto-update", filter=city_filter("b")),
+        ]
+        page = http.get("/v1/segments", params={"limit": 2}).json()
+        assert (page["object"], page["data_ref"], page["total"], page["has_more"]) == (
+            "list",
+            "data",
+            3,
+            True,
+        )
+        assert [s["id"] for s in page["data"]] == [made[2]["id"], made[1]["id"]]
+        rest = http.get(
+            "/v1/segments", params={"limit": 2, "starting_after": page["data"][-1]["id"]}
+        ).json()
+        assert [s["id"] for s in rest["data"]] == [made[0]["id"]]
+        oldest = http.get("/v1/segments", params={"order": "created_at", "limit": 1}).json()
+        assert oldest["data"][0]["id"] == made[0]["id"]
+        typed = http.get(
+            "/v1/segments", params={"filters[type][conditions][$in][]": ["static", "passive"]}
+        ).json()
+        assert {s["id"] for s in typed["data"]} == {made[0]["id"], made[1]["id"]}
+        by_ids = http.get("/v1/segments", params={"ids": [made[1]["id"]]}).json()
+        assert [s["id"] for s in by_ids["data"]] == [made[1]["id"]]
+
+    def test_unknown_parameters_are_400(self, http: httpx.Client) -> None:
+        response = http.get("/v1/segments", params={"filters[colour][conditions][$is]": "x"})
+        assert response.status_code == 400
+        assert response.json()["key"] == "invalid_query_params"
+
+
+class TestCustomerSegments:
+    def test_lists_every_kind_the_customer_is_in(
+        self, customers_api: Any, http: httpx.Client
+    ) -> None:
+        city = unique("city")
+        customer = create_customer(http, address={"city": city})
+        static = create_segment(http, type="static", customers=[customer["id"]])
+        passive = create_segment(http, type="passive", filter=city_filter(city))
+        auto = create_segment(http, type="auto-update", filter=city_filter(city))
+        create_segment(http, type="auto-update", filter=city_filter("elsewhere"))
+        listed = customers_api.list_customer_segments(customer["id"])
+        assert listed.total == 3
+        assert [s.id for s in listed.data] == [static["id"], passive["id"], auto["id"]]
+        assert {s.object for s in listed.data} == {"segment"}
+
+    def test_unknown_customer_gets_what_no_data_matches(self, http: httpx.Client) -> None:
+        nobody = create_segment(
+            http, type="passive", filter={"email": {"conditions": {"$is_unknown": ""}}}
+        )
+        create_segment(http, type="auto-update", filter=city_filter("x"))
+        response = http.get("/v1/customers/nobody-yet/segments")
+        assert response.status_code == 200
+        assert [s["id"] for s in response.json()["data"]] == [nobody["id"]]
+
+
+class TestAutoUpdateMembership:
+    def test_update_enters_and_leaves(self, customers_api: Any, http: httpx.Client) -> None:
+        city = unique("city")
+        segment = create_segment(http, type="auto-update", filter=city_filter(city))
+        passive = create_segment(http, type="passive", filter=city_filter(city))
+        customer = create_customer(http, address={"city": "before"})
+        customers_api.update_customer(
+            customer["id"], voucherify.CustomersUpdateRequestBody(address={"city": city})
+        )
+        assert member_ids(http, segment["id"]) == {customer["id"]}
+        customers_api.update_customer(
+            customer["id"], voucherify.CustomersUpdateRequestBody(address={"city": "after"})
+        )
+        assert member_ids(http, segment["id"]) == set()
+        assert segment_activities(http, customer["id"]) == [
+            ("customer.segment.entered", segment["id"]),
+            ("customer.segment.left", segment["id"]),
+        ]
+        assert passive["id"] not in {sid for _, sid in segment_activities(http, customer["id"])}
+
+    def test_activity_carries_customer_and_segment(self, http: httpx.Client) -> None:
+        city = unique("city")
+        segment = create_segment(http, type="auto-update", filter=city_filter(city))
+        customer = create_customer(http, address={"city": city})
+        activities = http.get(f"/v1/customers/{customer['id']}/activity").json()["data"]
+        entered = [a for a in activities if a["type"] == "customer.segment.entered"]
+        assert len(entered) == 1
+        data = entered[0]["data"]
+        assert data["segment"] == {
+            "id": segment["id"],
+            "name": segment["name"],
+            "object": "segment",
+        }
+        assert data["customer"]["id"] == customer["id"]
+        assert data["customer"]["address"]["city"] == city
+
+    def test_an_order_moves_a_customer_in(self, http: httpx.Client) -> None:
+        segment = create_segment(
+            http,
+            type="auto-update",
+            filter={"summary.orders.total_amount": {"conditions": {"$more_than_equal": [5000]}}},
+        )
+        customer = create_customer(http)
+        order = {"customer": {"id": customer["id"]}, "amount": 3000, "status": "PAID"}
+        assert http.post("/v1/orders", json=order).status_code == 200
+        assert member_ids(http, segment["id"]) == set()
+        assert http.post("/v1/orders", json=order).status_code == 200
+        assert member_ids(http, segment["id"]) == {customer["id"]}
+        assert segment_activities(http, customer["id"]) == [
+            ("customer.segment.entered", segment["id"])
+        ]
+
+    def test_an_order_changing_hands_moves_both_customers(self, http: httpx.Client) -> None:
+        segment = create_segment(
+            http,
+            type="auto-update",
+            filter={"summary.orders.total_count": {"conditions": {"$more_than": ["0"]}}},
+        )
+        first, second = create_customer(http), create_customer(http)
+        source_id = unique("order")
+        body = {"source_id": source_id, "amount": 100, "status": "PAID"}
+        http.post("/v1/orders", json={**body, "customer": {"id": first["id"]}})
+        assert member_ids(http, segment["id"]) == {first["id"]}
+        http.post("/v1/orders", json={**body, "customer": {"id": second["id"]}})
+        assert member_ids(http, segment["id"]) == {second["id"]}
+        assert segment_activities(http, first["id"])[-1] == ("customer.segment.left", segment["id"])
+
+    def test_a_custom_event_moves_a_customer_in(
+        self, server: RunningServer, project: Credentials, http: httpx.Client
+    ) -> None:
+        segment = create_segment(
+            http,
+            type="auto-update",
+            filter={
+                "junction": "and",
+                "events.review_left.count": {"conditions": {"$more_than": ["1"]}},
+            },
+        )
+        customer = create_customer(http)
+        with sdk_client(server, project) as client:
+            events = voucherify.EventsApi(client)
+            body = voucherify.EventsCreateRequestBody(
+                event="review_left", customer=voucherify.Customer(source_id=customer["source_id"])
+            )
+            events.track_custom_event(body)
+            assert member_ids(http, segment["id"]) == set()
+            events.track_custom_event(body)
+        assert member_ids(http, segment["id"]) == {customer["id"]}
+        assert segment_activities(http, customer["id"]) == [
+            ("customer.segment.entered", segment["id"])
+        ]
+
+    def test_creating_a_matching_customer_enters(self, http: httpx.Client) -> None:
+        segment = create_segment(
+            http, type="auto-update", filter={"metadata.tier": {"conditions": {"$in": ["gold"]}}}
+        )
+        customer = create_customer(http, metadata={"tier": "gold"})
+        assert member_ids(http, segment["id"]) == {customer["id"]}
+        # An upsert that changes nothing the filter reads moves nothing.
+        http.post("/v1/customers", json={"source_id": customer["source_id"], "name": "New"})
+        assert segment_activities(http, customer["id"]) == [
+            ("customer.segment.entered", segment["id"])
+        ]
+
+    def test_deleting_a_customer_takes_it_out(self, http: httpx.Client) -> None:
+        segment = create_segment(
+            http, type="auto-update", filter={"metadata.tier": {"conditions": {"$is": "gold"}}}
+        )
+        static = create_segment(http, type="static", customers=[])
+        customer = create_customer(http, metadata={"tier": "gold"})
+        assert http.delete(f"/v1/customers/{customer['id']}").status_code == 204
+        assert member_ids(http, segment["id"]) == set()
+        assert member_ids(http, static["id"]) == set()
+
+    def test_permanent_deletion_counts_memberships(self, http: httpx.Client) -> None:
+        customer = create_customer(http, metadata={"tier": "gold"})
+        create_segment(http, type="static", customers=[customer["id"]])
+        create_segment(
+            http, type="auto-update", filter={"metadata.tier": {"conditions": {"$is": "gold"}}}
+        )
+        response = http.post(f"/v1/customers/{customer['id']}/permanent-deletion")
+        assert response.status_code == 200
+        assert response.json()["data_json"]["segments"] == 2
+
+    def test_static_segments_never_change(self, http: httpx.Client) -> None:
+        customer = create_customer(http, address={"city": "a"})
+        static = create_segment(http, type="static", customers=[customer["id"]])
+        http.put(f"/v1/customers/{customer['id']}", json={"address": {"city": "b"}})
+        assert member_ids(http, static["id"]) == {customer["id"]}
+        assert segment_activities(http, customer["id"]) == []
+
+
+class TestTimeDependentSegments:
+    def test_the_periodic_job_moves_customers_as_time_passes(
+        self, server: RunningServer, project: Credentials, http: httpx.Client
+    ) -> None:
+        from patron.db.pool import connect
+        from patron.segments import service
+        from tests.conftest import run
+
+        segment = create_segment(
+            http,
+            type="auto-update",
+            filter={"created_at": {"conditions": {"$less_than_ago": [3]}}},
+        )
+        customer = create_customer(http)
+        assert member_ids(http, segment["id"]) == {customer["id"]}
+
+        async def reconcile(at: datetime) -> int:
+            conn = await connect(server.db.dsn)
+            try:
+                row = await conn.fetchrow(
+                    "SELECT id, name, type, filter FROM segments WHERE project_id = $1",
+                    project.project_id,
+                )
+                return await service.reconcile(conn, project.project_id, row, at=at)
+            finally:
+                await conn.close()
+
+        assert run(reconcile(datetime.now(UTC))) == 0
+        assert run(reconcile(datetime.now(UTC) + timedelta(days=4))) == 1
+        assert member_ids(http, segment["id"]) == set()
+        assert segment_activities(http, customer["id"]) == [
+            ("customer.segment.entered", segment["id"]),
+            ("customer.segment.left", segment["id"]),
+        ]
+        assert run(reconcile(datetime.now(UTC))) == 1
+        assert member_ids(http, segment["id"]) == {customer["id"]}
