@@ -23,6 +23,7 @@ from patron.events.routes import track_custom_event
 from patron.health import health
 from patron.kit.asgi import RequestContext
 from patron.kit.ratelimit import SlidingWindow
+from patron.openapi.routes import openapi_document
 from patron.orders.routes import OrderRoutes
 from patron.projects.asgi import Authentication
 from patron.projects.service import Authenticator, ClientAuthenticator
@@ -59,6 +60,7 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
     return Litestar(
         route_handlers=[
             health,
+            openapi_document,
             CustomerRoutes,
             ActivityRoutes,
             AsyncActionRoutes,
