@@ -249,11 +249,17 @@ class TestAutoUpdateMembership:
         passive = create_segment(http, type="passive", filter=city_filter(city))
         customer = create_customer(http, address={"city": "before"})
         customers_api.update_customer(
-            customer["id"], voucherify.CustomersUpdateRequestBody(address={"city": city})
+            customer["id"],
+            voucherify.CustomersUpdateRequestBody(
+                address=voucherify.CustomersUpdateRequestBodyAddress(city=city)
+            ),
         )
         assert member_ids(http, segment["id"]) == {customer["id"]}
         customers_api.update_customer(
-            customer["id"], voucherify.CustomersUpdateRequestBody(address={"city": "after"})
+            customer["id"],
+            voucherify.CustomersUpdateRequestBody(
+                address=voucherify.CustomersUpdateRequestBodyAddress(city="after")
+            ),
         )
         assert member_ids(http, segment["id"]) == set()
         assert segment_activities(http, customer["id"]) == [
@@ -397,6 +403,7 @@ class TestTimeDependentSegments:
                     "SELECT id, name, type, filter FROM segments WHERE project_id = $1",
                     project.project_id,
                 )
+                assert row is not None
                 return await service.reconcile(conn, project.project_id, row, at=at)
             finally:
                 await conn.close()
