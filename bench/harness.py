@@ -102,13 +102,14 @@ async def _load(
     *,
     requests: int,
     concurrency: int,
+    headers: dict[str, str] | None = None,
 ) -> Result:
     latencies: list[float] = []
     errors = 0
     counter = iter(range(requests))
     async with httpx.AsyncClient(
         base_url=base,
-        headers=HEADERS,
+        headers=headers or HEADERS,
         timeout=60,
         limits=httpx.Limits(max_connections=concurrency),
     ) as client:
@@ -134,8 +135,11 @@ def load(
     *,
     requests: int,
     concurrency: int = 16,
+    headers: dict[str, str] | None = None,
 ) -> Result:
-    return asyncio.run(_load(base, make_request, requests=requests, concurrency=concurrency))
+    return asyncio.run(
+        _load(base, make_request, requests=requests, concurrency=concurrency, headers=headers)
+    )
 
 
 def side_by_side(
@@ -144,12 +148,16 @@ def side_by_side(
     *,
     requests: int,
     rounds: int = 3,
+    headers: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, list[Result]]:
-    """Run the cases in alternation, `rounds` times each, so that noise hits them alike."""
+    """Run the cases in alternation, `rounds` times each, so that noise hits them alike;
+    `headers` gives a case other credentials than the bench project's."""
     results: dict[str, list[Result]] = {name: [] for name in cases}
     for _ in range(rounds):
         for name, make_request in cases.items():
-            results[name].append(load(base, make_request, requests=requests))
+            results[name].append(
+                load(base, make_request, requests=requests, headers=(headers or {}).get(name))
+            )
     return results
 
 
