@@ -22,6 +22,7 @@ from patron.errors import handle_exception
 from patron.events.routes import track_custom_event
 from patron.health import health
 from patron.kit.asgi import RequestContext
+from patron.kit.http import answer_options
 from patron.kit.ratelimit import SlidingWindow
 from patron.openapi.routes import openapi_document
 from patron.orders.routes import OrderRoutes
@@ -77,6 +78,7 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             "conn": Provide(provide_conn),
         },
         exception_handlers={Exception: handle_exception},
+        before_request=answer_options,
         lifespan=[database],
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=None,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime, timedelta, timezone
+import re
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import msgspec
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from patron.kit.time import parse_datetime, render_datetime
+from patron.kit.time import DATE_PATTERN, MOMENT_PATTERN, parse_datetime, render_datetime
 
 moments = st.datetimes(
     min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
@@ -60,3 +63,25 @@ class TestParseDatetime:
     def test_never_fails_otherwise(self, text: str) -> None:
         with contextlib.suppress(ValueError):
             parse_datetime(text)
+
+
+class TestPatterns:
+    """The patterns the OpenAPI document states are exactly what Patron accepts."""
+
+    @given(st.from_regex(MOMENT_PATTERN, fullmatch=True))
+    def test_every_moment_the_pattern_admits_parses(self, text: str) -> None:
+        parse_datetime(text)
+
+    @given(st.text(max_size=40) | st.from_regex(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ].{0,20}$"))
+    def test_every_other_text_is_refused(self, text: str) -> None:
+        if re.fullmatch(MOMENT_PATTERN, text) is None:
+            with pytest.raises(ValueError):  # noqa: PT011
+                parse_datetime(text)
+
+    @given(st.from_regex(DATE_PATTERN, fullmatch=True))
+    def test_every_date_the_pattern_admits_is_a_date(self, text: str) -> None:
+        msgspec.json.decode(msgspec.json.encode(text), type=date)
+
+    @given(st.dates())
+    def test_every_date_matches_the_pattern(self, day: date) -> None:
+        assert re.fullmatch(DATE_PATTERN, day.isoformat())

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 
 import httpx
+import msgspec
 import schemathesis
+from hypothesis import given
+from hypothesis import strategies as st
 from schemathesis.core.result import Err
 
 from patron.app import create_app
 from patron.config import Settings
+from patron.customers.schemas import EMAIL_PATTERN, CustomerCreate, check_fields
+from patron.errors import InvalidPayload
 from patron.openapi import document
+from patron.orders.schemas import CREATED_AT_PATTERN, OrderCreate, check_order
 
 _PARAMETER = re.compile(r"\{[^}]*\}")
 _METHODS = {"get", "put", "post", "delete", "patch"}
@@ -69,3 +76,32 @@ class TestServed:
 
     def test_server_routes_still_need_credentials(self, anonymous_http: httpx.Client) -> None:
         assert anonymous_http.get("/v1/customers").status_code == 401
+
+
+class TestPatterns:
+    """The patterns the document states are the rules the server applies."""
+
+    @given(st.from_regex(CREATED_AT_PATTERN, fullmatch=True))
+    def test_every_order_date_the_pattern_admits_is_accepted(self, text: str) -> None:
+        order = msgspec.json.decode(msgspec.json.encode({"created_at": text}), type=OrderCreate)
+        check_order(order)
+
+    @given(
+        st.datetimes(
+            timezones=st.none()
+            | st.integers(-23 * 60 - 59, 23 * 60 + 59).map(
+                lambda minutes: timezone(timedelta(minutes=minutes))
+            )
+        )
+    )
+    def test_every_order_date_the_server_accepts_matches(self, moment: datetime) -> None:
+        order = OrderCreate(created_at=moment)
+        try:
+            check_order(order)
+        except InvalidPayload:
+            return
+        assert re.fullmatch(CREATED_AT_PATTERN, moment.isoformat())
+
+    @given(st.from_regex(EMAIL_PATTERN, fullmatch=True).filter(lambda text: len(text) <= 254))
+    def test_every_email_the_pattern_admits_is_accepted(self, email: str) -> None:
+        check_fields(CustomerCreate(email=email))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
@@ -55,3 +56,22 @@ def path_key(raw: str) -> str | None:
     if not key or "\x00" in key or len(key) > 1024:
         return None
     return key
+
+
+_PARAMETER_TYPE = re.compile(r"\{(\w+):[^}]+\}")
+
+
+async def answer_options(request: Request[Any, Any, Any]) -> Response[bytes] | None:
+    """Answer `OPTIONS` with every method of the path in `Allow` (a `before_request` hook).
+
+    Litestar's own answer lists only the methods registered before its OPTIONS handler was
+    made, so a path served by several handlers would advertise too few.
+    """
+    if request.method != "OPTIONS":
+        return None
+    template = request.scope.get("path_template")
+    for route in request.app.routes:
+        if _PARAMETER_TYPE.sub(r"{\1}", route.path) == template:
+            allowed = ", ".join(sorted(getattr(route, "methods", ())))
+            return Response(content=b"", status_code=204, headers={"allow": allowed})
+    return None

@@ -14,8 +14,16 @@ QueryParams = Mapping[str, str]
 _INTEGER = re.compile(r"-?[0-9]{1,9}")
 
 
+def _one(params: QueryParams, name: str) -> str | None:
+    """The parameter's value; a parameter sent twice is a 400, not a silent pick of one."""
+    getall = getattr(params, "getall", None)
+    if getall is not None and len(getall(name, ())) > 1:
+        raise InvalidQueryParams(f"Query parameter {name} must be given once")
+    return params.get(name)
+
+
 def text(params: QueryParams, name: str) -> str | None:
-    value = params.get(name)
+    value = _one(params, name)
     if value is None:
         return None
     if "\x00" in value:
@@ -24,8 +32,8 @@ def text(params: QueryParams, name: str) -> str | None:
 
 
 def integer(params: QueryParams, name: str, *, default: int, minimum: int, maximum: int) -> int:
-    raw = params.get(name)
-    if raw is None or raw == "":
+    raw = _one(params, name)
+    if raw is None:
         return default
     if not _INTEGER.fullmatch(raw):
         raise InvalidQueryParams(f"Query parameter {name} must be an integer")
@@ -38,8 +46,8 @@ def integer(params: QueryParams, name: str, *, default: int, minimum: int, maxim
 
 
 def choice(params: QueryParams, name: str, allowed: Collection[str]) -> str | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
+    raw = _one(params, name)
+    if raw is None:
         return None
     if raw not in allowed:
         raise InvalidQueryParams(
@@ -49,8 +57,8 @@ def choice(params: QueryParams, name: str, allowed: Collection[str]) -> str | No
 
 
 def timestamp(params: QueryParams, name: str) -> datetime | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
+    raw = _one(params, name)
+    if raw is None:
         return None
     try:
         return parse_datetime(raw)

@@ -9,6 +9,36 @@ from datetime import UTC, date, datetime
 _UNENCODED_PLUS = re.compile(r" (\d{2}:?\d{2})$")
 
 
+def date_pattern(year: str, leap_year: str) -> str:
+    """A regular expression for the real calendar dates `YYYY-MM-DD` of these years."""
+    return (
+        f"(?:{year}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+        "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+        f"|{leap_year}-02-29)"
+    )
+
+
+# Years 0001-9999, and the leap years among them.
+ANY_YEAR = "(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
+LEAP_YEAR = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+# `YYYY-MM-DD` as msgspec reads a `date` (request bodies).
+DATE_PATTERN = f"^{date_pattern(ANY_YEAR, LEAP_YEAR)}$"
+HOUR = "(?:[01][0-9]|2[0-3])"
+# Years 0002-9998: any offset then leaves the moment inside what a datetime can hold.
+_MOMENT_YEAR = (
+    "(?:000[2-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+)
+# A moment in a query parameter: a date, or a date and time (seconds, fraction and offset
+# optional); `Z` or `+hh:mm`/`-hhmm`, whose `+` may arrive as a space. The OpenAPI document
+# states this same pattern.
+MOMENT_PATTERN = (
+    f"^{date_pattern(_MOMENT_YEAR, LEAP_YEAR)}"
+    f"(?:T{HOUR}:[0-5][0-9](?::[0-5][0-9](?:\\.[0-9]{{1,9}})?)?"
+    f"(?:Z|[+ -]{HOUR}:?[0-5][0-9])?)?$"
+)
+_MOMENT = re.compile(MOMENT_PATTERN)
+
+
 def render_datetime(value: datetime) -> str:
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
@@ -26,11 +56,10 @@ def render_date(value: date | None) -> str | None:
 def parse_datetime(text: str) -> datetime:
     """Parse a date or a date-time in every form the SDKs send; naive values are UTC.
 
-    Accepts `2024-01-02`, `2024-01-02T03:04:05Z`, `…05.123Z`, `…05.000000+0000`, `…05+01:00`
-    and naive `…05.000000`. Raises ValueError for anything else.
+    Accepts what MOMENT_PATTERN does: `2024-01-02`, `2024-01-02T03:04:05Z`, `…05.123Z`,
+    `…05.000000+0000`, `…05+01:00` and naive `…05.000000`. Raises ValueError for anything else.
     """
-    text = text.strip()
-    if not text or len(text) > 40 or not text[:4].isdigit():
+    if len(text) > 40 or not _MOMENT.fullmatch(text):
         raise ValueError(text)
     parsed = datetime.fromisoformat(_UNENCODED_PLUS.sub(r"+\1", text))
     if parsed.tzinfo is None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
+from msgspec import inspect as types
 
 from patron.errors import InvalidPayload
 
 MAX_JSON_DEPTH = 32
 MAX_METADATA_BYTES = 1024 * 1024
+
+T = TypeVar("T")
 
 
 def decode_body(body: bytes, target: type[Any]) -> Any:
@@ -17,13 +20,67 @@ def decode_body(body: bytes, target: type[Any]) -> Any:
     if not body.strip():
         raise InvalidPayload("The payload cannot be empty")
     try:
-        return msgspec.json.decode(body, type=target)
+        try:
+            return msgspec.json.decode(body, type=target)
+        except msgspec.ValidationError as exc:
+            if not _is_float_for_integer(exc):
+                raise
+            return convert(msgspec.json.decode(body), target)
     except msgspec.ValidationError as exc:
         raise InvalidPayload(_describe_validation_error(str(exc))) from None
     except msgspec.DecodeError as exc:
         raise InvalidPayload(f"Malformed JSON: {exc}") from None
     except RecursionError:
         raise InvalidPayload(f"The payload is nested deeper than {MAX_JSON_DEPTH} levels") from None
+
+
+def convert(value: Any, target: type[T]) -> T:
+    """`msgspec.convert`, reading a whole number written with a fraction (`2.0`) as an integer.
+
+    JSON has one number type: to Voucherify's JavaScript, and to JSON Schema, `2.0` is the
+    integer 2, and clients whose languages print floats that way (Python's json) send it.
+    """
+    try:
+        return msgspec.convert(value, target)
+    except msgspec.ValidationError as exc:
+        if not _is_float_for_integer(exc):
+            raise
+    return msgspec.convert(_whole_numbers(value, types.type_info(target)), target)
+
+
+def _is_float_for_integer(exc: msgspec.ValidationError) -> bool:
+    return str(exc).startswith("Expected `int") and "got `float`" in str(exc)
+
+
+def _whole_numbers(value: Any, kind: types.Type) -> Any:
+    """`value` with every integral float where `kind` wants an integer made an int."""
+    if isinstance(kind, types.UnionType):
+        for option in kind.types:
+            if (
+                (isinstance(value, float) and isinstance(option, types.IntType))
+                or (
+                    isinstance(value, dict)
+                    and isinstance(option, types.StructType | types.DictType)
+                )
+                or (isinstance(value, list) and isinstance(option, types.ListType))
+            ):
+                return _whole_numbers(value, option)
+        return value
+    if isinstance(kind, types.IntType):
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+            return int(value)
+        return value
+    if isinstance(kind, types.StructType) and isinstance(value, dict):
+        fields = {field.encode_name: field.type for field in kind.fields}
+        return {
+            key: _whole_numbers(item, fields[key]) if key in fields else item
+            for key, item in value.items()
+        }
+    if isinstance(kind, types.DictType) and isinstance(value, dict):
+        return {key: _whole_numbers(item, kind.value_type) for key, item in value.items()}
+    if isinstance(kind, types.ListType) and isinstance(value, list):
+        return [_whole_numbers(item, kind.item_type) for item in value]
+    return value
 
 
 def _describe_validation_error(text: str) -> str:

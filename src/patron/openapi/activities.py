@@ -24,9 +24,9 @@ from patron.openapi.common import (
     obj,
     operation,
     query_parameter,
+    query_text,
     ref,
     string,
-    text,
     timestamp,
 )
 from patron.openapi.customers import CUSTOMER_ID
@@ -60,7 +60,7 @@ def _filters(*, legacy: bool) -> list[Schema]:
         query_parameter("order", enum(orders), "Sort order (`-created_at`)."),
         query_parameter(
             "starting_after_id",
-            text(),
+            query_text(),
             "The id of an activity of this customer: the page starts after it (400 when this"
             " customer has no such activity).",
         ),
@@ -73,7 +73,7 @@ def _filters(*, legacy: bool) -> list[Schema]:
         date_parameter("end_date", "Activities at or before this moment."),
         query_parameter("type", enum(ACTIVITY_TYPES), "Only activities of this type."),
         query_parameter("category", enum(CATEGORIES), "Only `ACTION`s or only `EFFECT`s."),
-        query_parameter("campaign_id", text(), "Only activities about this campaign."),
+        query_parameter("campaign_id", query_text(), "Only activities about this campaign."),
         query_parameter(
             "campaign_type", enum(CAMPAIGN_TYPES), "Only activities about such campaigns."
         ),

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from patron.kit.time import DATE_PATTERN, MOMENT_PATTERN
+
 Schema = dict[str, Any]
 
 # PostgreSQL cannot store the NUL character, so no text anywhere may hold one.
@@ -76,6 +78,13 @@ def integer(
     if maximum is not None:
         schema["maximum"] = maximum
     return _finish(schema, nullable, description)
+
+
+def calendar_date(*, nullable: bool = False, description: str | None = None) -> Schema:
+    """A date `YYYY-MM-DD` in a request body (years 0001 to 9999)."""
+    return _finish(
+        {"type": "string", "format": "date", "pattern": DATE_PATTERN}, nullable, description
+    )
 
 
 def boolean(description: str | None = None) -> Schema:
@@ -184,6 +193,11 @@ def path_parameter(name: str, description: str) -> Schema:
     }
 
 
+def query_text(description: str | None = None) -> Schema:
+    """Text in a query parameter: any length, no NUL character."""
+    return _finish({"type": "string", "pattern": NO_NUL}, False, description)
+
+
 def query_parameter(name: str, schema: Schema, description: str) -> Schema:
     return {
         "name": name,
@@ -213,10 +227,10 @@ def page_parameter(maximum: int) -> Schema:
 def date_parameter(name: str, description: str) -> Schema:
     return query_parameter(
         name,
-        {"type": "string", "format": "date-time", "example": "2024-01-02T03:04:05Z"},
+        {"type": "string", "pattern": MOMENT_PATTERN, "example": "2024-01-02T03:04:05Z"},
         description
-        + " ISO 8601: a date-time (UTC when it has no offset) or a date such as `2024-01-02`;"
-        " anything else is a 400 `invalid_query_params`.",
+        + " ISO 8601: a date such as `2024-01-02`, or a date and time (UTC when it has no"
+        " offset), in the years 0002 to 9998; anything else is a 400 `invalid_query_params`.",
     )
 
 

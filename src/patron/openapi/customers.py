@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from patron.customers.schemas import EMAIL_PATTERN
 from patron.openapi.common import (
     NO_NUL,
     Schema,
     array,
     boolean,
+    calendar_date,
     const,
     date_parameter,
     enum,
@@ -26,6 +28,7 @@ from patron.openapi.common import (
     page_parameter,
     path_parameter,
     query_parameter,
+    query_text,
     ref,
     string,
     text,
@@ -40,11 +43,6 @@ CUSTOMER_ID = path_parameter(
 )
 
 INDEXED = " At most 1,000 bytes of UTF-8."
-EMAIL_PATTERN = r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$"
-
-
-def _date(description: str) -> Schema:
-    return or_null({"type": "string", "format": "date", "description": description})
 
 
 ADDRESS_REQUEST = obj(
@@ -73,8 +71,8 @@ CUSTOMER_FIELDS: dict[str, Schema] = {
         }
     ),
     "phone": text(nullable=True, description="Phone number."),
-    "birthdate": _date("Birth date, `YYYY-MM-DD`."),
-    "birthday": _date("Deprecated alias of `birthdate`."),
+    "birthdate": calendar_date(nullable=True, description="Birth date, `YYYY-MM-DD`."),
+    "birthday": calendar_date(nullable=True, description="Deprecated alias of `birthdate`."),
     "address": ADDRESS_REQUEST,
     "metadata": metadata(
         "Custom attributes; sent, it replaces the stored metadata whole (`null` clears it).",
@@ -311,9 +309,9 @@ PATHS: dict[str, Schema] = {
             parameters=[
                 limit_parameter(),
                 page_parameter(99),
-                query_parameter("email", text(), "Only customers with exactly this e-mail."),
-                query_parameter("city", text(), "Only customers in exactly this city."),
-                query_parameter("name", text(), "Only customers with exactly this name."),
+                query_parameter("email", query_text(), "Only customers with exactly this e-mail."),
+                query_parameter("city", query_text(), "Only customers in exactly this city."),
+                query_parameter("name", query_text(), "Only customers with exactly this name."),
                 date_parameter("created_at[before]", "Created before this moment."),
                 date_parameter("created_at[after]", "Created after this moment."),
                 date_parameter("updated_at[before]", "Last changed before this moment."),
@@ -326,13 +324,13 @@ PATHS: dict[str, Schema] = {
                 ),
                 query_parameter(
                     "segment_id",
-                    text(),
+                    query_text(),
                     "Only members of this segment (404 when there is no such segment).",
                 ),
             ],
             responses={
                 "200": json_response(ref("CustomersListResponseBody"), "A page of customers."),
-                **errors("InvalidQueryParams"),
+                **errors("InvalidQueryParams", "NotFound"),
             },
         ),
     },

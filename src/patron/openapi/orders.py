@@ -31,15 +31,13 @@ from patron.openapi.common import (
 )
 from patron.openapi.customers import ASYNC_ACTION_LINKS
 from patron.orders.routes import MAX_IMPORT_ORDERS
-from patron.orders.schemas import MAX_ITEMS
+from patron.orders.schemas import CREATED_AT_PATTERN, FIRST_YEAR, LAST_YEAR, MAX_ITEMS
 
 TAG = "Orders"
 
 STATUSES = ["CREATED", "PAID", "CANCELED", "FULFILLED"]
 MONEY = integer(minimum=0, maximum=10**15, nullable=True)
 QUANTITY = integer(minimum=0, maximum=10**9, nullable=True)
-# The year as written, 1900 to 9998: the moment then renders in ISO 8601 whatever its offset.
-ORDER_DATE_PATTERN = r"^(19[0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-"
 
 ORDER_ID = path_parameter("orderId", "The order's `id` or `source_id`.")
 
@@ -98,9 +96,10 @@ def _order_fields() -> dict[str, Schema]:
         "metadata": metadata("The order's custom attributes.", nullable=True),
         "created_at": {
             "type": "string",
-            "format": "date-time",
-            "pattern": ORDER_DATE_PATTERN,
-            "description": "For historical orders; the year must be 1900 to 9998.",
+            "pattern": CREATED_AT_PATTERN,
+            "example": "2024-01-02T03:04:05Z",
+            "description": "For historical orders: RFC 3339 (UTC without an offset), written in"
+            f" the years {FIRST_YEAR} to {LAST_YEAR}.",
         },
         "referrer_id": text(nullable=True),
         "customer": or_null(ref("CustomersCreateRequestBody")),

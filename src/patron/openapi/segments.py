@@ -22,6 +22,7 @@ from patron.openapi.common import (
     operation,
     path_parameter,
     query_parameter,
+    query_text,
     ref,
     string,
     text,
@@ -68,7 +69,7 @@ def _condition_values(field: str, ops: list[str]) -> list[Schema]:
     return [
         query_parameter(
             f"filters[{field}][conditions][${op}]",
-            array(text()),
+            array(query_text()),
             f"Only segments whose {field} is one of these.",
         )
         for op in ops
@@ -103,9 +104,9 @@ PATHS: dict[str, Schema] = {
                     "order", enum(["created_at", "-created_at"]), "Sort order (`-created_at`)."
                 ),
                 query_parameter(
-                    "starting_after", text(), "A segment id: the page continues after it."
+                    "starting_after", query_text(), "A segment id: the page continues after it."
                 ),
-                query_parameter("ids", array(text()), "Only these segments."),
+                query_parameter("ids", array(query_text()), "Only these segments."),
                 query_parameter(
                     "filters[junction]",
                     enum(["and", "or"]),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -10,7 +10,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from patron.customers.schemas import CustomerCreate, Text, check_fields
 from patron.errors import InvalidPayload
-from patron.kit.time import render_datetime, render_optional_datetime
+from patron.kit.time import HOUR, date_pattern, render_datetime, render_optional_datetime
 from patron.kit.validation import check_metadata, check_text
 
 Money = Annotated[int, Meta(ge=0, le=10**15)]
@@ -82,18 +82,26 @@ class OrderUpdate(OrderFields):
     """Body of `PUT /v1/orders/{id}`."""
 
 
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+# An order's `created_at` must be written in one of these years, whatever its offset: so it
+# renders in ISO 8601 in UTC. The OpenAPI document states the same as a pattern.
+FIRST_YEAR, LAST_YEAR = 1900, 9998
+_YEAR = "(?:19[0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+_LEAP_YEAR = "(?:(?:19|[2-9][0-9])(?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[3579][26])00)"
+# RFC 3339 as msgspec reads a datetime: `T`, `t` or a space; seconds required; offset optional.
+CREATED_AT_PATTERN = (
+    f"^{date_pattern(_YEAR, _LEAP_YEAR)}[Tt ]{HOUR}:[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{{1,9}})?"
+    f"(?:[Zz]|[+-]{HOUR}:?[0-5][0-9])?$"
+)
 
 
 def check_order(order: OrderFields) -> None:
     """Text PostgreSQL can store, bounded dates and metadata, everywhere in the order."""
-    if isinstance(order.created_at, datetime):
-        moment = order.created_at
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        if not EARLIEST <= moment < LATEST:
-            raise InvalidPayload("Property .created_at must be between 1900 and 9999")
+    if isinstance(order.created_at, datetime) and not (
+        FIRST_YEAR <= order.created_at.year <= LAST_YEAR
+    ):
+        raise InvalidPayload(
+            f"Property .created_at must be in the years {FIRST_YEAR} to {LAST_YEAR}"
+        )
     for name in ("source_id", "referrer_id"):
         value = getattr(order, name)
         if isinstance(value, str):

@@ -19,6 +19,7 @@ from patron.customers.schemas import CustomerCreate
 from patron.db.pool import Connection, retrying_deadlocks
 from patron.errors import InvalidPayload, NotFound
 from patron.kit import ids
+from patron.kit.validation import convert
 from patron.orders import repository
 from patron.orders.repository import Row
 from patron.orders.schemas import (
@@ -385,7 +386,7 @@ async def apply_import(
         savepoint = conn.transaction()
         await savepoint.start()
         try:
-            payload = msgspec.convert(data, OrderCreate)
+            payload = convert(data, OrderCreate)
             check_order(payload)
             await upsert(conn, actor, payload=payload, record_activities=False)
         except (msgspec.ValidationError, InvalidPayload, NotFound) as exc:

@@ -47,6 +47,7 @@ def _list_filters(request: Request[Any, Any, Any]) -> ListFilters:
             "Query parameter filters[type] must be one of: " + ", ".join(service.SEGMENT_TYPES)
         )
     order = query.choice(params, "order", ("created_at", "-created_at")) or "-created_at"
+    query.choice(params, "filters[junction]", ("and", "or"))  # checked; the filters all apply
     return ListFilters(
         limit=query.integer(params, "limit", default=10, minimum=1, maximum=100),
         ascending=order == "created_at",
