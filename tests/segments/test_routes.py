@@ -417,3 +417,37 @@ class TestTimeDependentSegments:
         ]
         assert run(reconcile(datetime.now(UTC))) == 1
         assert member_ids(http, segment["id"]) == {customer["id"]}
+
+
+class TestConcurrentWrites:
+    def test_no_write_is_missed_by_a_segment_created_meanwhile(
+        self, server: RunningServer, project: Credentials, http: httpx.Client
+    ) -> None:
+        """Each customer changes once, while the segment is being created: no later write
+        would repair a membership the creation got wrong."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from tests.conftest import auth_headers
+
+        inside, outside = unique("in"), unique("out")
+        people = [create_customer(http, address={"city": outside})["id"] for _ in range(40)]
+
+        def move(worker: int) -> None:
+            with httpx.Client(
+                base_url=server.base_url, headers=auth_headers(project), timeout=60
+            ) as client:
+                for customer_id in people[worker::6]:
+                    response = client.put(
+                        f"/v1/customers/{customer_id}", json={"address": {"city": inside}}
+                    )
+                    assert response.status_code == 200, response.text
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            futures = [pool.submit(move, worker) for worker in range(6)]
+            segment = create_segment(http, type="auto-update", filter=city_filter(inside))
+            for future in futures:
+                future.result()
+        assert member_ids(http, segment["id"]) == set(people)
+        for customer_id in people:
+            moves = [kind for kind, _ in segment_activities(http, customer_id)]
+            assert moves in ([], ["customer.segment.entered"]), moves
