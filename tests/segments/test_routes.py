@@ -451,3 +451,38 @@ class TestConcurrentWrites:
         for customer_id in people:
             moves = [kind for kind, _ in segment_activities(http, customer_id)]
             assert moves in ([], ["customer.segment.entered"]), moves
+
+
+class TestBulkWrites:
+    def test_bulk_and_metadata_updates_move_customers_with_activities(
+        self, http: httpx.Client
+    ) -> None:
+        from tests.async_actions.helpers import wait_done
+
+        segment = create_segment(
+            http, type="auto-update", filter={"metadata.tier": {"conditions": {"$is": "gold"}}}
+        )
+        ids = [unique("bulk") for _ in range(3)]
+        rows = [
+            {"source_id": ids[0], "metadata": {"tier": "gold"}},
+            {"source_id": ids[1], "metadata": {"tier": "gold"}},
+            {"source_id": ids[2], "metadata": {"tier": "silver"}},
+        ]
+        action = http.post("/v1/customers/bulk/async", json=rows).json()["async_action_id"]
+        assert wait_done(http, action)["status"] == "DONE"
+        people = {key: http.get(f"/v1/customers/{key}").json()["id"] for key in ids}
+        assert member_ids(http, segment["id"]) == {people[ids[0]], people[ids[1]]}
+        assert segment_activities(http, people[ids[0]]) == [
+            ("customer.segment.entered", segment["id"])
+        ]
+        action = http.post(
+            "/v1/customers/metadata/async",
+            json={"source_ids": [ids[0], ids[2]], "metadata": {"tier": "silver"}},
+        ).json()["async_action_id"]
+        assert wait_done(http, action)["status"] == "DONE"
+        assert member_ids(http, segment["id"]) == {people[ids[1]]}
+        assert segment_activities(http, people[ids[0]]) == [
+            ("customer.segment.entered", segment["id"]),
+            ("customer.segment.left", segment["id"]),
+        ]
+        assert segment_activities(http, people[ids[2]]) == []

@@ -35,6 +35,7 @@ from patron.db.pool import Connection
 from patron.errors import APIError, InvalidPayload
 from patron.kit import ids
 from patron.kit.validation import check_json_value, check_metadata, check_text
+from patron.segments import service as segments
 
 _MILLISECOND = timedelta(milliseconds=1)
 
@@ -87,6 +88,7 @@ async def merge(
     project_id = actor.project_id
     changes = _combine(changes, merge_metadata=merge_metadata)
     await repository.refresh_statistics_if_stale(conn)
+    await segments.hold(conn, project_id)
     # Project row first, as everywhere; while it is held no one else can make a source_id live,
     # so the customers found missing below can be created without conflicts.
     await repository.lock_project(conn, project_id)
@@ -125,6 +127,9 @@ async def merge(
             (customer["id"], "customer.created", {"customer": render_customer(customer)})
             for customer in inserted
         ],
+    )
+    await segments.refresh_customers(
+        conn, actor, [id_ for id_, _ in updated] + [customer["id"] for customer in inserted]
     )
 
 

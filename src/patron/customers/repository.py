@@ -110,6 +110,16 @@ async def lock_live_by_ids(
     return list(rows)
 
 
+async def live_by_ids(conn: Connection, project_id: str, customer_ids: Sequence[str]) -> list[Row]:
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM customers"
+        " WHERE project_id = $1 AND id = ANY($2::text[]) AND deleted_at IS NULL ORDER BY id",
+        project_id,
+        list(customer_ids),
+    )
+    return list(rows)
+
+
 async def lock_project(conn: Connection, project_id: str) -> None:
     """Lock the project row; whatever locks it and customer rows takes it first."""
     # NO KEY UPDATE: exclusive among writers of the row, yet no conflict with the KEY SHARE

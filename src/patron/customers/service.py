@@ -104,6 +104,11 @@ async def lock_rows(conn: Connection, project_id: str, customer_ids: list[str]) 
     return await repository.lock_live_by_ids(conn, project_id, sorted(customer_ids))
 
 
+async def rows(conn: Connection, project_id: str, customer_ids: list[str]) -> list[Row]:
+    """The stored rows of those of these customers that are live."""
+    return await repository.live_by_ids(conn, project_id, customer_ids)
+
+
 def render(row: Row) -> dict[str, Any]:
     """The customer object of a stored row."""
     return render_customer(row)

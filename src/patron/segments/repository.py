@@ -276,6 +276,62 @@ async def auto_update_for_customer(
     return rows
 
 
+async def auto_update_segments(conn: Connection, project_id: str) -> Sequence[Row]:
+    rows: Sequence[Row] = await conn.fetch(
+        "SELECT id, name, filter FROM segments WHERE project_id = $1 AND type = 'auto-update'"
+        " ORDER BY created_at, id",
+        project_id,
+    )
+    return rows
+
+
+async def membership_changes(
+    conn: Connection,
+    project_id: str,
+    segment_id: str,
+    predicate: Predicate,
+    customer_ids: Sequence[str],
+) -> list[tuple[str, bool]]:
+    """(customer, now inside) for each of these live customers whose membership is wrong."""
+    args: list[Any] = [project_id, segment_id, list(customer_ids)]
+    condition = predicate.render(args)
+    rows = await conn.fetch(
+        f"""
+        SELECT id, inside FROM (
+            SELECT c.id, {condition} AS inside,
+                   EXISTS (SELECT 1 FROM segment_members m WHERE m.project_id = $1
+                           AND m.segment_id = $2 AND m.customer_id = c.id) AS member
+            FROM customers c
+            WHERE c.project_id = $1 AND c.id = ANY($3::text[]) AND c.deleted_at IS NULL
+        ) decided
+        WHERE inside <> member
+        ORDER BY id
+        """,
+        *args,
+    )
+    return [(row["id"], bool(row["inside"])) for row in rows]
+
+
+async def add_members(
+    conn: Connection, project_id: str, segment_id: str, customer_ids: Sequence[str]
+) -> None:
+    if customer_ids:
+        await add_static_members(conn, project_id, segment_id, customer_ids)
+
+
+async def remove_members(
+    conn: Connection, project_id: str, segment_id: str, customer_ids: Sequence[str]
+) -> None:
+    if customer_ids:
+        await conn.execute(
+            "DELETE FROM segment_members WHERE project_id = $1 AND segment_id = $2"
+            " AND customer_id = ANY($3::text[])",
+            project_id,
+            segment_id,
+            list(customer_ids),
+        )
+
+
 async def event_counts(
     conn: Connection, project_id: str, customer_id: str, events: Sequence[str]
 ) -> dict[str, int]:

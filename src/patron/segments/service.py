@@ -262,6 +262,47 @@ async def refresh_customer(conn: Connection, actor: Actor, customer_id: str) -> 
         await _apply(conn, actor, row, changes)
 
 
+async def refresh_customers(conn: Connection, actor: Actor, customer_ids: Sequence[str]) -> None:
+    """The set-based twin of `refresh_customer`, for many changed customers at once (bulk
+    updates and imports): one statement per auto-update segment decides the whole batch."""
+    project_id = actor.project_id
+    await repository.lock_for_writes(conn, project_id)
+    segments = await repository.auto_update_segments(conn, project_id)
+    if not segments or not customer_ids:
+        return
+    batch = sorted(set(customer_ids))
+    at = now()
+    moves: list[tuple[Row, str, bool]] = []
+    for segment in segments:
+        predicate = Predicate(_parsed(project_id, segment, at).test)
+        for customer_id, inside in await repository.membership_changes(
+            conn, project_id, segment["id"], predicate, batch
+        ):
+            moves.append((segment, customer_id, inside))
+    if not moves:
+        return
+    for segment in segments:
+        entering = [c for s, c, inside in moves if s is segment and inside]
+        leaving = [c for s, c, inside in moves if s is segment and not inside]
+        await repository.add_members(conn, project_id, segment["id"], entering)
+        await repository.remove_members(conn, project_id, segment["id"], leaving)
+    rows = await customers.rows(conn, project_id, sorted({c for _, c, _ in moves}))
+    snapshots = {row["id"]: customers.render(row) for row in rows}
+    await activities.record_many(
+        conn,
+        actor,
+        [
+            (
+                customer_id,
+                "customer.segment.entered" if inside else "customer.segment.left",
+                {"customer": snapshots[customer_id], "segment": _simple(segment)},
+            )
+            for segment, customer_id, inside in moves
+            if customer_id in snapshots
+        ],
+    )
+
+
 async def _apply(
     conn: Connection, actor: Actor, row: Any, changes: Sequence[tuple[Any, bool]]
 ) -> None:
