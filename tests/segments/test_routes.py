@@ -486,3 +486,19 @@ class TestBulkWrites:
             ("customer.segment.left", segment["id"]),
         ]
         assert segment_activities(http, people[ids[2]]) == []
+
+    def test_a_csv_import_moves_customers_in(self, http: httpx.Client) -> None:
+        from tests.async_actions.helpers import wait_done
+
+        city = unique("city")
+        segment = create_segment(http, type="auto-update", filter=city_filter(city))
+        first, second = unique("csv"), unique("csv")
+        content = f"Source_id,City\n{first},{city}\n{second},elsewhere\n".encode()
+        response = http.post(
+            "/v1/customers/importCSV", files={"file": ("customers.csv", content, "text/csv")}
+        )
+        assert response.status_code == 202, response.text
+        assert wait_done(http, response.json()["async_action_id"])["status"] == "DONE"
+        inside = http.get(f"/v1/customers/{first}").json()["id"]
+        assert member_ids(http, segment["id"]) == {inside}
+        assert segment_activities(http, inside) == [("customer.segment.entered", segment["id"])]
