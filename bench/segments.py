@@ -122,6 +122,15 @@ def main() -> None:
                 "/v1/segments",
                 json={"name": "city passive", "type": "passive", "filter": SEGMENT_FILTERS[0]},
             ).json()["id"]
+            few = [
+                customer["id"]
+                for customer in client.get("/v1/customers", params={"limit": 10}).json()[
+                    "customers"
+                ]
+            ]
+            static = client.post(
+                "/v1/segments", json={"name": "ten", "type": "static", "customers": few}
+            ).json()["id"]
             total = client.get("/v1/segments").json()["total"]
             print(f"the project has {total} segments")
 
@@ -136,6 +145,11 @@ def main() -> None:
                 "list passive members": lambda n: (
                     "GET",
                     f"/v1/customers?segment_id={passive}&page={n % 10 + 1}",
+                    None,
+                ),
+                "list static members (10)": lambda n: (
+                    "GET",
+                    f"/v1/customers?segment_id={static}",
                     None,
                 ),
                 "list city= (no segment)": lambda n: (

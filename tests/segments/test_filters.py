@@ -314,6 +314,13 @@ async def _both_ways(
                     *args,
                 )
             }
+            args = ["proj_f"]
+            value = Predicate(parsed.test).render(args, where=False)
+            decided = await conn.fetch(
+                f"SELECT c.id, {value} AS inside FROM customers c WHERE c.project_id = $1", *args
+            )
+            assert all(row["inside"] is not None for row in decided), raw
+            assert {row["id"] for row in decided if row["inside"]} == in_sql, raw
             in_memory = {
                 row["id"] for row in stored if matches(parsed.test, Facts(row, events[row["id"]]))
             }

@@ -17,6 +17,7 @@ from patron.segments.filters import (
     Expr,
     Junction,
     Kind,
+    Month,
     Not,
     Present,
     Test,
@@ -72,13 +73,20 @@ _CASTS: dict[Kind, str] = {
 
 
 class Predicate:
-    """A filter test rendered as SQL; its values are appended to a statement's arguments."""
+    """A filter test rendered as SQL; its values are appended to a statement's arguments.
+
+    In a WHERE clause (`where`), a test outside any NOT may be NULL where its value is
+    missing: AND and OR are monotonic, so a row is selected exactly when it would be with
+    NULL read as false — and bare comparisons let the planner use the customers' indexes
+    (city, e-mail, name …). As a value (`where=False`), and under NOT, every test is coalesced
+    to true or false.
+    """
 
     def __init__(self, test: Test) -> None:
         self.test = test
 
-    def render(self, args: list[Any]) -> str:
-        return _render(self.test, args)
+    def render(self, args: list[Any], *, where: bool = True) -> str:
+        return _render(self.test, args, where)
 
 
 def _param(args: list[Any], value: Any, kind: Kind, *, array: bool = False) -> str:
@@ -119,34 +127,38 @@ def _kind(expr: Expr) -> Kind:
     return "text" if kind is None else kind
 
 
-def _render(test: Test, args: list[Any]) -> str:
+def _render(test: Test, args: list[Any], where: bool) -> str:
     if isinstance(test, Junction):
         if not test.tests:
             return "TRUE" if test.how == "and" else "FALSE"
         joiner = " AND " if test.how == "and" else " OR "
-        return "(" + joiner.join(_render(inner, args) for inner in test.tests) + ")"
+        return "(" + joiner.join(_render(inner, args, where) for inner in test.tests) + ")"
     if isinstance(test, Not):
-        return f"(NOT {_render(test.test, args)})"
+        return f"(NOT {_render(test.test, args, False)})"
     expr = _expr(test.expr, args)
     if isinstance(test, Present):
         return f"({expr} IS NOT NULL)"
+    condition = _leaf(test, expr, args)
+    return f"({condition})" if where else f"coalesce({condition}, false)"
+
+
+def _leaf(test: Compare | AnyOf | Text | Month, expr: str, args: list[Any]) -> str:
+    """A test that is NULL when the value is missing."""
     if isinstance(test, Compare):
-        value = _param(args, test.value, _kind(test.expr))
-        return f"coalesce({expr} {test.op} {value}, false)"
+        return f"{expr} {test.op} {_param(args, test.value, _kind(test.expr))}"
     if isinstance(test, AnyOf):
-        values = _param(args, test.values, _kind(test.expr), array=True)
-        return f"coalesce({expr} = ANY({values}), false)"
+        return f"{expr} = ANY({_param(args, test.values, _kind(test.expr), array=True)})"
     if isinstance(test, Text):
         value = _param(args, test.value, "text")
         if test.how == "starts":
-            return f"coalesce(starts_with({expr}, {value}), false)"
+            return f"starts_with({expr}, {value})"
         if test.how == "ends":
-            return f"coalesce(right({expr}, char_length({value})) = {value}, false)"
-        return f"coalesce(strpos({expr}, {value}) > 0, false)"
+            return f"right({expr}, char_length({value})) = {value}"
+        return f"strpos({expr}, {value}) > 0"
     month = _param(args, test.month, "number")
     if _kind(test.expr) == "date":
-        return f"coalesce(extract(month FROM {expr}) = {month}, false)"
-    return f"coalesce(extract(month FROM {expr} AT TIME ZONE 'UTC') = {month}, false)"
+        return f"extract(month FROM {expr}) = {month}"
+    return f"extract(month FROM {expr} AT TIME ZONE 'UTC') = {month}"
 
 
 # --- segments ------------------------------------------------------------------------------
@@ -294,7 +306,7 @@ async def membership_changes(
 ) -> list[tuple[str, bool]]:
     """(customer, now inside) for each of these live customers whose membership is wrong."""
     args: list[Any] = [project_id, segment_id, list(customer_ids)]
-    condition = predicate.render(args)
+    condition = predicate.render(args, where=False)
     rows = await conn.fetch(
         f"""
         SELECT id, inside FROM (
