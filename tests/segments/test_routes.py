@@ -418,6 +418,40 @@ class TestTimeDependentSegments:
         assert run(reconcile(datetime.now(UTC))) == 1
         assert member_ids(http, segment["id"]) == {customer["id"]}
 
+    def test_only_segments_that_read_the_clock_and_are_due_are_reconciled(
+        self, server: RunningServer, project: Credentials, http: httpx.Client
+    ) -> None:
+        from patron.db.pool import connect
+        from patron.segments import service
+        from tests.conftest import run
+
+        recent = create_segment(
+            http, type="auto-update", filter={"created_at": {"conditions": {"$less_than": [3]}}}
+        )
+        fixed = create_segment(
+            http,
+            type="auto-update",
+            filter={"created_at": {"conditions": {"$after": "2020-01-01T00:00:00Z"}}},
+        )
+        customer = create_customer(http)
+
+        async def due(every_seconds: float) -> int:
+            conn = await connect(server.db.dsn)
+            try:
+                return await service.reconcile_due(
+                    conn,
+                    every_seconds=every_seconds,
+                    at=datetime.now(UTC) + timedelta(days=10),
+                    project_id=project.project_id,
+                )
+            finally:
+                await conn.close()
+
+        assert run(due(3600)) == 1
+        assert member_ids(http, recent["id"]) == set()
+        assert member_ids(http, fixed["id"]) == {customer["id"]}
+        assert run(due(3600)) == 0  # reconciled just now: not due again within the hour
+
 
 class TestConcurrentWrites:
     def test_no_write_is_missed_by_a_segment_created_meanwhile(

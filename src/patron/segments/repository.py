@@ -471,18 +471,21 @@ async def remove_customer(conn: Connection, project_id: str, customer_id: str) -
 # --- the periodic job ------------------------------------------------------------------------
 
 
-async def due_for_reconciling(conn: Connection, *, every_seconds: float) -> Sequence[Row]:
-    """Auto-update segments whose filter reads the clock and were not brought up to date in
-    the last `every_seconds`."""
+async def due_for_reconciling(
+    conn: Connection, *, every_seconds: float, project_id: str | None = None
+) -> Sequence[Row]:
+    """Auto-update segments (of one project, or all) whose filter reads the clock and were not
+    brought up to date in the last `every_seconds`."""
     rows: Sequence[Row] = await conn.fetch(
         f"""
         SELECT project_id, {SEGMENT_COLUMNS} FROM segments
-        WHERE type = 'auto-update' AND time_dependent
+        WHERE type = 'auto-update' AND time_dependent AND ($2::text IS NULL OR project_id = $2)
           AND (reconciled_at IS NULL
                OR reconciled_at < clock_timestamp() - make_interval(secs => $1))
         ORDER BY reconciled_at NULLS FIRST
         """,
         every_seconds,
+        project_id,
     )
     return rows
 

@@ -16,7 +16,7 @@ from patron.kit import query
 from patron.kit.http import json_response, key_or_404, path_key, read_json
 from patron.projects.service import Project
 from patron.segments import service
-from patron.segments.schemas import SegmentCreate
+from patron.segments.schemas import SegmentCreate, check_segment
 from patron.segments.service import ListFilters
 
 # What `GET /v1/segments` reads: limit, order, ids, starting_after, and the deepObject
@@ -72,6 +72,7 @@ class SegmentRoutes(Controller):
     ) -> Response[bytes]:
         """Create a static segment from customer ids, or a passive or auto-update one."""
         body: SegmentCreate = await read_json(request, SegmentCreate)
+        check_segment(body)
         return json_response(await service.create(conn, actor, body=body))
 
     @get("/")

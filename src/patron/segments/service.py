@@ -334,12 +334,20 @@ SYSTEM_SOURCE = EventSource(channel="AUTOMATION")
 
 
 async def reconcile_due(
-    conn: Connection, *, every_seconds: float, at: datetime | None = None
+    conn: Connection,
+    *,
+    every_seconds: float,
+    at: datetime | None = None,
+    project_id: str | None = None,
 ) -> int:
-    """Bring every time-dependent auto-update segment not refreshed in `every_seconds` up to
-    date at `at` (now by default); returns how many customers entered or left."""
+    """Bring every time-dependent auto-update segment (of one project, or all) not refreshed
+    in `every_seconds` up to date at `at` (now by default); returns how many customers
+    entered or left."""
     moved = 0
-    for segment in await repository.due_for_reconciling(conn, every_seconds=every_seconds):
+    due = await repository.due_for_reconciling(
+        conn, every_seconds=every_seconds, project_id=project_id
+    )
+    for segment in due:
         moved += await reconcile(conn, segment["project_id"], segment, at=at or now())
     return moved
 
@@ -354,6 +362,8 @@ async def reconcile(conn: Connection, project_id: str, segment: Row, *, at: date
     while True:
         async with conn.transaction():
             await repository.lock_for_writes(conn, project_id)
+            if await repository.find(conn, project_id, segment["id"]) is None:
+                return moved  # deleted meanwhile (deletion waits for this lock, not after it)
             entering, leaving = await repository.stale_members(
                 conn, project_id, segment["id"], predicate, limit=RECONCILE_BATCH
             )
