@@ -81,3 +81,29 @@ class TestEmail:
     def test_a_control_character_is_400(self, http: httpx.Client) -> None:
         response = http.post("/v1/customers", json={"email": "a\x1db@example.com"})
         assert_error(response, 400, "invalid_payload")
+
+
+class TestSegmentText:
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"name": "a\x00b", "type": "static", "customers": []},
+            {"name": "ab", "type": "static", "customers": ["x\x00"]},
+            {
+                "name": "ab",
+                "type": "passive",
+                "filter": {"junction": "and", "metadata.a\x00": {"conditions": {"$is": "a"}}},
+            },
+        ],
+    )
+    def test_nul_characters_are_400_not_500(self, http: httpx.Client, body: object) -> None:
+        assert_error(http.post("/v1/segments", json=body), 400, "invalid_payload")
+
+    def test_null_customers_and_filter_mean_absent(self, http: httpx.Client) -> None:
+        body = {
+            "name": "all",
+            "type": "auto-update",
+            "customers": None,
+            "filter": {"junction": "and"},
+        }
+        assert http.post("/v1/segments", json=body).status_code == 200

@@ -20,6 +20,7 @@ from patron.openapi.common import (
     no_content,
     obj,
     operation,
+    or_null,
     path_parameter,
     query_parameter,
     query_text,
@@ -179,11 +180,14 @@ SCHEMAS: dict[str, Schema] = {
         {
             "name": text(1000, min_length=1, description="Not blank."),
             "type": enum(TYPES),
-            "customers": array(
-                text(1000, min_length=1),
-                description="Static segments only (required there): customer ids or source_ids.",
+            "customers": or_null(
+                array(
+                    text(1000, min_length=1),
+                    description="Static segments only (required there): customer ids or"
+                    " source_ids.",
+                )
             ),
-            "filter": FILTER,
+            "filter": or_null(FILTER),
         },
         ["name", "type"],
         closed=False,
