@@ -217,6 +217,42 @@ class TestListSegments:
         assert response.json()["key"] == "invalid_query_params"
 
 
+class TestListMembers:
+    def test_pages_members_both_ways_with_total_and_other_filters(
+        self, customers_api: Any, http: httpx.Client
+    ) -> None:
+        people = [create_customer(http, email=f"{unique('m')}@example.com")]
+        people += [create_customer(http) for _ in range(4)]
+        outsider = create_customer(http)
+        segment = create_segment(http, type="static", customers=[p["id"] for p in people])
+        newest_first = [p["id"] for p in reversed(people)]
+        page = customers_api.list_customers(segment_id=segment["id"], limit=2)
+        assert page.total == 5
+        assert [c.id for c in page.customers] == newest_first[:2]
+        rest = customers_api.list_customers(
+            segment_id=segment["id"], limit=10, starting_after=page.customers[-1].created_at
+        )
+        assert [c.id for c in rest.customers] == newest_first[2:]
+        oldest = http.get(
+            "/v1/customers",
+            params={"segment_id": segment["id"], "order": "created_at", "limit": 3, "page": 2},
+        ).json()
+        assert [c["id"] for c in oldest["customers"]] == [p["id"] for p in people[3:]]
+        narrowed = http.get(
+            "/v1/customers",
+            params={"segment_id": segment["id"], "email": people[0]["email"], "limit": 100},
+        ).json()
+        assert narrowed["total"] == 1
+        assert [c["id"] for c in narrowed["customers"]] == [people[0]["id"]]
+        by_source = http.get(
+            "/v1/customers", params={"segment_id": segment["id"], "order": "-source_id"}
+        ).json()
+        assert sorted(c["id"] for c in by_source["customers"]) == sorted(newest_first)
+        assert outsider["id"] not in {c["id"] for c in by_source["customers"]}
+        http.delete(f"/v1/customers/{people[0]['id']}")
+        assert customers_api.list_customers(segment_id=segment["id"]).total == 4
+
+
 class TestCustomerSegments:
     def test_lists_every_kind_the_customer_is_in(
         self, customers_api: Any, http: httpx.Client

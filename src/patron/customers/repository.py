@@ -392,9 +392,30 @@ class ListQuery:
         self._cursors: list[tuple[str, Any]] = []
         self._conditions: list[Condition] = []
 
+    members_of: str | None = None
+
     @property
     def filtered(self) -> bool:
+        return bool(self.narrowed or self.members_of)
+
+    @property
+    def narrowed(self) -> bool:
+        """Filtered by something other than a segment's stored members."""
         return bool(self._filters or self._conditions)
+
+    def members(self, segment_id: str) -> None:
+        """Only the stored members of this segment (static or auto-update), counted in `total`."""
+        self.members_of = segment_id
+
+    @property
+    def source(self) -> str:
+        """The FROM clause: the customers (`c`), or a segment's members (`m`) joined to them."""
+        if self.members_of is None:
+            return "customers c"
+        return (
+            "segment_members m JOIN customers c"
+            " ON c.project_id = m.project_id AND c.id = m.customer_id"
+        )
 
     def where_condition(self, condition: Condition) -> None:
         """A filter with several values (a segment's), counted in `total`."""
@@ -409,8 +430,11 @@ class ListQuery:
         self._cursors.append((template, value))
 
     def sql(self, *, with_cursor: bool = True) -> tuple[str, list[Any]]:
-        conditions = ["project_id = $1", "deleted_at IS NULL"]
+        conditions = ["c.project_id = $1", "c.deleted_at IS NULL"]
         args: list[Any] = [self.project_id]
+        if self.members_of is not None:
+            args.append(self.members_of)
+            conditions += ["m.project_id = $1", f"m.segment_id = ${len(args)}"]
         for template, value in self._filters + (self._cursors if with_cursor else []):
             args.append(value)
             conditions.append(template.format(f"${len(args)}"))
@@ -424,9 +448,19 @@ CURSORS = {
     "before": "created_at < {}",
 }
 
+# A segment's members are paged in the customers' created_at order through the copy of
+# created_at kept with each member (its index), not by visiting every member.
+MEMBER_CURSORS = {
+    **CURSORS,
+    "created_at": "m.customer_created_at > {}",
+    "before": "m.customer_created_at < {}",
+}
+MEMBER_ORDERINGS = {
+    "created_at": "m.customer_created_at ASC, m.customer_id ASC",
+    "-created_at": "m.customer_created_at DESC, m.customer_id DESC",
+}
+
 FILTERS = {
-    "segment_member": "EXISTS (SELECT 1 FROM segment_members m WHERE m.project_id = c.project_id"
-    " AND m.segment_id = {} AND m.customer_id = c.id)",
     "email": "email = {}",
     "name": "name = {}",
     "city": "address ->> 'city' = {}",
@@ -467,9 +501,12 @@ async def list_page(
 ) -> Sequence[Row]:
     where, args = query.sql()
     args += [limit, offset]
+    ordering = ORDERINGS[order]
+    if query.members_of is not None:
+        ordering = MEMBER_ORDERINGS.get(order, ordering)
     rows: Sequence[Row] = await conn.fetch(
-        f"SELECT {COLUMNS} FROM customers c WHERE {where}"
-        f" ORDER BY {ORDERINGS[order]} LIMIT ${len(args) - 1} OFFSET ${len(args)}",
+        f"SELECT {COLUMNS} FROM {query.source} WHERE {where}"
+        f" ORDER BY {ordering} LIMIT ${len(args) - 1} OFFSET ${len(args)}",
         *args,
     )
     return rows
@@ -482,6 +519,14 @@ async def count(conn: Connection, query: ListQuery) -> int:
             "SELECT customers_count FROM projects WHERE id = $1", query.project_id
         )
         return int(value or 0)
+    if query.members_of is not None and not query.narrowed:
+        # A deleted customer leaves every segment: the member rows are the live members.
+        value = await conn.fetchval(
+            "SELECT count(*) FROM segment_members WHERE project_id = $1 AND segment_id = $2",
+            query.project_id,
+            query.members_of,
+        )
+        return int(value)
     where, args = query.sql(with_cursor=False)
-    value = await conn.fetchval(f"SELECT count(*) FROM customers c WHERE {where}", *args)
+    value = await conn.fetchval(f"SELECT count(*) FROM {query.source} WHERE {where}", *args)
     return int(value)

@@ -370,14 +370,15 @@ async def list_customers(conn: Connection, project_id: str, filters: ListFilters
     if filters.segment_id is not None:
         members = await segments.member_condition(conn, project_id, filters.segment_id)
         if isinstance(members, str):
-            query.where(repository.FILTERS["segment_member"], members)
+            query.members(members)
         else:
             query.where_condition(members)
     if filters.starting_after is not None:
         # The contract: ascending orders by a date continue after the cursor on that date;
         # every other order continues before it on created_at.
         direction = filters.order if filters.order in ("created_at", "updated_at") else "before"
-        query.cursor(repository.CURSORS[direction], filters.starting_after)
+        cursors = repository.CURSORS if query.members_of is None else repository.MEMBER_CURSORS
+        query.cursor(cursors[direction], filters.starting_after)
     rows = await repository.list_page(
         conn,
         query,

@@ -361,8 +361,9 @@ async def event_counts(
 
 async def add_member(conn: Connection, project_id: str, segment_id: str, customer_id: str) -> None:
     await conn.execute(
-        "INSERT INTO segment_members (project_id, segment_id, customer_id) VALUES ($1, $2, $3)"
-        " ON CONFLICT DO NOTHING",
+        "INSERT INTO segment_members (project_id, segment_id, customer_id, customer_created_at)"
+        " SELECT $1, $2, c.id, c.created_at FROM customers c WHERE c.project_id = $1"
+        " AND c.id = $3 ON CONFLICT DO NOTHING",
         project_id,
         segment_id,
         customer_id,
@@ -386,8 +387,9 @@ async def add_static_members(
 ) -> None:
     await conn.execute(
         """
-        INSERT INTO segment_members (project_id, segment_id, customer_id)
-        SELECT $1, $2, unnest($3::text[])
+        INSERT INTO segment_members (project_id, segment_id, customer_id, customer_created_at)
+        SELECT $1, $2, c.id, c.created_at FROM customers c
+        WHERE c.project_id = $1 AND c.id = ANY($3::text[])
         ON CONFLICT DO NOTHING
         """,
         project_id,
@@ -423,8 +425,8 @@ async def add_matching_members(
     condition = predicate.render(args)
     status = await conn.execute(
         f"""
-        INSERT INTO segment_members (project_id, segment_id, customer_id)
-        SELECT c.project_id, $2, c.id FROM customers c
+        INSERT INTO segment_members (project_id, segment_id, customer_id, customer_created_at)
+        SELECT c.project_id, $2, c.id, c.created_at FROM customers c
         WHERE c.project_id = $1 AND c.deleted_at IS NULL AND {condition}
         ON CONFLICT DO NOTHING
         """,

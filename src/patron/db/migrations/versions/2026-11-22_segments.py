@@ -34,15 +34,21 @@ def upgrade() -> None:
     CREATE INDEX segments_auto_update_idx ON segments (project_id) WHERE type = 'auto-update';
 
     -- Members of static and auto-update segments; passive segments are computed when read.
+    -- A customer's created_at never changes, so it is kept here to page a segment's members
+    -- in the customers' default order without visiting every member. A deleted customer
+    -- leaves every segment, so the rows of a segment count its members.
     CREATE TABLE segment_members (
         project_id text NOT NULL,
         segment_id text NOT NULL,
         customer_id text NOT NULL,
+        customer_created_at timestamptz NOT NULL,
         PRIMARY KEY (project_id, segment_id, customer_id),
         FOREIGN KEY (project_id, segment_id) REFERENCES segments (project_id, id)
             ON DELETE CASCADE
     );
     CREATE INDEX segment_members_customer_idx ON segment_members (project_id, customer_id);
+    CREATE INDEX segment_members_order_idx
+        ON segment_members (project_id, segment_id, customer_created_at, customer_id);
 
     -- A strict ISO 8601 date or date-time as a timestamp (UTC when no offset is given), or
     -- NULL for any other text: metadata values are compared as dates only when they are one.
