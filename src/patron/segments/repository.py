@@ -207,13 +207,6 @@ async def delete(conn: Connection, project_id: str, segment_id: str) -> bool:
     return bool(status != "DELETE 0")
 
 
-async def count_filter_segments(conn: Connection, project_id: str) -> int:
-    value = await conn.fetchval(
-        "SELECT count(*) FROM segments WHERE project_id = $1 AND type <> 'static'", project_id
-    )
-    return int(value)
-
-
 async def list_segments(
     conn: Connection,
     project_id: str,
@@ -451,7 +444,7 @@ async def segments_of_customer(
     return rows
 
 
-async def passive_segments(conn: Connection, project_id: str) -> Sequence[Row]:
+async def filter_segments(conn: Connection, project_id: str) -> Sequence[Row]:
     rows: Sequence[Row] = await conn.fetch(
         f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE project_id = $1 AND type <> 'static'"
         " ORDER BY created_at, id",

@@ -209,7 +209,7 @@ async def customer_segments(conn: Connection, project_id: str, key: str) -> dict
         facts_row = {}
     candidates = [
         row
-        for row in await repository.passive_segments(conn, project_id)
+        for row in await repository.filter_segments(conn, project_id)
         if row["type"] == "passive" or customer_id is None
     ]
     if candidates:
