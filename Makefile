@@ -6,7 +6,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 STAMP := $(VENV)/.synced
 
-.PHONY: run test lint fmt bench clean
+.PHONY: run test lint fmt bench fuzz clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -31,6 +31,11 @@ lint: $(STAMP)
 # Patron against the limit server on 1,000,000 customers (wrk when installed); see bench/README.md.
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench.http_bench
+
+# Schemathesis against Patron's OpenAPI document, 10 minutes per database (`make test` runs 25 s).
+fuzz: $(STAMP)
+	PATRON_FUZZ_SECONDS=$${PATRON_FUZZ_SECONDS:-600} PATRON_FUZZ_EXAMPLES=$${PATRON_FUZZ_EXAMPLES:-300} \
+		$(VENV)/bin/pytest tests/openapi/test_fuzz.py -v
 
 fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

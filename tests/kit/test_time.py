@@ -7,7 +7,6 @@ import re
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import msgspec
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st

@@ -35,6 +35,17 @@ def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+# What a token is compared with when no key has the id sent: every refusal then costs the same
+# constant-time comparison. (The empty token it hashes is refused before any comparison.)
+_NO_KEY = hash_token("")
+
+
+def _token_matches(stored_hash: bytes | None, token: str) -> bool:
+    """Constant-time: how long it takes says nothing about how much of the token was right."""
+    expected = _NO_KEY if stored_hash is None else stored_hash
+    return hmac.compare_digest(expected, hash_token(token)) and stored_hash is not None
+
+
 async def create(
     conn: Connection, name: str, *, app_id: str | None = None, app_token: str | None = None
 ) -> Credentials:
@@ -136,7 +147,7 @@ class ClientAuthenticator:
                 if len(self._cache) > 10_000:
                     self._cache.clear()
                 self._cache[key_id] = (now + self._ttl, row)
-        if row is None or not hmac.compare_digest(row.token_hash, hash_token(token)):
+        if not _token_matches(None if row is None else row.token_hash, token) or row is None:
             raise Unauthorized()
         return ClientKey(
             id=row.id,
@@ -174,6 +185,9 @@ class Authenticator:
                 if len(self._cache) > 10_000:
                     self._cache.clear()
                 self._cache[app_id] = (now + self._ttl, row)
-        if row is None or not hmac.compare_digest(row.app_token_hash, hash_token(app_token)):
+        if (
+            not _token_matches(None if row is None else row.app_token_hash, app_token)
+            or row is None
+        ):
             raise Unauthorized()
         return Project(id=row.id, name=row.name, app_id=row.app_id)

@@ -1,0 +1,78 @@
+"""Schemathesis hooks for `test_fuzz.py`, loaded by the `schemathesis run` it starts.
+
+`tenant_isolation` replays every request that succeeded for project A on one of A's resources
+(an operation with a path parameter) with project B's credentials: B must not be able to tell
+A's resource from one that does not exist (a 404, or for the one read that answers unknown ids
+too, `GET /v1/customers/{id}/segments`, the same answer as for a made-up id). Schemathesis's
+own `object_level_authorization` check replays reads; this one replays writes as well (update,
+delete, permanent deletion, consents), and B's failed replay changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+import schemathesis
+
+# Project B's credentials: {"server": {header: value}, "client": {header: value}}.
+PEER_ENV = "PATRON_FUZZ_PEER"
+CREDENTIAL_HEADERS = ("x-app-id", "x-app-token", "x-client-application-id", "x-client-token")
+REPLAYED_METHODS = ("GET", "POST", "PUT", "DELETE")
+
+_session = requests.Session()
+
+
+def _as_peer(sent: Any, path: str, url: str) -> requests.Response:
+    peer: dict[str, dict[str, str]] = json.loads(os.environ[PEER_ENV])
+    headers = {
+        name: value
+        for name, value in sent.headers.items()
+        if name.lower() not in CREDENTIAL_HEADERS
+    }
+    headers.update(peer["client" if path.startswith("/client/") else "server"])
+    return _session.request(
+        sent.method, url, headers=headers, data=sent.body, timeout=30, allow_redirects=False
+    )
+
+
+def _without_ids(response: requests.Response) -> Any:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.content
+    if isinstance(body, dict):
+        body.pop("request_id", None)
+    return body
+
+
+@schemathesis.check
+def tenant_isolation(ctx: schemathesis.CheckContext, response: Any, case: Any) -> bool | None:
+    """Another project cannot tell this project's resources from ones that do not exist."""
+    sent = response.request
+    if (
+        not 200 <= response.status_code < 300
+        or not case.path_parameters
+        or sent.method not in REPLAYED_METHODS
+    ):
+        return None
+    template = case.operation.path
+    replay = _as_peer(sent, template, sent.url)
+    if replay.status_code == 404:
+        return None
+    absent = template.format(
+        **{name: f"absent-{secrets.token_hex(8)}" for name in case.path_parameters}
+    )
+    parts = urlsplit(sent.url)
+    probe = _as_peer(sent, template, urlunsplit((*parts[:2], absent, parts.query, "")))
+    if (probe.status_code, _without_ids(probe)) != (replay.status_code, _without_ids(replay)):
+        raise AssertionError(
+            f"{sent.method} {sent.url} answered {response.status_code} to project A, and"
+            f" project B got {replay.status_code} there but {probe.status_code} for an id that"
+            f" does not exist: {replay.text[:300]}"
+        )
+    return None
