@@ -363,10 +363,8 @@ def _condition(expr: Expr, op: str, values: _Values, context: _Context) -> Test:
     if isinstance(expr, Metadata):
         return _metadata_condition(expr, op, values, context)
     kind = expr.kind
-    if kind == "text":
-        return _text_condition(expr, op, values)
-    if kind == "number":
-        return _number_condition(expr, op, values)
+    if kind in ("text", "number"):
+        return _scalar_condition(expr, op, values, "text" if kind == "text" else "number")
     return _date_condition(expr, op, values, context)
 
 
@@ -377,20 +375,6 @@ def _any_kind(expr: Expr) -> Expr:
 def _negated(op: str) -> tuple[str, bool]:
     negations = {"$is_not": "$is", "$not_in": "$in", "$not_contain": "$contains"}
     return (negations[op], True) if op in negations else (op, False)
-
-
-def _text_condition(expr: Expr, op: str, values: _Values) -> Test:
-    positive, negate = _negated(op)
-    test: Test
-    if positive == "$is":
-        test = Compare(expr, "=", values.text(values.one()))
-    elif positive == "$in":
-        test = AnyOf(expr, tuple(values.text(value) for value in values.some()))
-    elif positive in _TEXT_MATCH:
-        test = Text(expr, _TEXT_MATCH[positive], values.text(values.one()))
-    else:
-        raise _unknown_operator(op, "text")
-    return Not(test) if negate else test
 
 
 _TEXT_MATCH: dict[str, Literal["starts", "ends", "contains"]] = {
@@ -407,17 +391,23 @@ _ORDER: dict[str, CompareOp] = {
 }
 
 
-def _number_condition(expr: Expr, op: str, values: _Values) -> Test:
+def _scalar_condition(
+    expr: Expr, op: str, values: _Values, kind: Literal["text", "number"]
+) -> Test:
+    """Text and numbers: equality and sets for both, matching for text, order for numbers."""
     positive, negate = _negated(op)
+    read = values.text if kind == "text" else values.number
     test: Test
     if positive == "$is":
-        test = Compare(expr, "=", values.number(values.one()))
+        test = Compare(expr, "=", read(values.one()))
     elif positive == "$in":
-        test = AnyOf(expr, tuple(values.number(value) for value in values.some()))
-    elif positive in _ORDER:
+        test = AnyOf(expr, tuple(read(value) for value in values.some()))
+    elif kind == "text" and positive in _TEXT_MATCH:
+        test = Text(expr, _TEXT_MATCH[positive], values.text(values.one()))
+    elif kind == "number" and positive in _ORDER:
         test = Compare(expr, _ORDER[positive], values.number(values.one()))
     else:
-        raise _unknown_operator(op, "number")
+        raise _unknown_operator(op, kind)
     return Not(test) if negate else test
 
 
@@ -513,9 +503,9 @@ def _metadata_condition(expr: Metadata, op: str, values: _Values, context: _Cont
             tests.append(AnyOf(Metadata(key, "boolean"), booleans))
         test = Junction("or", tuple(tests))
     elif positive in _TEXT_MATCH:
-        test = _text_condition(Metadata(key, "text"), positive, values)
+        test = _scalar_condition(Metadata(key, "text"), positive, values, "text")
     elif positive in _ORDER:
-        test = _number_condition(Metadata(key, "number"), positive, values)
+        test = _scalar_condition(Metadata(key, "number"), positive, values, "number")
     else:
         try:
             test = _date_condition(Metadata(key, "datetime"), positive, values, context)
