@@ -17,12 +17,18 @@ MAX_TEXT = 4096
 
 Text = Annotated[str, Meta(max_length=MAX_TEXT)]
 SourceId = Annotated[str, Meta(min_length=1, max_length=1024)]
-Email = Annotated[str, Meta(max_length=254)]
+MAX_EMAIL = 254
+Email = Annotated[str, Meta(max_length=MAX_EMAIL)]
 # Something, `@`, a domain with a dot; no spaces or control characters. Spelled out rather than
 # with `\s`, whose meaning differs between regex engines: the OpenAPI document states it too.
 _EMAIL_PART = r"[^@\x00-\x20\x7f]+"
 EMAIL_PATTERN = rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$"
 _EMAIL = re.compile(EMAIL_PATTERN)
+
+
+def is_email(text: str) -> bool:
+    return _EMAIL.fullmatch(text) is not None
+
 
 ADDRESS_FIELDS = ("city", "state", "line_1", "line_2", "country", "postal_code")
 
@@ -185,7 +191,7 @@ def check_fields(fields: CustomerFields) -> None:
     if isinstance(source_id, str):
         check_text(source_id, ".source_id")
         check_indexed(source_id, ".source_id")
-    if isinstance(fields.email, str) and not _EMAIL.fullmatch(fields.email):
+    if isinstance(fields.email, str) and not is_email(fields.email):
         raise InvalidPayload("Property .email must be an e-mail address")
     if isinstance(fields, CustomerCreate):
         for name in ("id", "source_id"):
