@@ -7,14 +7,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from patron.activities.service import Actor, EventSource
 from patron.async_actions import service
 from patron.async_actions.schemas import render_action
-from patron.async_actions.service import Action, BatchOutcome, carry_out
+from patron.async_actions.service import Action, BatchOutcome, PreparedHandler, carry_out
 from patron.async_actions.worker import Worker
 from patron.customers.bulk import enqueue_bulk_update, enqueue_csv_import
 from patron.db.pool import create_pool
@@ -226,3 +227,89 @@ class TestCrashRecovery:
             )
             == 0
         )
+
+
+class TestPreparedBatches:
+    def test_next_batch_is_prepared_while_one_is_applied_each_once_in_order(
+        self, fresh_database: Database
+    ) -> None:
+        credentials = create_project(fresh_database)
+        action_id = run(
+            _enqueue_bulk(
+                fresh_database.dsn, credentials, [{"source_id": f"p{n}"} for n in range(10)]
+            )
+        )
+        events: list[tuple[str, int]] = []
+        prepared = {start: threading.Event() for start in (0, 3, 6, 9)}
+
+        def prepare(action: Action, rows: Iterable[tuple[int, Any]]) -> list[int]:
+            numbers = [number for number, _ in rows]
+            events.append(("prepare", numbers[0]))
+            prepared[numbers[0]].set()
+            return numbers
+
+        async def apply(conn: Any, action: Action, numbers: list[int]) -> BatchOutcome:
+            events.append(("apply", numbers[0]))
+            if numbers[-1] < 9:
+                # The next batch gets prepared while this one is in its transaction.
+                assert await asyncio.to_thread(prepared[numbers[-1] + 1].wait, 10)
+            return BatchOutcome(done=len(numbers))
+
+        async def go() -> dict[str, Any]:
+            pool = await create_pool(fresh_database.dsn, min_size=1, max_size=2)
+            try:
+                await carry_out(
+                    pool,
+                    credentials.project_id,
+                    action_id,
+                    {"CUSTOMERS.BULK_UPDATE": PreparedHandler(prepare, apply)},
+                    batch_size=3,
+                )
+                async with pool.acquire() as conn:
+                    return await service.get(conn, credentials.project_id, action_id)
+            finally:
+                await pool.close()
+
+        action = run(go())
+        assert [event for event in events if event[0] == "apply"] == [
+            ("apply", 0),
+            ("apply", 3),
+            ("apply", 6),
+            ("apply", 9),
+        ]
+        assert sorted(event for event in events if event[0] == "prepare") == [
+            ("prepare", 0),
+            ("prepare", 3),
+            ("prepare", 6),
+            ("prepare", 9),
+        ]
+        assert action["status"] == "DONE"
+        assert action["result"]["done_count"] == 10
+
+    def test_a_failing_preparation_fails_the_action(self, fresh_database: Database) -> None:
+        credentials = create_project(fresh_database)
+        action_id = run(_enqueue_bulk(fresh_database.dsn, credentials, [{"source_id": "x"}]))
+
+        def prepare(action: Action, rows: Iterable[tuple[int, Any]]) -> None:
+            raise RuntimeError("a bug")
+
+        async def apply(conn: Any, action: Action, prepared: None) -> BatchOutcome:
+            raise AssertionError("not reached")
+
+        async def go() -> dict[str, Any]:
+            pool = await create_pool(fresh_database.dsn, min_size=1, max_size=2)
+            try:
+                await carry_out(
+                    pool,
+                    credentials.project_id,
+                    action_id,
+                    {"CUSTOMERS.BULK_UPDATE": PreparedHandler(prepare, apply)},
+                )
+                async with pool.acquire() as conn:
+                    return await service.get(conn, credentials.project_id, action_id)
+            finally:
+                await pool.close()
+
+        action = run(go())
+        assert action["status"] == "FAILED"
+        assert "unexpectedly" in action["result"]["message"]

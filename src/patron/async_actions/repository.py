@@ -149,11 +149,19 @@ async def mark_started(conn: Connection, project_id: str, action_id: str) -> Non
 
 
 async def fetch_rows(
-    conn: Connection, project_id: str, action_id: str, *, start: int, limit: int
+    conn: Connection,
+    project_id: str,
+    action_id: str,
+    *,
+    start: int,
+    limit: int,
+    as_text: bool = False,
 ) -> Sequence[Row]:
+    """Input records from row number `start` on; `as_text`: their data as JSON text."""
+    data = "data::text AS data" if as_text else "data"
     rows: Sequence[Row] = await conn.fetch(
-        """
-        SELECT row_number, data FROM async_action_rows
+        f"""
+        SELECT row_number, {data} FROM async_action_rows
         WHERE project_id = $1 AND action_id = $2 AND row_number >= $3
         ORDER BY row_number
         LIMIT $4

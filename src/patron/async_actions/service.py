@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 
@@ -16,7 +17,7 @@ from patron.async_actions import repository
 from patron.async_actions.schemas import render_action
 from patron.db.pool import Connection, Pool
 from patron.errors import NotFound
-from patron.kit import ids
+from patron.kit import ids, json
 
 logger = logging.getLogger("patron.async_actions")
 
@@ -45,6 +46,36 @@ class BatchOutcome:
 # A handler applies one batch of input rows (row number, JSON) in the caller's transaction.
 Handler = Callable[[Connection, Action, Sequence[tuple[int, Any]]], Awaitable[BatchOutcome]]
 
+P = TypeVar("P")
+
+
+class PreparedHandler(Generic[P]):
+    """A handler in two steps, so that a worker prepares one batch while the database applies
+    the one before it: Python and PostgreSQL then work at the same time instead of in turn.
+
+    `prepare` turns input rows into what `apply` writes, reading nothing but its arguments, so
+    that it can run in a thread, ahead of its batch, and be thrown away unused; `apply` writes
+    in the batch's transaction. Called as a plain Handler it does the two in turn.
+    """
+
+    def __init__(
+        self,
+        prepare: Callable[[Action, Iterable[tuple[int, Any]]], P],
+        apply: Callable[[Connection, Action, P], Awaitable[BatchOutcome]],
+    ) -> None:
+        self.prepare = prepare
+        self.apply = apply
+
+    async def __call__(
+        self, conn: Connection, action: Action, rows: Sequence[tuple[int, Any]]
+    ) -> BatchOutcome:
+        return await self.apply(conn, action, self.prepare(action, rows))
+
+
+# In params: how many input rows each stored record holds (1 when absent). A record's row
+# number is that of its last row, so the cursor and progress still count rows.
+ROWS_PER_RECORD = "rows_per_record"
+
 
 async def start(
     conn: Connection, actor: Actor, *, action_type: str, params: dict[str, Any] | None = None
@@ -65,6 +96,7 @@ async def start(
 async def add_rows(
     conn: Connection, project_id: str, action_id: str, rows: Sequence[tuple[int, Any]]
 ) -> None:
+    """Store input rows (row number, JSON), or records of several rows (see ROWS_PER_RECORD)."""
     await repository.copy_rows(conn, project_id, action_id, rows)
 
 
@@ -133,9 +165,74 @@ async def carry_out(
 
     Each batch moves the cursor in the same transaction as its effects, and the action row is
     locked for the batch, so a crash at any point resumes exactly after the last batch committed.
+    A PreparedHandler's next batch is read and prepared while the current one is written.
     """
     async with pool.acquire() as conn:
         await repository.mark_started(conn, project_id, action_id)
+    # One thread: a batch's preparation never competes with the next one's for the GIL.
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="patron-prepare")
+    ahead: list[_Ahead] = []
+    try:
+        await _carry_out(
+            pool,
+            project_id,
+            action_id,
+            handlers,
+            batch_size=batch_sizes or {},
+            default_size=batch_size,
+            executor=executor,
+            ahead=ahead,
+        )
+    finally:
+        for waiting in ahead:
+            waiting.prepared.cancel()
+        # A preparation still running is left to finish on its own; nothing waits for it.
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass(slots=True)
+class _Ahead:
+    """The batch after the one being written: read, and being prepared in a thread."""
+
+    start: int
+    rows: list[tuple[int, Any]]
+    prepared: asyncio.Future[Any]
+
+
+def _decoded(rows: Sequence[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+    # One at a time: a batch's decoded rows never all wait in memory together.
+    for number, text in rows:
+        yield number, None if text is None else json.decode(text)
+
+
+async def _fetch(
+    conn: Connection, action: Action, *, start: int, limit: int, as_text: bool
+) -> list[tuple[int, Any]]:
+    rows = await repository.fetch_rows(
+        conn, action.project_id, action.id, start=start, limit=limit, as_text=as_text
+    )
+    return [(row["row_number"], row["data"]) for row in rows]
+
+
+async def _carry_out(
+    pool: Pool,
+    project_id: str,
+    action_id: str,
+    handlers: Mapping[str, Handler],
+    *,
+    batch_size: Mapping[str, int],
+    default_size: int,
+    executor: ThreadPoolExecutor,
+    ahead: list[_Ahead],
+) -> None:
+    loop = asyncio.get_running_loop()
+
+    def preparing(
+        handler: PreparedHandler[Any], action: Action, rows: list[tuple[int, Any]]
+    ) -> asyncio.Future[Any]:
+        # Rows come as JSON text and are decoded in the thread too.
+        return loop.run_in_executor(executor, lambda: handler.prepare(action, _decoded(rows)))
+
     conflicts = 0
     while True:
         try:
@@ -161,11 +258,21 @@ async def carry_out(
                         failure=f"No worker knows how to carry out {action.type}",
                     )
                     return
-                size = (batch_sizes or {}).get(action.type, batch_size)
-                rows = await repository.fetch_rows(
-                    conn, project_id, action_id, start=row["cursor"], limit=size
-                )
-                if not rows:
+                size = batch_size.get(action.type, default_size)
+                limit = max(1, size // int(action.params.get(ROWS_PER_RECORD, 1)))
+                pipelined = isinstance(handler, PreparedHandler)
+                prepared: asyncio.Future[Any] | None = None
+                if ahead and ahead[0].start == row["cursor"]:
+                    batch, prepared = ahead[0].rows, ahead[0].prepared
+                else:
+                    batch = await _fetch(
+                        conn, action, start=row["cursor"], limit=limit, as_text=pipelined
+                    )
+                for waiting in ahead:
+                    if waiting.prepared is not prepared:
+                        waiting.prepared.cancel()
+                ahead.clear()
+                if not batch:
                     failed = row["failed_count"]
                     await repository.finish(
                         conn,
@@ -175,8 +282,18 @@ async def carry_out(
                         operation_status="SUCCESS" if failed == 0 else "FAILED",
                     )
                     return
-                batch = [(r["row_number"], r["data"]) for r in rows]
-                outcome = await handler(conn, action, batch)
+                if isinstance(handler, PreparedHandler):
+                    if prepared is None:
+                        prepared = preparing(handler, action, batch)
+                    start = batch[-1][0] + 1
+                    following = await _fetch(conn, action, start=start, limit=limit, as_text=True)
+                    if following:
+                        ahead.append(
+                            _Ahead(start, following, preparing(handler, action, following))
+                        )
+                    outcome = await handler.apply(conn, action, await prepared)
+                else:
+                    outcome = await handler(conn, action, batch)
                 await repository.advance(
                     conn,
                     project_id,
