@@ -17,7 +17,7 @@ from patron.async_actions import service
 from patron.async_actions.schemas import render_action
 from patron.async_actions.service import Action, BatchOutcome, PreparedHandler, carry_out
 from patron.async_actions.worker import Worker
-from patron.customers.bulk import enqueue_bulk_update, enqueue_csv_import
+from patron.customers.bulk import apply_csv_import, enqueue_bulk_update, enqueue_csv_import
 from patron.db.pool import create_pool
 from patron.projects.service import Credentials
 from patron.workers import HANDLERS
@@ -313,3 +313,83 @@ class TestPreparedBatches:
         action = run(go())
         assert action["status"] == "FAILED"
         assert "unexpectedly" in action["result"]["message"]
+
+
+class TestCsvRecords:
+    def test_rows_are_stored_a_hundred_per_record(
+        self, fresh_database: Database, tmp_path: Any
+    ) -> None:
+        credentials = create_project(fresh_database)
+        csv_path = tmp_path / "records.csv"
+        with csv_path.open("w") as out:
+            out.write("Source_id,Email\n")
+            for n in range(250):
+                out.write(f"r{n},{'bad' if n == 120 else f'r{n}@example.com'}\n")
+
+        async def go() -> tuple[str, list[int], dict[str, Any]]:
+            pool = await create_pool(fresh_database.dsn, min_size=1, max_size=3)
+            try:
+                async with pool.acquire() as conn, conn.transaction():
+                    with csv_path.open("rb") as file:
+                        action_id = await enqueue_csv_import(conn, _actor(credentials), file)
+                async with pool.acquire() as conn:
+                    numbers = await conn.fetch(
+                        "SELECT row_number FROM async_action_rows WHERE action_id = $1"
+                        " ORDER BY row_number",
+                        action_id,
+                    )
+                seen: list[int] = []
+
+                async def watching(conn: Any, action: Action, prepared: Any) -> BatchOutcome:
+                    row = await conn.fetchrow(
+                        "SELECT cursor FROM async_actions WHERE id = $1", action.id
+                    )
+                    seen.append(row["cursor"])
+                    return await apply_csv_import.apply(conn, action, prepared)
+
+                handler = PreparedHandler(apply_csv_import.prepare, watching)
+                await carry_out(
+                    pool,
+                    credentials.project_id,
+                    action_id,
+                    {"CUSTOMERS.IMPORT_CSV": handler},
+                    batch_size=150,
+                )
+                async with pool.acquire() as conn:
+                    action = await service.get(conn, credentials.project_id, action_id)
+                return action_id, [r["row_number"] for r in numbers] + [-1] + seen, action
+            finally:
+                await pool.close()
+
+        _, numbers, action = run(go())
+        # Records are numbered by their last row; a batch of 150 rows is one record of 100.
+        assert numbers == [99, 199, 249, -1, 0, 100, 200]
+        result = action["result"]
+        assert (result["done_count"], result["failed_count"]) == (249, 1)
+        assert [(f["row"], f["source_id"]) for f in result["failed"]] == [(121, "r120")]
+        assert fresh_database.fetchval("SELECT count(*) FROM customers") == 249
+
+    def test_imports_queued_one_row_per_record_still_run(self, fresh_database: Database) -> None:
+        credentials = create_project(fresh_database)
+
+        async def go() -> dict[str, Any]:
+            pool = await create_pool(fresh_database.dsn, min_size=1, max_size=2)
+            try:
+                async with pool.acquire() as conn, conn.transaction():
+                    action_id = await service.enqueue(
+                        conn,
+                        _actor(credentials),
+                        action_type="CUSTOMERS.IMPORT_CSV",
+                        rows=[["s1", "Ann"], ["", "Nobody"], ["s2", "Bob"]],
+                        params={"header": ["Source_id", "Name"]},
+                    )
+                await carry_out(pool, credentials.project_id, action_id, HANDLERS, batch_size=2)
+                async with pool.acquire() as conn:
+                    return await service.get(conn, credentials.project_id, action_id)
+            finally:
+                await pool.close()
+
+        result = run(go())["result"]
+        assert (result["done_count"], result["failed_count"]) == (2, 1)
+        assert [(f["row"], f["source_id"]) for f in result["failed"]] == [(2, None)]
+        assert fresh_database.fetchval("SELECT count(*) FROM customers") == 2

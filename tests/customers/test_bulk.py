@@ -303,3 +303,37 @@ class TestReviewedBulkEdges:
             "/v1/customers/metadata/async", json={"source_ids": [long_id], "metadata": {"a": 1}}
         )
         assert metadata.status_code == 400
+
+
+class TestCreatedActivities:
+    """Bulk work renders new customers' snapshots itself: they must be what the API shows."""
+
+    def created_activity(self, http: httpx.Client, customer: dict[str, Any]) -> Any:
+        [activity] = http.get(f"/v1/customers/{customer['id']}/activity").json()["data"]
+        assert activity["type"] == "customer.created"
+        return activity
+
+    def test_snapshots_are_the_customers_as_shown(self, http: httpx.Client) -> None:
+        csv = (
+            "Source_id,Name,Email,Birthdate,Birthday,City,Address_line_1,tier,vip,note\n"
+            'n1,"Ann ""A"" Ó",ann@example.com,1980-01-02,1990-03-04,Łódź,Main 1,3,true,x\n'
+            "n2,,,,,,,,,\n"
+        )
+        imported = http.post("/v1/customers/importCSV", files={"file": ("c.csv", csv)})
+        wait_done(http, imported.json()["async_action_id"])
+        bulk = http.post(
+            "/v1/customers/bulk/async",
+            json=[{"source_id": "b1", "phone": "1", "metadata": {"deep": {"a": [1, None]}}}],
+        )
+        wait_done(http, bulk.json()["async_action_id"])
+        metadata = http.post(
+            "/v1/customers/metadata/async", json={"source_ids": ["m1"], "metadata": {"k": 1.5}}
+        )
+        wait_done(http, metadata.json()["async_action_id"])
+        reference = create_customer(http, source_id="api", name="Api")
+        expected_source = self.created_activity(http, reference)["data"]["event_source"]
+        for source_id in ("n1", "n2", "b1", "m1"):
+            customer = http.get(f"/v1/customers/{source_id}").json()
+            activity = self.created_activity(http, customer)
+            assert activity["data"] == {"customer": customer, "event_source": expected_source}
+        assert http.get("/v1/customers/n1").json()["birthday"] == "1990-03-04"

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from patron.db.pool import Connection
 
@@ -48,9 +49,10 @@ async def insert(
 async def insert_many(
     conn: Connection,
     project_id: str,
-    records: Sequence[tuple[str, str, str, str, dict[str, Any], str, datetime]],
+    records: Sequence[tuple[str, str, str, str, dict[str, Any] | msgspec.Raw, str, datetime]],
 ) -> None:
-    """COPY many activities: (id, customer_id, type, category, data, group_id, created_at)."""
+    """COPY many activities: (id, customer_id, type, category, data, group_id, created_at);
+    data may be JSON rendered already (msgspec.Raw)."""
     await conn.copy_records_to_table(
         "customer_activities",
         records=((project_id, *record) for record in records),

@@ -340,9 +340,9 @@ async def update_many(
 async def copy_new(
     conn: Connection,
     project_id: str,
-    new: Sequence[tuple[str, str, datetime, dict[str, Any]]],
+    new: Sequence[tuple[str, str, datetime, Sequence[Any]]],
 ) -> None:
-    """COPY new customers (id, source_id, created_at, columns) in.
+    """COPY new customers (id, source_id, created_at, values in MUTABLE_COLUMNS order) in.
 
     Only for callers holding the project row (`lock_project`) that have seen none of these
     source_ids live: no one else can make a source_id live meanwhile, so no conflict can arise
@@ -351,13 +351,7 @@ async def copy_new(
     await conn.copy_records_to_table(
         "customers",
         records=[
-            (
-                project_id,
-                customer_id,
-                source_id,
-                created_at,
-                *(values[column] for column in MUTABLE_COLUMNS),
-            )
+            (project_id, customer_id, source_id, created_at, *values)
             for customer_id, source_id, created_at, values in new
         ],
         columns=["project_id", "id", "source_id", "created_at", *MUTABLE_COLUMNS],

@@ -132,8 +132,8 @@ def render_orders_summary(row: Any) -> dict[str, Any]:
     return summary
 
 
-def render_customer(row: Any) -> dict[str, Any]:
-    """The customer object exactly as the contract shows it."""
+def render_customer_fields(row: Any) -> dict[str, Any]:
+    """The customer object's first part: its ids and the fields clients set."""
     customer: dict[str, Any] = {
         "id": row["id"],
         "source_id": row["source_id"],
@@ -145,10 +145,16 @@ def render_customer(row: Any) -> dict[str, Any]:
     }
     if row["birthday"] is not None:
         customer["birthday"] = render_date(row["birthday"])
+    customer["address"] = render_address(row["address"])
+    customer["metadata"] = row["metadata"]
+    return customer
+
+
+def render_customer(row: Any) -> dict[str, Any]:
+    """The customer object exactly as the contract shows it."""
+    customer = render_customer_fields(row)
     customer.update(
         {
-            "address": render_address(row["address"]),
-            "metadata": row["metadata"],
             # Redemptions and loyalty are not yet recorded in this release.
             "summary": {
                 "redemptions": dict(EMPTY_SUMMARY["redemptions"]),
