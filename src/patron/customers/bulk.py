@@ -68,11 +68,12 @@ class Change(msgspec.Struct, gc=False):
     # The columns it sets; once prepared, address and metadata are held as JSON (see thawed).
     values: dict[str, Any]
     # Should the change create the customer: its id, its columns (in MUTABLE_COLUMNS order),
-    # and its customer.created data as JSON up to the value of created_at, which is known only
-    # when the change is applied.
+    # and its customer.created data as JSON before and after the value of created_at, which is
+    # known only when the change is applied.
     new_id: str = ""
     new_values: tuple[Any, ...] = ()
     created_head: bytes = b""
+    created_tail: bytes = b""
 
     def thawed(self) -> dict[str, Any]:
         """The columns it sets, as Python values."""
@@ -101,9 +102,29 @@ def _actor(action: Action) -> Actor:
     )
 
 
-def _new_customer_json() -> tuple[bytes, bytes]:
-    """The JSON a new customer's snapshot has around its created_at value: what follows the
-    fields clients set, up to that value, and what follows it (taken from render_customer)."""
+def _jsonb_key(key: str) -> tuple[int, bytes]:
+    encoded = key.encode()
+    return len(encoded), encoded
+
+
+def _jsonb_order(value: Any) -> Any:
+    """`value` with its objects' keys in the order jsonb keeps them (shorter keys first):
+    PostgreSQL then finds them sorted instead of sorting them for every activity it stores."""
+    if isinstance(value, dict):
+        return {key: _jsonb_order(value[key]) for key in sorted(value, key=_jsonb_key)}
+    if isinstance(value, list):
+        return [_jsonb_order(item) for item in value]
+    return value
+
+
+# Stands for the created_at of a new customer's snapshot until it is known (it cannot occur in
+# stored text, which holds no NUL characters).
+_CREATED_AT_MARK = "\x00created_at"
+
+
+def _new_customer_parts() -> tuple[dict[str, Any], dict[bool, tuple[str, ...]]]:
+    """What every new customer's snapshot holds besides the fields clients set (from
+    render_customer), and its keys in jsonb order, with a birthday and without."""
     moment = datetime(2000, 1, 1, tzinfo=UTC)
     row: dict[str, Any] = {column: None for column in MUTABLE_COLUMNS} | {
         "id": "",
@@ -114,20 +135,33 @@ def _new_customer_json() -> tuple[bytes, bytes]:
         "updated_at": None,
     }
     fields = render_customer_fields(row)
-    rest = {key: value for key, value in render_customer(row).items() if key not in fields}
-    before, after = json.encode(rest).split(json.encode(render_datetime(moment)))
-    return b"," + before.removeprefix(b"{"), after
+    constant = {
+        key: _CREATED_AT_MARK if key == "created_at" else _jsonb_order(value)
+        for key, value in render_customer(row).items()
+        if key not in fields
+    }
+    keys = [*fields, *constant]
+    orders = {
+        birthday: tuple(sorted([*keys, *(["birthday"] if birthday else [])], key=_jsonb_key))
+        for birthday in (False, True)
+    }
+    return constant, orders
 
 
-_CREATED_MIDDLE, _CREATED_TAIL = _new_customer_json()
+_NEW_CUSTOMER, _NEW_CUSTOMER_KEYS = _new_customer_parts()
+_CREATED_AT_JSON = json.encode(_CREATED_AT_MARK)
 
 
 def _prepare_creation(change: Change, customer_id: str) -> None:
     new = {column: change.values.get(column) for column in MUTABLE_COLUMNS}
     new["metadata"] = new["metadata"] or {}
-    fields = render_customer_fields(new | {"id": customer_id, "source_id": change.source_id})
+    snapshot = _NEW_CUSTOMER | render_customer_fields(
+        new | {"id": customer_id, "source_id": change.source_id}
+    )
+    keys = _NEW_CUSTOMER_KEYS["birthday" in snapshot]
+    data = json.encode({"customer": {key: snapshot[key] for key in keys}})
     change.new_id = customer_id
-    change.created_head = b'{"customer":' + json.encode(fields)[:-1] + _CREATED_MIDDLE
+    change.created_head, change.created_tail = data.split(_CREATED_AT_JSON)
     change.new_values = tuple(_frozen(column, value) for column, value in new.items())
     change.values = {column: _frozen(column, value) for column, value in change.values.items()}
 
@@ -235,7 +269,7 @@ async def _insert_missing(
         missing, _consecutive_moments(first, len(missing)), strict=True
     ):
         new.append((change.new_id, change.source_id, created_at, change.new_values))
-        created.append((change.new_id, change.created_head + moment + _CREATED_TAIL + b"}"))
+        created.append((change.new_id, change.created_head + moment + change.created_tail))
     await repository.copy_new(conn, project_id, new)
     return created
 
