@@ -171,21 +171,17 @@ async def carry_out(
         await repository.mark_started(conn, project_id, action_id)
     # One thread: a batch's preparation never competes with the next one's for the GIL.
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="patron-prepare")
-    ahead: list[_Ahead] = []
     try:
-        await _carry_out(
+        await _batches(
             pool,
             project_id,
             action_id,
             handlers,
-            batch_size=batch_sizes or {},
+            sizes=batch_sizes or {},
             default_size=batch_size,
             executor=executor,
-            ahead=ahead,
         )
     finally:
-        for waiting in ahead:
-            waiting.prepared.cancel()
         # A preparation still running is left to finish on its own; nothing waits for it.
         executor.shutdown(wait=False, cancel_futures=True)
 
@@ -214,16 +210,15 @@ async def _fetch(
     return [(row["row_number"], row["data"]) for row in rows]
 
 
-async def _carry_out(
+async def _batches(
     pool: Pool,
     project_id: str,
     action_id: str,
     handlers: Mapping[str, Handler],
     *,
-    batch_size: Mapping[str, int],
+    sizes: Mapping[str, int],
     default_size: int,
     executor: ThreadPoolExecutor,
-    ahead: list[_Ahead],
 ) -> None:
     loop = asyncio.get_running_loop()
 
@@ -233,98 +228,109 @@ async def _carry_out(
         # Rows come as JSON text and are decoded in the thread too.
         return loop.run_in_executor(executor, lambda: handler.prepare(action, _decoded(rows)))
 
+    ahead: _Ahead | None = None
     conflicts = 0
-    while True:
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                row = await repository.find(conn, project_id, action_id, for_update=True)
-                if row is None or row["status"] in ("DONE", "FAILED"):
-                    return
-                action = Action(
-                    project_id=project_id,
-                    id=action_id,
-                    type=row["type"],
-                    request_id=row["request_id"],
-                    params=row["params"],
-                )
-                handler = handlers.get(action.type)
-                if handler is None:
-                    await repository.finish(
-                        conn,
-                        project_id,
-                        action_id,
-                        status="FAILED",
-                        operation_status="FAILED",
-                        failure=f"No worker knows how to carry out {action.type}",
+    try:
+        while True:
+            try:
+                async with pool.acquire() as conn, conn.transaction():
+                    row = await repository.find(conn, project_id, action_id, for_update=True)
+                    if row is None or row["status"] in ("DONE", "FAILED"):
+                        return
+                    action = Action(
+                        project_id=project_id,
+                        id=action_id,
+                        type=row["type"],
+                        request_id=row["request_id"],
+                        params=row["params"],
                     )
-                    return
-                size = batch_size.get(action.type, default_size)
-                limit = max(1, size // int(action.params.get(ROWS_PER_RECORD, 1)))
-                pipelined = isinstance(handler, PreparedHandler)
-                prepared: asyncio.Future[Any] | None = None
-                if ahead and ahead[0].start == row["cursor"]:
-                    batch, prepared = ahead[0].rows, ahead[0].prepared
-                else:
-                    batch = await _fetch(
-                        conn, action, start=row["cursor"], limit=limit, as_text=pipelined
-                    )
-                for waiting in ahead:
-                    if waiting.prepared is not prepared:
-                        waiting.prepared.cancel()
-                ahead.clear()
-                if not batch:
-                    failed = row["failed_count"]
-                    await repository.finish(
-                        conn,
-                        project_id,
-                        action_id,
-                        status="DONE",
-                        operation_status="SUCCESS" if failed == 0 else "FAILED",
-                    )
-                    return
-                if isinstance(handler, PreparedHandler):
-                    if prepared is None:
-                        prepared = preparing(handler, action, batch)
-                    start = batch[-1][0] + 1
-                    following = await _fetch(conn, action, start=start, limit=limit, as_text=True)
-                    if following:
-                        ahead.append(
-                            _Ahead(start, following, preparing(handler, action, following))
+                    handler = handlers.get(action.type)
+                    if handler is None:
+                        await repository.finish(
+                            conn,
+                            project_id,
+                            action_id,
+                            status="FAILED",
+                            operation_status="FAILED",
+                            failure=f"No worker knows how to carry out {action.type}",
                         )
-                    outcome = await handler.apply(conn, action, await prepared)
-                else:
-                    outcome = await handler(conn, action, batch)
-                await repository.advance(
-                    conn,
-                    project_id,
-                    action_id,
-                    cursor=batch[-1][0] + 1,
-                    done=outcome.done,
-                    failed=len(outcome.errors),
-                    errors=outcome.errors,
-                    max_errors=MAX_STORED_ERRORS,
+                        return
+                    size = sizes.get(action.type, default_size)
+                    limit = max(1, size // int(action.params.get(ROWS_PER_RECORD, 1)))
+                    prepared: asyncio.Future[Any] | None = None
+                    if ahead is not None and ahead.start == row["cursor"]:
+                        batch, prepared = ahead.rows, ahead.prepared
+                    else:
+                        if ahead is not None:
+                            ahead.prepared.cancel()
+                        batch = await _fetch(
+                            conn,
+                            action,
+                            start=row["cursor"],
+                            limit=limit,
+                            as_text=isinstance(handler, PreparedHandler),
+                        )
+                    ahead = None
+                    if not batch:
+                        failed = row["failed_count"]
+                        await repository.finish(
+                            conn,
+                            project_id,
+                            action_id,
+                            status="DONE",
+                            operation_status="SUCCESS" if failed == 0 else "FAILED",
+                        )
+                        return
+                    if isinstance(handler, PreparedHandler):
+                        if prepared is None:
+                            prepared = preparing(handler, action, batch)
+                        start = batch[-1][0] + 1
+                        following = await _fetch(
+                            conn, action, start=start, limit=limit, as_text=True
+                        )
+                        if following:
+                            ahead = _Ahead(start, following, preparing(handler, action, following))
+                        outcome = await handler.apply(conn, action, await prepared)
+                    else:
+                        outcome = await handler(conn, action, batch)
+                    await repository.advance(
+                        conn,
+                        project_id,
+                        action_id,
+                        cursor=batch[-1][0] + 1,
+                        done=outcome.done,
+                        failed=len(outcome.errors),
+                        errors=outcome.errors,
+                        max_errors=MAX_STORED_ERRORS,
+                    )
+                conflicts = 0
+            except asyncpg.TransactionRollbackError:
+                # A deadlock or serialization failure undid the whole batch; it is safe to redo.
+                conflicts += 1
+                if conflicts <= _CONFLICT_RETRIES:
+                    await asyncio.sleep(0.05 * conflicts)
+                    continue
+                logger.exception("async action %s kept conflicting", action_id)
+                await _fail(
+                    pool, project_id, action_id, "It kept conflicting with concurrent changes."
                 )
-            conflicts = 0
-        except asyncpg.TransactionRollbackError:
-            # A deadlock or serialization failure undid the whole batch; it is safe to redo.
-            conflicts += 1
-            if conflicts <= _CONFLICT_RETRIES:
-                await asyncio.sleep(0.05 * conflicts)
-                continue
-            logger.exception("async action %s kept conflicting", action_id)
-            await _fail(pool, project_id, action_id, "It kept conflicting with concurrent changes.")
-            return
-        except (
-            asyncpg.PostgresConnectionError,
-            asyncpg.InterfaceError,
-            asyncpg.OperatorInterventionError,
-            OSError,
-        ) as exc:
-            raise TransientFailure(str(exc)) from exc
-        except Exception:
-            logger.exception("async action %s failed", action_id)
-            await _fail(pool, project_id, action_id, "It failed unexpectedly; the error is logged.")
-            return
+                return
+            except (
+                asyncpg.PostgresConnectionError,
+                asyncpg.InterfaceError,
+                asyncpg.OperatorInterventionError,
+                OSError,
+            ) as exc:
+                raise TransientFailure(str(exc)) from exc
+            except Exception:
+                logger.exception("async action %s failed", action_id)
+                await _fail(
+                    pool, project_id, action_id, "It failed unexpectedly; the error is logged."
+                )
+                return
+    finally:
+        if ahead is not None:
+            ahead.prepared.cancel()
 
 
 async def _fail(pool: Pool, project_id: str, action_id: str, failure: str) -> None:
