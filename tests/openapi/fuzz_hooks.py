@@ -24,8 +24,6 @@ PEER_ENV = "PATRON_FUZZ_PEER"
 CREDENTIAL_HEADERS = ("x-app-id", "x-app-token", "x-client-application-id", "x-client-token")
 REPLAYED_METHODS = ("GET", "POST", "PUT", "DELETE")
 
-_session = requests.Session()
-
 
 def _as_peer(sent: Any, path: str, url: str) -> requests.Response:
     peer: dict[str, dict[str, str]] = json.loads(os.environ[PEER_ENV])
@@ -35,7 +33,8 @@ def _as_peer(sent: Any, path: str, url: str) -> requests.Response:
         if name.lower() not in CREDENTIAL_HEADERS
     }
     headers.update(peer["client" if path.startswith("/client/") else "server"])
-    return _session.request(
+    # A request of its own (no shared session): schemathesis calls checks from several threads.
+    return requests.request(
         sent.method, url, headers=headers, data=sent.body, timeout=30, allow_redirects=False
     )
 
