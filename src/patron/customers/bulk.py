@@ -162,14 +162,15 @@ def _prepare_creation(change: Change, customer_id: str) -> None:
     data = json.encode({"customer": {key: snapshot[key] for key in keys}})
     change.new_id = customer_id
     change.created_head, change.created_tail = data.split(_CREATED_AT_JSON)
-    change.new_values = tuple(_frozen(column, value) for column, value in new.items())
-    change.values = {column: _frozen(column, value) for column, value in change.values.items()}
-
-
-def _frozen(column: str, value: Any) -> Any:
-    if column in _JSON_COLUMNS and value is not None:
-        return msgspec.Raw(json.encode(value))
-    return value
+    # Built anew rather than changed in place: a dict or tuple holding only plain values and
+    # msgspec.Raw is one the garbage collector does not track.
+    frozen = {
+        column: msgspec.Raw(json.encode(value))
+        for column in _JSON_COLUMNS
+        if (value := new[column]) is not None
+    }
+    change.new_values = tuple(frozen.get(column, value) for column, value in new.items())
+    change.values = {column: frozen.get(column, value) for column, value in change.values.items()}
 
 
 def _batch(
