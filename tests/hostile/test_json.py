@@ -126,6 +126,9 @@ bodies = st.one_of(shaped.map(_json), values.map(_json), raw_bodies)
 
 # 8 endpoints x 660 = 5,280 generated cases per database; one test per endpoint, so that xdist
 # spreads them over the workers.
+# The suite's 120 s per test is a guard against hangs; these generate and send 660 bodies,
+# which on a busy two-core machine takes longer than that without anything being wrong.
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e[0]} {e[1]}")
 @settings(
     max_examples=660,
