@@ -11,7 +11,8 @@ import msgspec
 
 from patron.db.pool import Connection
 
-COLUMNS = "id, seq, type, data, created_at, group_id"
+# data as the JSON text stored (a `json` column): pages hand it on without decoding it.
+COLUMNS = "id, seq, type, data::text AS data, created_at, group_id"
 
 
 async def insert(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from patron.kit.time import render_datetime
 
 # Exactly the types the official Python SDK 6.1.1 accepts (CONTRACT.md §6): one other value
@@ -109,7 +111,7 @@ def render_activity(row: Any) -> dict[str, Any]:
     return {
         "id": row["id"],
         "type": row["type"],
-        "data": row["data"],
+        "data": msgspec.Raw(row["data"]),
         "created_at": render_datetime(row["created_at"]),
         "group_id": row["group_id"],
     }

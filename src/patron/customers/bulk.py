@@ -102,64 +102,39 @@ def _actor(action: Action) -> Actor:
     )
 
 
-def _jsonb_key(key: str) -> tuple[int, bytes]:
-    encoded = key.encode()
-    return len(encoded), encoded
-
-
-def _jsonb_order(value: Any) -> Any:
-    """`value` with its objects' keys in the order jsonb keeps them (shorter keys first):
-    PostgreSQL then finds them sorted instead of sorting them for every activity it stores."""
-    if isinstance(value, dict):
-        return {key: _jsonb_order(value[key]) for key in sorted(value, key=_jsonb_key)}
-    if isinstance(value, list):
-        return [_jsonb_order(item) for item in value]
-    return value
-
-
 # Stands for the created_at of a new customer's snapshot until it is known (it cannot occur in
 # stored text, which holds no NUL characters).
 _CREATED_AT_MARK = "\x00created_at"
 
 
-def _new_customer_parts() -> tuple[dict[str, Any], dict[bool, tuple[str, ...]]]:
-    """What every new customer's snapshot holds besides the fields clients set (from
-    render_customer), and its keys in jsonb order, with a birthday and without."""
-    moment = datetime(2000, 1, 1, tzinfo=UTC)
+def _new_customer_constant() -> dict[str, Any]:
+    """What every new customer's snapshot holds after the fields clients set (from
+    render_customer, in its order), with created_at marked."""
     row: dict[str, Any] = {column: None for column in MUTABLE_COLUMNS} | {
         "id": "",
         "source_id": None,
         "metadata": {},
         "system_metadata": {},
-        "created_at": moment,
+        "created_at": datetime(2000, 1, 1, tzinfo=UTC),
         "updated_at": None,
     }
     fields = render_customer_fields(row)
-    constant = {
-        key: _CREATED_AT_MARK if key == "created_at" else _jsonb_order(value)
+    return {
+        key: _CREATED_AT_MARK if key == "created_at" else value
         for key, value in render_customer(row).items()
         if key not in fields
     }
-    keys = [*fields, *constant]
-    orders = {
-        birthday: tuple(sorted([*keys, *(["birthday"] if birthday else [])], key=_jsonb_key))
-        for birthday in (False, True)
-    }
-    return constant, orders
 
 
-_NEW_CUSTOMER, _NEW_CUSTOMER_KEYS = _new_customer_parts()
+_NEW_CUSTOMER = _new_customer_constant()
 _CREATED_AT_JSON = json.encode(_CREATED_AT_MARK)
 
 
 def _prepare_creation(change: Change, customer_id: str) -> None:
     new = {column: change.values.get(column) for column in MUTABLE_COLUMNS}
     new["metadata"] = new["metadata"] or {}
-    snapshot = _NEW_CUSTOMER | render_customer_fields(
-        new | {"id": customer_id, "source_id": change.source_id}
-    )
-    keys = _NEW_CUSTOMER_KEYS["birthday" in snapshot]
-    data = json.encode({"customer": {key: snapshot[key] for key in keys}})
+    fields = render_customer_fields(new | {"id": customer_id, "source_id": change.source_id})
+    data = json.encode({"customer": fields | _NEW_CUSTOMER})
     change.new_id = customer_id
     change.created_head, change.created_tail = data.split(_CREATED_AT_JSON)
     # Built anew rather than changed in place: a dict or tuple holding only plain values and
