@@ -178,6 +178,37 @@ def measure(
     }
 
 
+def latency_profile(
+    base: str,
+    selected: list[Case],
+    *,
+    connections: list[int],
+    rounds: int,
+    duration: float,
+    use_wrk: bool,
+) -> int:
+    """Patron's latency at loads below saturation (32 connections measure throughput, and
+    their p99 is mostly time spent queueing for the two cores)."""
+    errors = 0
+    print("\nPatron's latency by number of connections (median of rounds):")
+    print(f"{'endpoint':38s} {'connections':>11s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s}")
+    for case in selected:
+        for count in connections:
+            runs = [
+                run_wrk(base, case, duration=duration, connections=count)
+                if use_wrk
+                else run_python(base, case, requests=2000, connections=count)
+                for _ in range(rounds)
+            ]
+            errors += sum(run.errors for run in runs)
+            print(
+                f"{case.name:38s} {count:11d} {statistics.median(r.rps for r in runs):8.0f} "
+                f"{statistics.median(r.p50_ms for r in runs):8.2f} "
+                f"{statistics.median(r.p99_ms for r in runs):8.2f}"
+            )
+    return errors
+
+
 def report(results: dict[tuple[str, str], Run], selected: list[Case]) -> int:
     errors = 0
     print(
@@ -201,6 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--latency-connections",
+        type=lambda text: [int(part) for part in text.split(",")],
+        default=[1, 4, 8, 16],
+        help="connection counts for the filtered list's latency at the large size",
+    )
     args = parser.parse_args(argv)
     use_wrk = shutil.which("wrk") is not None
     small = 1000 if args.quick else min(100_000, args.customers)
@@ -278,6 +315,14 @@ def compare(server: PatronServer, args: argparse.Namespace, *, use_wrk: bool, sm
                 before = results[(case.name, "patron")].p50_ms
                 after = large[(case.name, "patron")].p50_ms
                 print(f"  {case.name:38s} {after / before:5.2f}")
+            errors += latency_profile(
+                server.base,
+                [c for c in scaled if "filter" in c.name],
+                connections=args.latency_connections,
+                rounds=args.rounds,
+                duration=args.duration,
+                use_wrk=use_wrk,
+            )
         if errors:
             print(f"\n{errors} requests failed")
             return 1

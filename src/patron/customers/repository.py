@@ -458,7 +458,7 @@ MEMBER_ORDERINGS = {
 FILTERS = {
     "email": "email = {}",
     "name": "name = {}",
-    "city": "address ->> 'city' = {}",
+    "city": "city = {}",
     "created_before": "created_at < {}",
     "created_after": "created_at > {}",
     "updated_before": "updated_at < {}",

@@ -43,9 +43,11 @@ COLUMN_SQL: dict[str, str] = {
     "email": "c.email",
     "phone": "c.phone",
     "description": "c.description",
+    # The city is also a stored column (address ->> 'city'), indexed for list filters.
+    "address.city": "c.city",
     **{
         f"address.{part}": f"(c.address ->> '{part}')"
-        for part in ("city", "state", "line_1", "line_2", "country", "postal_code")
+        for part in ("state", "line_1", "line_2", "country", "postal_code")
     },
     "created_at": "c.created_at",
     "updated_at": "c.updated_at",
