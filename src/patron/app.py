@@ -17,7 +17,7 @@ from patron.consents.routes import list_consents, update_customer_consents
 from patron.customers.routes import CustomerRoutes
 from patron.db import migrate
 from patron.db.pool import create_pool
-from patron.dependencies import provide_actor, provide_conn, provide_project
+from patron.dependencies import provide_actor, provide_project
 from patron.errors import handle_exception
 from patron.events.routes import track_custom_event
 from patron.health import health
@@ -75,7 +75,6 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
         dependencies={
             "project": Provide(provide_project),
             "actor": Provide(provide_actor),
-            "conn": Provide(provide_conn),
         },
         exception_handlers={Exception: handle_exception},
         before_request=answer_options,

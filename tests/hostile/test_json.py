@@ -20,6 +20,8 @@ ENDPOINTS = [
     ("POST", "/v1/customers/bulk/async"),
     ("POST", "/v1/customers/metadata/async"),
     ("POST", "/v1/orders"),
+    ("PUT", "/v1/orders/hostile"),
+    ("POST", "/v1/orders/import"),
     ("POST", "/v1/events"),
     ("PUT", "/v1/customers/hostile/consents"),
     ("POST", "/v1/segments"),
@@ -133,7 +135,7 @@ def client() -> Iterator[httpx.Client]:
         yield client
 
 
-# 8 endpoints x 660 = 5,280 generated cases per database; one test per endpoint, so that xdist
+# 10 endpoints x 660 = 6,600 generated cases per database; one test per endpoint, so that xdist
 # spreads them over the workers.
 # The suite's 120 s per test is a guard against hangs; these generate and send 660 bodies,
 # which on a busy two-core machine takes longer than that without anything being wrong.

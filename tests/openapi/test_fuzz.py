@@ -115,8 +115,11 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403",
         str(FUZZ_SECONDS),
         "--max-examples",
         str(FUZZ_EXAMPLES),
+        # One worker: with two threads, schemathesis on CPython 3.11 crashed now and then in
+        # its own code ("SystemError: AST constructor recursion depth mismatch", a known
+        # CPython thread-safety bug), failing the run with nothing wrong in Patron.
         "--workers",
-        "2",
+        "1",
         "--header",
         f"origin: {ORIGIN}",
     ]

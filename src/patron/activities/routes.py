@@ -12,7 +12,7 @@ from patron.activities import service
 from patron.activities.schemas import ACTIVITY_TYPES, CAMPAIGN_TYPES, CATEGORIES
 from patron.activities.service import TimelineFilters
 from patron.customers import service as customers
-from patron.db.pool import Connection
+from patron.dependencies import transaction
 from patron.kit import query
 from patron.kit.http import json_response
 from patron.projects.service import Project
@@ -50,28 +50,30 @@ class ActivityRoutes(Controller):
         self,
         request: Request[Any, Any, Any],
         customer_id: FromPath[str],
-        conn: NamedDependency[Connection],
         project: NamedDependency[Project],
     ) -> Response[bytes]:
         """A customer's activities, newest first, with a `starting_after_id` cursor."""
-        filters = _filters(request.query_params, orders={"created_at", "-created_at"}, legacy=False)
-        resolved = await customers.resolve_id(
-            conn, project.id, customers.key_from_path(customer_id)
-        )
-        return json_response(await service.timeline_page(conn, project.id, resolved, filters))
+        async with transaction(request) as conn:
+            filters = _filters(
+                request.query_params, orders={"created_at", "-created_at"}, legacy=False
+            )
+            resolved = await customers.resolve_id(
+                conn, project.id, customers.key_from_path(customer_id)
+            )
+            return json_response(await service.timeline_page(conn, project.id, resolved, filters))
 
     @get("/activities")
     async def list_customer_activities(
         self,
         request: Request[Any, Any, Any],
         customer_id: FromPath[str],
-        conn: NamedDependency[Connection],
         project: NamedDependency[Project],
     ) -> Response[bytes]:
         """Deprecated: a customer's activities with a `total`."""
-        orders = set(service.LEGACY_ORDERS) | set(_LEGACY_ORDERS)
-        filters = _filters(request.query_params, orders=orders, legacy=True)
-        resolved = await customers.resolve_id(
-            conn, project.id, customers.key_from_path(customer_id)
-        )
-        return json_response(await service.legacy_page(conn, project.id, resolved, filters))
+        async with transaction(request) as conn:
+            orders = set(service.LEGACY_ORDERS) | set(_LEGACY_ORDERS)
+            filters = _filters(request.query_params, orders=orders, legacy=True)
+            resolved = await customers.resolve_id(
+                conn, project.id, customers.key_from_path(customer_id)
+            )
+            return json_response(await service.legacy_page(conn, project.id, resolved, filters))

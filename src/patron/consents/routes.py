@@ -11,17 +11,18 @@ from litestar.params import FromPath
 from patron.activities.service import Actor
 from patron.consents import service
 from patron.customers import service as customers
-from patron.db.pool import Connection
+from patron.dependencies import transaction
 from patron.kit.http import json_response, read_json
 from patron.projects.service import Project
 
 
 @get(["/v1/consents", "/client/v1/consents"])
 async def list_consents(
-    conn: NamedDependency[Connection], project: NamedDependency[Project]
+    request: Request[Any, Any, Any], project: NamedDependency[Project]
 ) -> Response[bytes]:
     """Deprecated: the project's consent groups and consents."""
-    return json_response(await service.list_all(conn, project.id))
+    async with transaction(request) as conn:
+        return json_response(await service.list_all(conn, project.id))
 
 
 @put(
@@ -31,10 +32,10 @@ async def list_consents(
 async def update_customer_consents(
     request: Request[Any, Any, Any],
     customer_id: FromPath[str],
-    conn: NamedDependency[Connection],
     actor: NamedDependency[Actor],
 ) -> None:
     """Deprecated: record a customer's consents (`{"cnst_…": true, "unsubscribed": true}`)."""
-    choices: dict[str, Any] = await read_json(request, dict[str, Any])
-    key = customers.key_from_path(customer_id)
-    await service.update_customer_consents(conn, actor, key, choices=choices)
+    async with transaction(request) as conn:
+        choices: dict[str, Any] = await read_json(request, dict[str, Any])
+        key = customers.key_from_path(customer_id)
+        await service.update_customer_consents(conn, actor, key, choices=choices)

@@ -13,7 +13,7 @@ from patron.config import MAX_IMPORT_BYTES
 from patron.customers import bulk, service
 from patron.customers.schemas import CustomerCreate, CustomerUpdate, check_fields
 from patron.customers.service import ListFilters
-from patron.db.pool import Connection
+from patron.dependencies import transaction
 from patron.kit import query
 from patron.kit.http import json_response, read_json
 from patron.kit.multipart import spool_file_field
@@ -27,49 +27,52 @@ class CustomerRoutes(Controller):
     async def create_customer(
         self,
         request: Request[Any, Any, Any],
-        conn: NamedDependency[Connection],
         actor: NamedDependency[Actor],
     ) -> Response[bytes]:
         """Create a customer, or update the one with the same `id` or `source_id`."""
         payload: CustomerCreate = await read_json(request, CustomerCreate)
         check_fields(payload)
-        return json_response(await service.upsert(conn, actor, payload=payload))
+        async with transaction(request) as conn:
+            customer = await service.upsert(conn, actor, payload=payload)
+        return json_response(customer)
 
     @post("/bulk/async", status_code=202)
     async def update_customers_in_bulk(
         self,
         request: Request[Any, Any, Any],
-        conn: NamedDependency[Connection],
         actor: NamedDependency[Actor],
     ) -> Response[bytes]:
         """Queue upserts of many customers by source_id; answers the async action's id."""
         rows: list[Any] = await read_json(request, list[Any])
-        action_id = await bulk.enqueue_bulk_update(conn, actor, rows)
+        async with transaction(request) as conn:
+            action_id = await bulk.enqueue_bulk_update(conn, actor, rows)
         return json_response({"async_action_id": action_id}, status=202)
 
     @post("/metadata/async", status_code=202)
     async def update_customers_metadata_in_bulk(
         self,
         request: Request[Any, Any, Any],
-        conn: NamedDependency[Connection],
         actor: NamedDependency[Actor],
     ) -> Response[bytes]:
         """Queue a merge of `metadata` into the customers with these `source_ids`."""
         body: bulk.MetadataBulk = await read_json(request, bulk.MetadataBulk)
-        action_id = await bulk.enqueue_metadata_update(conn, actor, body)
+        async with transaction(request) as conn:
+            action_id = await bulk.enqueue_metadata_update(conn, actor, body)
         return json_response({"async_action_id": action_id}, status=202)
 
     @post("/importCSV", status_code=202, request_max_body_size=MAX_IMPORT_BYTES)
     async def import_customers_using_csv(
         self,
         request: Request[Any, Any, Any],
-        conn: NamedDependency[Connection],
         actor: NamedDependency[Actor],
     ) -> Response[bytes]:
         """Queue an import of the CSV file in multipart field `file`, upserting by Source_id."""
+        # The upload is spooled to a file before the transaction: a slow client holds no
+        # database connection.
         file = await spool_file_field(request, "file")
         try:
-            action_id = await bulk.enqueue_csv_import(conn, actor, file)
+            async with transaction(request) as conn:
+                action_id = await bulk.enqueue_csv_import(conn, actor, file)
         finally:
             file.close()
         return json_response({"async_action_id": action_id}, status=202)
@@ -78,7 +81,6 @@ class CustomerRoutes(Controller):
     async def list_customers(
         self,
         request: Request[Any, Any, Any],
-        conn: NamedDependency[Connection],
         project: NamedDependency[Project],
     ) -> Response[bytes]:
         """List customers with filters, ordering and pagination."""
@@ -97,51 +99,58 @@ class CustomerRoutes(Controller):
             starting_after=query.timestamp(params, "starting_after"),
             segment_id=query.text(params, "segment_id") or None,
         )
-        return json_response(await service.list_customers(conn, project.id, filters))
+        async with transaction(request) as conn:
+            page = await service.list_customers(conn, project.id, filters)
+        return json_response(page)
 
     @get("/{customer_id:str}")
     async def get_customer(
         self,
         customer_id: FromPath[str],
-        conn: NamedDependency[Connection],
+        request: Request[Any, Any, Any],
         project: NamedDependency[Project],
     ) -> Response[bytes]:
         """Get a customer by `id` or `source_id`."""
-        return json_response(
-            await service.get(conn, project.id, service.key_from_path(customer_id))
-        )
+        key = service.key_from_path(customer_id)
+        async with transaction(request) as conn:
+            customer = await service.get(conn, project.id, key)
+        return json_response(customer)
 
     @put("/{customer_id:str}")
     async def update_customer(
         self,
         request: Request[Any, Any, Any],
         customer_id: FromPath[str],
-        conn: NamedDependency[Connection],
         actor: NamedDependency[Actor],
     ) -> Response[bytes]:
         """Update only the fields sent; `null` clears a field; `source_id` cannot change."""
         payload: CustomerUpdate = await read_json(request, CustomerUpdate)
         check_fields(payload)
         key = service.key_from_path(customer_id)
-        return json_response(await service.update(conn, actor, key, payload=payload))
+        async with transaction(request) as conn:
+            customer = await service.update(conn, actor, key, payload=payload)
+        return json_response(customer)
 
     @delete("/{customer_id:str}", status_code=204)
     async def delete_customer(
         self,
         customer_id: FromPath[str],
-        conn: NamedDependency[Connection],
+        request: Request[Any, Any, Any],
         actor: NamedDependency[Actor],
     ) -> None:
         """Delete a customer; its source_id can then name a new customer."""
-        await service.delete(conn, actor, service.key_from_path(customer_id))
+        async with transaction(request) as conn:
+            await service.delete(conn, actor, service.key_from_path(customer_id))
 
     @post("/{customer_id:str}/permanent-deletion", status_code=200)
     async def delete_customer_permanently(
         self,
         customer_id: FromPath[str],
-        conn: NamedDependency[Connection],
+        request: Request[Any, Any, Any],
         actor: NamedDependency[Actor],
     ) -> Response[bytes]:
         """Erase a customer and everything that identifies them, activities included."""
         key = service.key_from_path(customer_id)
-        return json_response(await service.delete_permanently(conn, actor, key))
+        async with transaction(request) as conn:
+            deletion = await service.delete_permanently(conn, actor, key)
+        return json_response(deletion)

@@ -1,10 +1,11 @@
-"""The asyncpg pool, its type codecs, and the one-transaction-per-request dependency."""
+"""The asyncpg pool, its type codecs, and the one transaction of each request."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import asyncpg
@@ -104,3 +105,15 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> Poo
         server_settings={"application_name": "patron", "timezone": "UTC"},
     )
     return pool
+
+
+@asynccontextmanager
+async def transaction(pool: Pool) -> AsyncIterator[Connection]:
+    """A request's one transaction: committed when the block ends, rolled back if it raises.
+
+    Routes open it around their service call and build their response after it, so a client
+    never reads a response whose effects are not yet committed (see
+    `patron.dependencies.transaction`).
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        yield conn

@@ -8,7 +8,7 @@ from litestar import Request, Response, post
 from litestar.di import NamedDependency
 
 from patron.activities.service import Actor
-from patron.db.pool import Connection
+from patron.dependencies import transaction
 from patron.events import service
 from patron.events.schemas import EventCreate, check_event
 from patron.kit.http import json_response, read_json
@@ -17,11 +17,11 @@ from patron.kit.http import json_response, read_json
 @post(["/v1/events", "/client/v1/events"], status_code=200)
 async def track_custom_event(
     request: Request[Any, Any, Any],
-    conn: NamedDependency[Connection],
     actor: NamedDependency[Actor],
 ) -> Response[bytes]:
     """Track a custom event of a customer (created when unknown), from the shop's server or,
     with client credentials and an allowed origin, from a customer's browser."""
-    body: EventCreate = await read_json(request, EventCreate)
-    check_event(body)
-    return json_response(await service.track(conn, actor, body=body))
+    async with transaction(request) as conn:
+        body: EventCreate = await read_json(request, EventCreate)
+        check_event(body)
+        return json_response(await service.track(conn, actor, body=body))

@@ -11,7 +11,7 @@ from litestar.params import FromPath
 from patron.activities.service import Actor
 from patron.async_actions import service as async_actions
 from patron.async_actions.schemas import ORDERS_IMPORT
-from patron.db.pool import Connection
+from patron.dependencies import transaction
 from patron.errors import InvalidPayload
 from patron.kit import query
 from patron.kit.http import json_response, key_or_404, read_json
@@ -34,67 +34,70 @@ class OrderRoutes(Controller):
     async def create_order(
         self,
         request: Request[Any, Any, Any],
-        conn: NamedDependency[Connection],
         actor: NamedDependency[Actor],
     ) -> Response[bytes]:
         """Create an order, or update the one with the same `id` or `source_id`."""
-        payload: OrderCreate = await read_json(request, OrderCreate)
-        check_order(payload)
-        return json_response(await service.upsert(conn, actor, payload=payload))
+        async with transaction(request) as conn:
+            payload: OrderCreate = await read_json(request, OrderCreate)
+            check_order(payload)
+            return json_response(await service.upsert(conn, actor, payload=payload))
 
     @get("/")
     async def list_orders(
         self,
         request: Request[Any, Any, Any],
-        conn: NamedDependency[Connection],
         project: NamedDependency[Project],
     ) -> Response[bytes]:
         """Orders, newest first by default, a page at a time."""
-        params = request.query_params
-        body = await service.list_orders(
-            conn,
-            project.id,
-            limit=query.integer(params, "limit", default=10, minimum=1, maximum=100),
-            page=query.integer(params, "page", default=1, minimum=1, maximum=100),
-            order=query.choice(params, "order", service.LIST_ORDERS) or "-created_at",
-        )
-        return json_response(body)
+        async with transaction(request) as conn:
+            params = request.query_params
+            body = await service.list_orders(
+                conn,
+                project.id,
+                limit=query.integer(params, "limit", default=10, minimum=1, maximum=100),
+                page=query.integer(params, "page", default=1, minimum=1, maximum=100),
+                order=query.choice(params, "order", service.LIST_ORDERS) or "-created_at",
+            )
+            return json_response(body)
 
     @post("/import", status_code=200)
     async def import_orders(
         self,
         request: Request[Any, Any, Any],
-        conn: NamedDependency[Connection],
         actor: NamedDependency[Actor],
     ) -> Response[bytes]:
         """Queue an import of up to 2,000 historical orders (no activities are recorded)."""
-        rows: list[Any] = await read_json(request, list[Any])
-        if len(rows) > MAX_IMPORT_ORDERS:
-            raise InvalidPayload(f"At most {MAX_IMPORT_ORDERS} orders can be imported at once")
-        check_json_value(rows, "")
-        action_id = await async_actions.enqueue(conn, actor, action_type=ORDERS_IMPORT, rows=rows)
-        return json_response({"async_action_id": action_id})
+        async with transaction(request) as conn:
+            rows: list[Any] = await read_json(request, list[Any])
+            if len(rows) > MAX_IMPORT_ORDERS:
+                raise InvalidPayload(f"At most {MAX_IMPORT_ORDERS} orders can be imported at once")
+            check_json_value(rows, "")
+            action_id = await async_actions.enqueue(
+                conn, actor, action_type=ORDERS_IMPORT, rows=rows
+            )
+            return json_response({"async_action_id": action_id})
 
     @get("/{order_id:str}")
     async def get_order(
         self,
         order_id: FromPath[str],
-        conn: NamedDependency[Connection],
+        request: Request[Any, Any, Any],
         project: NamedDependency[Project],
     ) -> Response[bytes]:
         """Get an order by `id` or `source_id`."""
-        return json_response(await service.get(conn, project.id, order_key(order_id)))
+        async with transaction(request) as conn:
+            return json_response(await service.get(conn, project.id, order_key(order_id)))
 
     @put("/{order_id:str}")
     async def update_order(
         self,
         request: Request[Any, Any, Any],
         order_id: FromPath[str],
-        conn: NamedDependency[Connection],
         actor: NamedDependency[Actor],
     ) -> Response[bytes]:
         """Change only the fields sent."""
-        payload: OrderUpdate = await read_json(request, OrderUpdate)
-        check_order(payload)
-        key = order_key(order_id)
-        return json_response(await service.update(conn, actor, key, payload=payload))
+        async with transaction(request) as conn:
+            payload: OrderUpdate = await read_json(request, OrderUpdate)
+            check_order(payload)
+            key = order_key(order_id)
+            return json_response(await service.update(conn, actor, key, payload=payload))

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from patron.activities.service import Actor
-from patron.db.pool import Connection
+from patron.dependencies import transaction
 from patron.errors import InvalidQueryParams
 from patron.kit import query
 from patron.kit.http import json_response, key_or_404, path_key, read_json
@@ -67,54 +67,57 @@ class SegmentRoutes(Controller):
     async def create_segment(
         self,
         request: Request[Any, Any, Any],
-        conn: NamedDependency[Connection],
         actor: NamedDependency[Actor],
     ) -> Response[bytes]:
         """Create a static segment from customer ids, or a passive or auto-update one."""
-        body: SegmentCreate = await read_json(request, SegmentCreate)
-        check_segment(body)
-        return json_response(await service.create(conn, actor, body=body))
+        async with transaction(request) as conn:
+            body: SegmentCreate = await read_json(request, SegmentCreate)
+            check_segment(body)
+            return json_response(await service.create(conn, actor, body=body))
 
     @get("/")
     async def list_segments(
         self,
         request: Request[Any, Any, Any],
-        conn: NamedDependency[Connection],
         project: NamedDependency[Project],
     ) -> Response[bytes]:
         """List segments, newest first unless `order=created_at`."""
-        filters = _list_filters(request)
-        return json_response(await service.list_segments(conn, project.id, filters))
+        async with transaction(request) as conn:
+            filters = _list_filters(request)
+            return json_response(await service.list_segments(conn, project.id, filters))
 
     @get("/{segment_id:str}")
     async def get_segment(
         self,
         segment_id: FromPath[str],
-        conn: NamedDependency[Connection],
+        request: Request[Any, Any, Any],
         project: NamedDependency[Project],
     ) -> Response[bytes]:
         """Get a segment (without its members: list customers with `segment_id` for those)."""
-        return json_response(
-            await service.get(conn, project.id, key_or_404(segment_id, service.not_found))
-        )
+        async with transaction(request) as conn:
+            return json_response(
+                await service.get(conn, project.id, key_or_404(segment_id, service.not_found))
+            )
 
     @delete("/{segment_id:str}", status_code=204)
     async def delete_segment(
         self,
         segment_id: FromPath[str],
-        conn: NamedDependency[Connection],
+        request: Request[Any, Any, Any],
         actor: NamedDependency[Actor],
     ) -> None:
         """Delete a segment."""
-        await service.delete(conn, actor, key_or_404(segment_id, service.not_found))
+        async with transaction(request) as conn:
+            await service.delete(conn, actor, key_or_404(segment_id, service.not_found))
 
 
 @get("/v1/customers/{customer_id:str}/segments")
 async def list_customer_segments(
     customer_id: FromPath[str],
-    conn: NamedDependency[Connection],
+    request: Request[Any, Any, Any],
     project: NamedDependency[Project],
 ) -> Response[bytes]:
     """The segments a customer is in (for an unknown id: those a customer with no data is in)."""
-    key = path_key(customer_id) or customer_id
-    return json_response(await service.customer_segments(conn, project.id, key))
+    async with transaction(request) as conn:
+        key = path_key(customer_id) or customer_id
+        return json_response(await service.customer_segments(conn, project.id, key))
