@@ -42,10 +42,10 @@ async def provide_actor(
 def transaction(request: Request[Any, Any, Any]) -> AbstractAsyncContextManager[Connection]:
     """The request's one transaction (`db.pool.transaction`), as a block in the route.
 
-    A block rather than a dependency, so that a route reads and checks its input before it takes
-    a database connection (a slow or bad request holds none) and builds its response after the
-    commit. (Measured by server CPU per request, it costs the same as the generator dependency
-    it replaced: bench/README.md.)
+    A block rather than a dependency, so that a route can read and check its input before it
+    takes a database connection (the customer routes do: a slow or bad request holds none) and
+    build its response after the commit. (Measured by server CPU per request, it costs the same
+    as the generator dependency it replaced: bench/README.md.)
     """
     pool: Pool = request.app.state.pool
     return pool_transaction(pool)
