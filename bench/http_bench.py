@@ -5,7 +5,8 @@
 Starts `patron serve` on a fresh embedded PostgreSQL and the limit server (`bench/limit_server.py`)
 on the same database, loads a synthetic project with COPY, and drives both with the same load
 from a separate process (wrk when installed, else an async Python generator), alternating A and
-B runs. Reports requests/s and p50/p99 latency per endpoint and the ratio Patron / limit, then
+B runs. Reports requests/s and p50/p99 latency per endpoint and the ratio Patron / limit, each
+server's CPU time per request (and limit / Patron of it: steadier than req/s on a shared host), then
 the cost of the list and activity pages at 100,000 and at --customers customers.
 
 --quick runs each case for about a second on a small dataset and only checks that every endpoint
@@ -47,6 +48,19 @@ class Run:
     p50_ms: float
     p99_ms: float
     errors: int
+    # The server process's CPU time per request (user + system), µs: unlike req/s, hardly moved
+    # by other work on a shared host, so its ratio is the steadier measure of overhead.
+    cpu_us: float = float("nan")
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
 
 
 @dataclass(frozen=True)
@@ -157,15 +171,21 @@ def measure(
     rounds: int,
     duration: float,
     use_wrk: bool,
+    pids: dict[str, int],
 ) -> dict[tuple[str, str], Run]:
     results: dict[tuple[str, str], list[Run]] = {}
     for case in selected:
         for _ in range(rounds):
             for target, base in targets.items():  # A then B, alternating every round
+                before = process_cpu_seconds(pids[target])
+                started = time.perf_counter()
                 if use_wrk and not quick:
                     run = run_wrk(base, case, duration=duration, connections=32)
                 else:
                     run = run_python(base, case, requests=60 if quick else 2000, connections=8)
+                requests = run.rps * (time.perf_counter() - started)
+                spent = process_cpu_seconds(pids[target]) - before
+                run.cpu_us = spent / requests * 1e6 if requests else float("nan")
                 results.setdefault((case.name, target), []).append(run)
     return {
         key: Run(
@@ -173,6 +193,7 @@ def measure(
             statistics.median(r.p50_ms for r in runs),
             statistics.median(r.p99_ms for r in runs),
             sum(r.errors for r in runs),
+            statistics.median(r.cpu_us for r in runs),
         )
         for key, runs in results.items()
     }
@@ -213,7 +234,7 @@ def report(results: dict[tuple[str, str], Run], selected: list[Case]) -> int:
     errors = 0
     print(
         f"{'endpoint':38s} {'Patron req/s':>12s} {'limit req/s':>12s} {'ratio':>6s} "
-        f"{'p50 ms':>14s} {'p99 ms':>14s}"
+        f"{'p50 ms':>14s} {'p99 ms':>14s} {'CPU µs/req':>13s} {'CPU ratio':>9s}"
     )
     for case in selected:
         patron, limit = results[(case.name, "patron")], results[(case.name, "limit")]
@@ -221,6 +242,7 @@ def report(results: dict[tuple[str, str], Run], selected: list[Case]) -> int:
         print(
             f"{case.name:38s} {patron.rps:12.0f} {limit.rps:12.0f} {patron.rps / limit.rps:6.2f} "
             f"{patron.p50_ms:6.2f}/{limit.p50_ms:<7.2f} {patron.p99_ms:6.2f}/{limit.p99_ms:<7.2f}"
+            f" {patron.cpu_us:6.0f}/{limit.cpu_us:<6.0f} {limit.cpu_us / patron.cpu_us:9.2f}"
             + (f"  ERRORS {patron.errors}/{limit.errors}" if patron.errors + limit.errors else "")
         )
     return errors
@@ -278,6 +300,7 @@ def compare(server: PatronServer, args: argparse.Namespace, *, use_wrk: bool, sm
             "patron": server.base,
             "limit": f"http://127.0.0.1:{limit_port}",
         }
+        pids = {"patron": server.process.pid, "limit": limit.pid}
         selected = cases(hot_id)
         results = measure(
             targets,
@@ -286,6 +309,7 @@ def compare(server: PatronServer, args: argparse.Namespace, *, use_wrk: bool, sm
             rounds=1 if args.quick else args.rounds,
             duration=args.duration,
             use_wrk=use_wrk,
+            pids=pids,
         )
         print(f"\nat {small} customers:")
         errors = report(results, selected)
@@ -307,6 +331,7 @@ def compare(server: PatronServer, args: argparse.Namespace, *, use_wrk: bool, sm
                 rounds=args.rounds,
                 duration=args.duration,
                 use_wrk=use_wrk,
+                pids=pids,
             )
             print(f"\nat {args.customers} customers:")
             errors += report(large, scaled)
