@@ -43,9 +43,9 @@ def transaction(request: Request[Any, Any, Any]) -> AbstractAsyncContextManager[
     """The request's one transaction (`db.pool.transaction`), as a block in the route.
 
     A block rather than a dependency, so that a route can read and check its input before it
-    takes a database connection (the customer routes do: a slow or bad request holds none) and
-    build its response after the commit. (Measured by server CPU per request, it costs the same
-    as the generator dependency it replaced: bench/README.md.)
+    takes a database connection (the routes that take a body do: a slow or bad request holds
+    none) and build its response after the commit. (Measured by server CPU per request, it
+    costs the same as the generator dependency it replaced: bench/README.md.)
     """
     pool: Pool = request.app.state.pool
     return pool_transaction(pool)

@@ -35,7 +35,7 @@ async def update_customer_consents(
     actor: NamedDependency[Actor],
 ) -> None:
     """Deprecated: record a customer's consents (`{"cnst_…": true, "unsubscribed": true}`)."""
+    choices: dict[str, Any] = await read_json(request, dict[str, Any])
+    key = customers.key_from_path(customer_id)
     async with transaction(request) as conn:
-        choices: dict[str, Any] = await read_json(request, dict[str, Any])
-        key = customers.key_from_path(customer_id)
         await service.update_customer_consents(conn, actor, key, choices=choices)

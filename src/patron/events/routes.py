@@ -21,7 +21,8 @@ async def track_custom_event(
 ) -> Response[bytes]:
     """Track a custom event of a customer (created when unknown), from the shop's server or,
     with client credentials and an allowed origin, from a customer's browser."""
+    body: EventCreate = await read_json(request, EventCreate)
+    check_event(body)
     async with transaction(request) as conn:
-        body: EventCreate = await read_json(request, EventCreate)
-        check_event(body)
-        return json_response(await service.track(conn, actor, body=body))
+        event = await service.track(conn, actor, body=body)
+    return json_response(event)

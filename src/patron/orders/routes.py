@@ -37,10 +37,11 @@ class OrderRoutes(Controller):
         actor: NamedDependency[Actor],
     ) -> Response[bytes]:
         """Create an order, or update the one with the same `id` or `source_id`."""
+        payload: OrderCreate = await read_json(request, OrderCreate)
+        check_order(payload)
         async with transaction(request) as conn:
-            payload: OrderCreate = await read_json(request, OrderCreate)
-            check_order(payload)
-            return json_response(await service.upsert(conn, actor, payload=payload))
+            order = await service.upsert(conn, actor, payload=payload)
+        return json_response(order)
 
     @get("/")
     async def list_orders(
@@ -67,15 +68,15 @@ class OrderRoutes(Controller):
         actor: NamedDependency[Actor],
     ) -> Response[bytes]:
         """Queue an import of up to 2,000 historical orders (no activities are recorded)."""
+        rows: list[Any] = await read_json(request, list[Any])
+        if len(rows) > MAX_IMPORT_ORDERS:
+            raise InvalidPayload(f"At most {MAX_IMPORT_ORDERS} orders can be imported at once")
+        check_json_value(rows, "")
         async with transaction(request) as conn:
-            rows: list[Any] = await read_json(request, list[Any])
-            if len(rows) > MAX_IMPORT_ORDERS:
-                raise InvalidPayload(f"At most {MAX_IMPORT_ORDERS} orders can be imported at once")
-            check_json_value(rows, "")
             action_id = await async_actions.enqueue(
                 conn, actor, action_type=ORDERS_IMPORT, rows=rows
             )
-            return json_response({"async_action_id": action_id})
+        return json_response({"async_action_id": action_id})
 
     @get("/{order_id:str}")
     async def get_order(
@@ -96,8 +97,9 @@ class OrderRoutes(Controller):
         actor: NamedDependency[Actor],
     ) -> Response[bytes]:
         """Change only the fields sent."""
+        payload: OrderUpdate = await read_json(request, OrderUpdate)
+        check_order(payload)
+        key = order_key(order_id)
         async with transaction(request) as conn:
-            payload: OrderUpdate = await read_json(request, OrderUpdate)
-            check_order(payload)
-            key = order_key(order_id)
-            return json_response(await service.update(conn, actor, key, payload=payload))
+            order = await service.update(conn, actor, key, payload=payload)
+        return json_response(order)

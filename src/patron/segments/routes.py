@@ -70,10 +70,11 @@ class SegmentRoutes(Controller):
         actor: NamedDependency[Actor],
     ) -> Response[bytes]:
         """Create a static segment from customer ids, or a passive or auto-update one."""
+        body: SegmentCreate = await read_json(request, SegmentCreate)
+        check_segment(body)
         async with transaction(request) as conn:
-            body: SegmentCreate = await read_json(request, SegmentCreate)
-            check_segment(body)
-            return json_response(await service.create(conn, actor, body=body))
+            segment = await service.create(conn, actor, body=body)
+        return json_response(segment)
 
     @get("/")
     async def list_segments(
