@@ -246,13 +246,11 @@ async def _batches(
                     )
                     handler = handlers.get(action.type)
                     if handler is None:
-                        await repository.finish(
+                        await _mark_failed(
                             conn,
                             project_id,
                             action_id,
-                            status="FAILED",
-                            operation_status="FAILED",
-                            failure=f"No worker knows how to carry out {action.type}",
+                            f"No worker knows how to carry out {action.type}",
                         )
                         return
                     size = sizes.get(action.type, default_size)
@@ -335,11 +333,10 @@ async def _batches(
 
 async def _fail(pool: Pool, project_id: str, action_id: str, failure: str) -> None:
     async with pool.acquire() as conn:
-        await repository.finish(
-            conn,
-            project_id,
-            action_id,
-            status="FAILED",
-            operation_status="FAILED",
-            failure=failure,
-        )
+        await _mark_failed(conn, project_id, action_id, failure)
+
+
+async def _mark_failed(conn: Connection, project_id: str, action_id: str, failure: str) -> None:
+    await repository.finish(
+        conn, project_id, action_id, status="FAILED", operation_status="FAILED", failure=failure
+    )
