@@ -23,7 +23,7 @@ from patron.activities.service import Actor, EventSource, TimelineFilters
 from patron.customers import service as customers
 from patron.customers.schemas import CustomerCreate, CustomerUpdate
 from patron.customers.service import ListFilters
-from patron.db.pool import Pool, create_pool
+from patron.db.pool import Pool, create_pool, transaction
 from patron.kit import json
 
 JSON = [(b"content-type", b"application/json; charset=utf-8")]
@@ -63,7 +63,7 @@ class LimitApp:
         method = scope["method"]
         parts = scope["raw_path"].decode().strip("/").split("/")
         params = dict(parse_qsl(scope["query_string"].decode()))
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             if parts == ["v1", "customers"] and method == "POST":
                 payload = msgspec.json.decode(body, type=CustomerCreate)
                 return 200, await customers.upsert(conn, self.actor, payload=payload)

@@ -15,7 +15,7 @@ import asyncpg
 from patron.activities.service import Actor
 from patron.async_actions import repository
 from patron.async_actions.schemas import render_action
-from patron.db.pool import Connection, Pool
+from patron.db.pool import Connection, Pool, transaction
 from patron.errors import NotFound
 from patron.kit import ids, json
 
@@ -233,7 +233,7 @@ async def _batches(
     try:
         while True:
             try:
-                async with pool.acquire() as conn, conn.transaction():
+                async with transaction(pool) as conn:
                     row = await repository.find(conn, project_id, action_id, for_update=True)
                     if row is None or row["status"] in ("DONE", "FAILED"):
                         return
