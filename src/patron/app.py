@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar
-from litestar.di import Provide
 
 from patron.activities.routes import ActivityRoutes
 from patron.async_actions.routes import AsyncActionRoutes
@@ -16,8 +15,7 @@ from patron.config import MAX_BODY_BYTES, Settings
 from patron.consents.routes import list_consents, update_customer_consents
 from patron.customers.routes import CustomerRoutes
 from patron.db import migrate
-from patron.db.pool import create_pool
-from patron.dependencies import provide_actor, provide_project
+from patron.db.pool import Pool, create_pool
 from patron.errors import handle_exception
 from patron.events.routes import track_custom_event
 from patron.health import health
@@ -41,8 +39,6 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             dsn, min_size=settings.pool_min_size, max_size=settings.pool_max_size
         )
         app.state.pool = pool
-        app.state.authenticator = Authenticator(pool)
-        app.state.client_authenticator = ClientAuthenticator(pool)
         app.state.schema_revision = migrate.head_revision()
         stop = asyncio.Event()
         worker_task = None
@@ -72,10 +68,6 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             list_consents,
             update_customer_consents,
         ],
-        dependencies={
-            "project": Provide(provide_project),
-            "actor": Provide(provide_actor),
-        },
         exception_handlers={Exception: handle_exception},
         before_request=answer_options,
         lifespan=[database],
@@ -89,12 +81,12 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
 def create_asgi(settings: Settings, dsn: str) -> Any:
     """The app behind its outer layers: a request id for every request, then authentication."""
     app = create_app(settings, dsn)
+
+    def pool() -> Pool:
+        # Only when a credential is not cached: the pool exists once the app has started.
+        return app.state.pool  # type: ignore[no-any-return]
+
     limit = SlidingWindow(settings.client_rate_limit, settings.client_rate_seconds)
     return RequestContext(
-        Authentication(
-            app,
-            lambda: app.state.authenticator,
-            lambda: app.state.client_authenticator,
-            limit,
-        )
+        Authentication(app, Authenticator(pool), ClientAuthenticator(pool), limit)
     )

@@ -1,4 +1,4 @@
-"""Request dependencies (the authenticated project, who acts) and the request's transaction."""
+"""What every route needs of its request: the authenticated project, who acts, the transaction."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from litestar import Request
-from litestar.di import NamedDependency
 
 from patron.activities.service import Actor, EventSource
 from patron.db.pool import Connection, Pool
@@ -17,18 +16,22 @@ from patron.projects.asgi import CLIENT_KEY, PROJECT_KEY
 from patron.projects.service import ClientKey, Project
 
 
-async def provide_project(request: Request[Any, Any, Any]) -> Project:
-    """The project the `Authentication` layer found for this request's credentials."""
+def project_of(request: Request[Any, Any, Any]) -> Project:
+    """The project the `Authentication` layer found for this request's credentials.
+
+    A plain call in the route rather than a Litestar dependency: resolving dependencies and
+    validating them into the handler's signature cost more per request than the work they
+    stand for (bench/README.md, "Where the overhead went").
+    """
     project = request.scope.get(PROJECT_KEY)
     if not isinstance(project, Project):
         raise Unauthorized()
     return project
 
 
-async def provide_actor(
-    request: Request[Any, Any, Any], project: NamedDependency[Project]
-) -> Actor:
+def actor_of(request: Request[Any, Any, Any]) -> Actor:
     """Who acts: the project's server key, or a client key from a customer's page."""
+    project = project_of(request)
     client_key = request.scope.get(CLIENT_KEY)
     if isinstance(client_key, ClientKey):
         source = EventSource(channel="CLIENT_API", app_id=client_key.id, key_name=client_key.name)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Response, get
+from litestar import Request, get
+from litestar.types import ASGIApp
 
 from patron.db import migrate
 from patron.db.pool import Pool
@@ -13,7 +14,7 @@ from patron.kit.http import json_response
 
 
 @get("/health", include_in_schema=False)
-async def health(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def health(request: Request[Any, Any, Any]) -> ASGIApp:
     """Answer 200 when the database answers and carries the newest migration."""
     pool: Pool = request.app.state.pool
     expected: str = request.app.state.schema_revision

@@ -1,14 +1,16 @@
-"""Identifiers taken from the path."""
+"""Identifiers taken from the path, and the JSON answer every route gives."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from patron.kit.http import path_key
+from patron.kit.http import json_response, path_key
 
 
 class TestPathKey:
@@ -26,3 +28,33 @@ class TestPathKey:
 
     def test_plus_is_a_plus(self) -> None:
         assert path_key("a+b%40c.com") == "a+b@c.com"
+
+
+class TestJSONResponse:
+    def sent(self, body: Any, status: int) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            messages.append(message)
+
+        async def receive() -> dict[str, Any]:
+            raise AssertionError("a response reads nothing")
+
+        asyncio.run(json_response(body, status)({"type": "http"}, receive, send))
+        return messages
+
+    def test_two_messages_with_type_and_length(self) -> None:
+        start, body = self.sent({"name": "Zoë", "n": 1}, 202)
+        assert start == {
+            "type": "http.response.start",
+            "status": 202,
+            "headers": [
+                (b"content-type", b"application/json; charset=utf-8"),
+                (b"content-length", b"21"),  # bytes, not characters
+            ],
+        }
+        assert body == {
+            "type": "http.response.body",
+            "body": '{"name":"Zoë","n":1}'.encode(),
+            "more_body": False,
+        }

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, get
-from litestar.di import NamedDependency
+from litestar import Controller, Request, get
 from litestar.params import FromPath
+from litestar.types import ASGIApp
 
 from patron.activities import service
 from patron.activities.schemas import ACTIVITY_TYPES, CAMPAIGN_TYPES, CATEGORIES
 from patron.activities.service import TimelineFilters
 from patron.customers import service as customers
-from patron.dependencies import transaction
+from patron.dependencies import project_of, transaction
 from patron.kit import query
 from patron.kit.http import json_response
-from patron.projects.service import Project
 
 # The legacy endpoint's order values name columns activities do not have; these map them.
 _LEGACY_ORDERS = {
@@ -50,9 +49,9 @@ class ActivityRoutes(Controller):
         self,
         request: Request[Any, Any, Any],
         customer_id: FromPath[str],
-        project: NamedDependency[Project],
-    ) -> Response[bytes]:
+    ) -> ASGIApp:
         """A customer's activities, newest first, with a `starting_after_id` cursor."""
+        project = project_of(request)
         async with transaction(request) as conn:
             filters = _filters(
                 request.query_params, orders={"created_at", "-created_at"}, legacy=False
@@ -67,9 +66,9 @@ class ActivityRoutes(Controller):
         self,
         request: Request[Any, Any, Any],
         customer_id: FromPath[str],
-        project: NamedDependency[Project],
-    ) -> Response[bytes]:
+    ) -> ASGIApp:
         """Deprecated: a customer's activities with a `total`."""
+        project = project_of(request)
         async with transaction(request) as conn:
             orders = set(service.LEGACY_ORDERS) | set(_LEGACY_ORDERS)
             filters = _filters(request.query_params, orders=orders, legacy=True)

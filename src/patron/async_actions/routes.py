@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, get
-from litestar.di import NamedDependency
+from litestar import Controller, Request, get
 from litestar.params import FromPath
+from litestar.types import ASGIApp
 
 from patron.async_actions import service
-from patron.dependencies import transaction
+from patron.dependencies import project_of, transaction
 from patron.kit import query
 from patron.kit.http import json_response, key_or_404
-from patron.projects.service import Project
 
 
 class AsyncActionRoutes(Controller):
@@ -22,9 +21,9 @@ class AsyncActionRoutes(Controller):
     async def list_async_actions(
         self,
         request: Request[Any, Any, Any],
-        project: NamedDependency[Project],
-    ) -> Response[bytes]:
+    ) -> ASGIApp:
         """The project's async actions, newest first (without their results)."""
+        project = project_of(request)
         async with transaction(request) as conn:
             params = request.query_params
             limit = query.integer(params, "limit", default=10, minimum=1, maximum=100)
@@ -37,9 +36,9 @@ class AsyncActionRoutes(Controller):
         self,
         async_action_id: FromPath[str],
         request: Request[Any, Any, Any],
-        project: NamedDependency[Project],
-    ) -> Response[bytes]:
+    ) -> ASGIApp:
         """One async action with its status, progress and result."""
+        project = project_of(request)
         async with transaction(request) as conn:
             key = key_or_404(async_action_id, service.not_found)
             return json_response(await service.get(conn, project.id, key))

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Response, get, put
-from litestar.di import NamedDependency
+from litestar import Request, get, put
 from litestar.params import FromPath
+from litestar.types import ASGIApp
 
-from patron.activities.service import Actor
 from patron.consents import service
 from patron.customers import service as customers
-from patron.dependencies import transaction
+from patron.dependencies import actor_of, project_of, transaction
 from patron.kit.http import json_response, read_json
-from patron.projects.service import Project
 
 
 @get(["/v1/consents", "/client/v1/consents"])
-async def list_consents(
-    request: Request[Any, Any, Any], project: NamedDependency[Project]
-) -> Response[bytes]:
+async def list_consents(request: Request[Any, Any, Any]) -> ASGIApp:
     """Deprecated: the project's consent groups and consents."""
+    project = project_of(request)
     async with transaction(request) as conn:
         return json_response(await service.list_all(conn, project.id))
 
@@ -32,9 +29,9 @@ async def list_consents(
 async def update_customer_consents(
     request: Request[Any, Any, Any],
     customer_id: FromPath[str],
-    actor: NamedDependency[Actor],
 ) -> None:
     """Deprecated: record a customer's consents (`{"cnst_…": true, "unsubscribed": true}`)."""
+    actor = actor_of(request)
     choices: dict[str, Any] = await read_json(request, dict[str, Any])
     key = customers.key_from_path(customer_id)
     async with transaction(request) as conn:

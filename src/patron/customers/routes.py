@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, delete, get, post, put
-from litestar.di import NamedDependency
+from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromPath
+from litestar.types import ASGIApp
 
-from patron.activities.service import Actor
 from patron.config import MAX_IMPORT_BYTES
 from patron.customers import bulk, service
 from patron.customers.schemas import CustomerCreate, CustomerUpdate, check_fields
 from patron.customers.service import ListFilters
-from patron.dependencies import transaction
+from patron.dependencies import actor_of, project_of, transaction
 from patron.kit import query
 from patron.kit.http import json_response, read_json
 from patron.kit.multipart import spool_file_field
-from patron.projects.service import Project
 
 
 class CustomerRoutes(Controller):
@@ -27,9 +25,9 @@ class CustomerRoutes(Controller):
     async def create_customer(
         self,
         request: Request[Any, Any, Any],
-        actor: NamedDependency[Actor],
-    ) -> Response[bytes]:
+    ) -> ASGIApp:
         """Create a customer, or update the one with the same `id` or `source_id`."""
+        actor = actor_of(request)
         payload: CustomerCreate = await read_json(request, CustomerCreate)
         check_fields(payload)
         async with transaction(request) as conn:
@@ -40,9 +38,9 @@ class CustomerRoutes(Controller):
     async def update_customers_in_bulk(
         self,
         request: Request[Any, Any, Any],
-        actor: NamedDependency[Actor],
-    ) -> Response[bytes]:
+    ) -> ASGIApp:
         """Queue upserts of many customers by source_id; answers the async action's id."""
+        actor = actor_of(request)
         rows: list[Any] = await read_json(request, list[Any])
         async with transaction(request) as conn:
             action_id = await bulk.enqueue_bulk_update(conn, actor, rows)
@@ -52,9 +50,9 @@ class CustomerRoutes(Controller):
     async def update_customers_metadata_in_bulk(
         self,
         request: Request[Any, Any, Any],
-        actor: NamedDependency[Actor],
-    ) -> Response[bytes]:
+    ) -> ASGIApp:
         """Queue a merge of `metadata` into the customers with these `source_ids`."""
+        actor = actor_of(request)
         body: bulk.MetadataBulk = await read_json(request, bulk.MetadataBulk)
         async with transaction(request) as conn:
             action_id = await bulk.enqueue_metadata_update(conn, actor, body)
@@ -64,9 +62,9 @@ class CustomerRoutes(Controller):
     async def import_customers_using_csv(
         self,
         request: Request[Any, Any, Any],
-        actor: NamedDependency[Actor],
-    ) -> Response[bytes]:
+    ) -> ASGIApp:
         """Queue an import of the CSV file in multipart field `file`, upserting by Source_id."""
+        actor = actor_of(request)
         # The upload is spooled to a file before the transaction: a slow client holds no
         # database connection.
         file = await spool_file_field(request, "file")
@@ -81,9 +79,9 @@ class CustomerRoutes(Controller):
     async def list_customers(
         self,
         request: Request[Any, Any, Any],
-        project: NamedDependency[Project],
-    ) -> Response[bytes]:
+    ) -> ASGIApp:
         """List customers with filters, ordering and pagination."""
+        project = project_of(request)
         params = request.query_params
         filters = ListFilters(
             limit=query.integer(params, "limit", default=10, minimum=1, maximum=100),
@@ -108,9 +106,9 @@ class CustomerRoutes(Controller):
         self,
         customer_id: FromPath[str],
         request: Request[Any, Any, Any],
-        project: NamedDependency[Project],
-    ) -> Response[bytes]:
+    ) -> ASGIApp:
         """Get a customer by `id` or `source_id`."""
+        project = project_of(request)
         key = service.key_from_path(customer_id)
         async with transaction(request) as conn:
             customer = await service.get(conn, project.id, key)
@@ -121,9 +119,9 @@ class CustomerRoutes(Controller):
         self,
         request: Request[Any, Any, Any],
         customer_id: FromPath[str],
-        actor: NamedDependency[Actor],
-    ) -> Response[bytes]:
+    ) -> ASGIApp:
         """Update only the fields sent; `null` clears a field; `source_id` cannot change."""
+        actor = actor_of(request)
         payload: CustomerUpdate = await read_json(request, CustomerUpdate)
         check_fields(payload)
         key = service.key_from_path(customer_id)
@@ -136,9 +134,9 @@ class CustomerRoutes(Controller):
         self,
         customer_id: FromPath[str],
         request: Request[Any, Any, Any],
-        actor: NamedDependency[Actor],
     ) -> None:
         """Delete a customer; its source_id can then name a new customer."""
+        actor = actor_of(request)
         async with transaction(request) as conn:
             await service.delete(conn, actor, service.key_from_path(customer_id))
 
@@ -147,9 +145,9 @@ class CustomerRoutes(Controller):
         self,
         customer_id: FromPath[str],
         request: Request[Any, Any, Any],
-        actor: NamedDependency[Actor],
-    ) -> Response[bytes]:
+    ) -> ASGIApp:
         """Erase a customer and everything that identifies them, activities included."""
+        actor = actor_of(request)
         key = service.key_from_path(customer_id)
         async with transaction(request) as conn:
             deletion = await service.delete_permanently(conn, actor, key)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Response, post
-from litestar.di import NamedDependency
+from litestar import Request, post
+from litestar.types import ASGIApp
 
-from patron.activities.service import Actor
-from patron.dependencies import transaction
+from patron.dependencies import actor_of, transaction
 from patron.events import service
 from patron.events.schemas import EventCreate, check_event
 from patron.kit.http import json_response, read_json
@@ -17,10 +16,10 @@ from patron.kit.http import json_response, read_json
 @post(["/v1/events", "/client/v1/events"], status_code=200)
 async def track_custom_event(
     request: Request[Any, Any, Any],
-    actor: NamedDependency[Actor],
-) -> Response[bytes]:
+) -> ASGIApp:
     """Track a custom event of a customer (created when unknown), from the shop's server or,
     with client credentials and an allowed origin, from a customer's browser."""
+    actor = actor_of(request)
     body: EventCreate = await read_json(request, EventCreate)
     check_event(body)
     async with transaction(request) as conn:

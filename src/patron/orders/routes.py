@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post, put
-from litestar.di import NamedDependency
+from litestar import Controller, Request, get, post, put
 from litestar.params import FromPath
+from litestar.types import ASGIApp
 
-from patron.activities.service import Actor
 from patron.async_actions import service as async_actions
 from patron.async_actions.schemas import ORDERS_IMPORT
-from patron.dependencies import transaction
+from patron.dependencies import actor_of, project_of, transaction
 from patron.errors import InvalidPayload
 from patron.kit import query
 from patron.kit.http import json_response, key_or_404, read_json
 from patron.kit.validation import check_json_value
 from patron.orders import service
 from patron.orders.schemas import OrderCreate, OrderUpdate, check_order
-from patron.projects.service import Project
 
 MAX_IMPORT_ORDERS = 2000
 
@@ -34,9 +32,9 @@ class OrderRoutes(Controller):
     async def create_order(
         self,
         request: Request[Any, Any, Any],
-        actor: NamedDependency[Actor],
-    ) -> Response[bytes]:
+    ) -> ASGIApp:
         """Create an order, or update the one with the same `id` or `source_id`."""
+        actor = actor_of(request)
         payload: OrderCreate = await read_json(request, OrderCreate)
         check_order(payload)
         async with transaction(request) as conn:
@@ -47,9 +45,9 @@ class OrderRoutes(Controller):
     async def list_orders(
         self,
         request: Request[Any, Any, Any],
-        project: NamedDependency[Project],
-    ) -> Response[bytes]:
+    ) -> ASGIApp:
         """Orders, newest first by default, a page at a time."""
+        project = project_of(request)
         async with transaction(request) as conn:
             params = request.query_params
             body = await service.list_orders(
@@ -65,9 +63,9 @@ class OrderRoutes(Controller):
     async def import_orders(
         self,
         request: Request[Any, Any, Any],
-        actor: NamedDependency[Actor],
-    ) -> Response[bytes]:
+    ) -> ASGIApp:
         """Queue an import of up to 2,000 historical orders (no activities are recorded)."""
+        actor = actor_of(request)
         rows: list[Any] = await read_json(request, list[Any])
         if len(rows) > MAX_IMPORT_ORDERS:
             raise InvalidPayload(f"At most {MAX_IMPORT_ORDERS} orders can be imported at once")
@@ -83,9 +81,9 @@ class OrderRoutes(Controller):
         self,
         order_id: FromPath[str],
         request: Request[Any, Any, Any],
-        project: NamedDependency[Project],
-    ) -> Response[bytes]:
+    ) -> ASGIApp:
         """Get an order by `id` or `source_id`."""
+        project = project_of(request)
         async with transaction(request) as conn:
             return json_response(await service.get(conn, project.id, order_key(order_id)))
 
@@ -94,9 +92,9 @@ class OrderRoutes(Controller):
         self,
         request: Request[Any, Any, Any],
         order_id: FromPath[str],
-        actor: NamedDependency[Actor],
-    ) -> Response[bytes]:
+    ) -> ASGIApp:
         """Change only the fields sent."""
+        actor = actor_of(request)
         payload: OrderUpdate = await read_json(request, OrderUpdate)
         check_order(payload)
         key = order_key(order_id)

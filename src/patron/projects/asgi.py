@@ -26,8 +26,8 @@ class Authentication:
     def __init__(
         self,
         app: ASGIApp,
-        authenticator: Any,
-        client_authenticator: Any,
+        authenticator: Authenticator,
+        client_authenticator: ClientAuthenticator,
         client_limit: SlidingWindow,
     ) -> None:
         self.app = app
@@ -42,7 +42,7 @@ class Authentication:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
-        authenticator: Authenticator = self._authenticator()
+        authenticator = self._authenticator
         headers = dict(scope["headers"])
         app_id = headers.get(b"x-app-id")
         app_token = headers.get(b"x-app-token")
@@ -74,7 +74,7 @@ class Authentication:
             await _send_error(send, error, request_id)
             return
         headers = dict(scope["headers"])
-        authenticator: ClientAuthenticator = self._client_authenticator()
+        authenticator = self._client_authenticator
         try:
             key = await authenticator.authenticate(
                 _text(headers.get(b"x-client-application-id")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
 
 import msgspec
 
@@ -12,7 +13,7 @@ from patron.db.pool import Connection, Pool
 from patron.errors import Unauthorized
 from patron.kit import ids
 from patron.projects import repository
-from patron.projects.repository import ClientKeyRow, ProjectRow
+from patron.projects.repository import ClientKeyRow
 
 
 class Credentials(msgspec.Struct, frozen=True):
@@ -128,7 +129,7 @@ async def create_client_key(
 class ClientAuthenticator:
     """Checks `X-Client-Application-Id` / `X-Client-Token`, caching keys for a short while."""
 
-    def __init__(self, pool: Pool, *, ttl_seconds: float = 30.0) -> None:
+    def __init__(self, pool: Callable[[], Pool], *, ttl_seconds: float = 30.0) -> None:
         self._pool = pool
         self._ttl = ttl_seconds
         self._cache: dict[str, tuple[float, ClientKeyRow]] = {}
@@ -141,7 +142,7 @@ class ClientAuthenticator:
         if cached is not None and cached[0] > now:
             row: ClientKeyRow | None = cached[1]
         else:
-            async with self._pool.acquire() as conn:
+            async with self._pool().acquire() as conn:
                 row = await repository.find_client_key(conn, key_id)
             if row is not None:
                 if len(self._cache) > 10_000:
@@ -158,12 +159,13 @@ class ClientAuthenticator:
 
 
 class Authenticator:
-    """Checks `X-App-Id` / `X-App-Token`, remembering each project's hash for a short while."""
+    """Checks `X-App-Id` / `X-App-Token`, remembering each project for a short while."""
 
-    def __init__(self, pool: Pool, *, ttl_seconds: float = 30.0) -> None:
+    def __init__(self, pool: Callable[[], Pool], *, ttl_seconds: float = 30.0) -> None:
         self._pool = pool
         self._ttl = ttl_seconds
-        self._cache: dict[str, tuple[float, ProjectRow]] = {}
+        # app id -> (expiry, stored token hash, the project), or None for an unknown app id
+        self._cache: dict[str, tuple[float, bytes, Project]] = {}
 
     async def authenticate(self, app_id: str | None, app_token: str | None) -> Project:
         if (
@@ -176,18 +178,16 @@ class Authenticator:
             raise Unauthorized()
         now = time.monotonic()
         cached = self._cache.get(app_id)
-        if cached is not None and cached[0] > now:
-            row: ProjectRow | None = cached[1]
-        else:
-            async with self._pool.acquire() as conn:
+        if cached is None or cached[0] <= now:
+            async with self._pool().acquire() as conn:
                 row = await repository.find_by_app_id(conn, app_id)
-            if row is not None:
-                if len(self._cache) > 10_000:
-                    self._cache.clear()
-                self._cache[app_id] = (now + self._ttl, row)
-        if (
-            not _token_matches(None if row is None else row.app_token_hash, app_token)
-            or row is None
-        ):
+            if row is None:
+                _token_matches(None, app_token)  # the same constant-time work as a wrong token
+                raise Unauthorized()
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            project = Project(id=row.id, name=row.name, app_id=row.app_id)
+            cached = self._cache[app_id] = (now + self._ttl, row.app_token_hash, project)
+        if not _token_matches(cached[1], app_token):
             raise Unauthorized()
-        return Project(id=row.id, name=row.name, app_id=row.app_id)
+        return cached[2]

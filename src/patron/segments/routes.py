@@ -5,16 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from litestar import Controller, Request, Response, delete, get, post
-from litestar.di import NamedDependency
+from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath
+from litestar.types import ASGIApp
 
-from patron.activities.service import Actor
-from patron.dependencies import transaction
+from patron.dependencies import actor_of, project_of, transaction
 from patron.errors import InvalidQueryParams
 from patron.kit import query
 from patron.kit.http import json_response, key_or_404, path_key, read_json
-from patron.projects.service import Project
 from patron.segments import service
 from patron.segments.schemas import SegmentCreate, check_segment
 from patron.segments.service import ListFilters
@@ -67,9 +65,9 @@ class SegmentRoutes(Controller):
     async def create_segment(
         self,
         request: Request[Any, Any, Any],
-        actor: NamedDependency[Actor],
-    ) -> Response[bytes]:
+    ) -> ASGIApp:
         """Create a static segment from customer ids, or a passive or auto-update one."""
+        actor = actor_of(request)
         body: SegmentCreate = await read_json(request, SegmentCreate)
         check_segment(body)
         async with transaction(request) as conn:
@@ -80,9 +78,9 @@ class SegmentRoutes(Controller):
     async def list_segments(
         self,
         request: Request[Any, Any, Any],
-        project: NamedDependency[Project],
-    ) -> Response[bytes]:
+    ) -> ASGIApp:
         """List segments, newest first unless `order=created_at`."""
+        project = project_of(request)
         async with transaction(request) as conn:
             filters = _list_filters(request)
             return json_response(await service.list_segments(conn, project.id, filters))
@@ -92,9 +90,9 @@ class SegmentRoutes(Controller):
         self,
         segment_id: FromPath[str],
         request: Request[Any, Any, Any],
-        project: NamedDependency[Project],
-    ) -> Response[bytes]:
+    ) -> ASGIApp:
         """Get a segment (without its members: list customers with `segment_id` for those)."""
+        project = project_of(request)
         async with transaction(request) as conn:
             return json_response(
                 await service.get(conn, project.id, key_or_404(segment_id, service.not_found))
@@ -105,9 +103,9 @@ class SegmentRoutes(Controller):
         self,
         segment_id: FromPath[str],
         request: Request[Any, Any, Any],
-        actor: NamedDependency[Actor],
     ) -> None:
         """Delete a segment."""
+        actor = actor_of(request)
         async with transaction(request) as conn:
             await service.delete(conn, actor, key_or_404(segment_id, service.not_found))
 
@@ -116,9 +114,9 @@ class SegmentRoutes(Controller):
 async def list_customer_segments(
     customer_id: FromPath[str],
     request: Request[Any, Any, Any],
-    project: NamedDependency[Project],
-) -> Response[bytes]:
+) -> ASGIApp:
     """The segments a customer is in (for an unknown id: those a customer with no data is in)."""
+    project = project_of(request)
     async with transaction(request) as conn:
         key = path_key(customer_id) or customer_id
         return json_response(await service.customer_segments(conn, project.id, key))
