@@ -51,13 +51,18 @@ class PatronServer:
 
     @property
     def dsn(self) -> str:
-        """The embedded PostgreSQL's DSN, as `patron serve` records it in its data folder."""
-        return (self.data_dir / "database_url").read_text().strip()
+        """The server's database: the external one it was given, or the embedded PostgreSQL's
+        DSN as `patron serve` records it in its data folder."""
+        return (
+            self.env.get("PATRON_DATABASE_URL")
+            or (self.data_dir / "database_url").read_text().strip()
+        )
 
 
 @contextmanager
-def patron_server() -> Iterator[PatronServer]:
-    """A `patron serve` on a fresh embedded PostgreSQL, healthy, removed afterwards."""
+def patron_server(database_url: str | None = None) -> Iterator[PatronServer]:
+    """A `patron serve` on a fresh embedded PostgreSQL (or on `database_url`), healthy, stopped
+    and its data folder removed afterwards."""
     work = Path(tempfile.mkdtemp(prefix="patron-bench-"))
     port = free_port()
     env = {
@@ -66,6 +71,7 @@ def patron_server() -> Iterator[PatronServer]:
         "PATRON_APP_ID": HEADERS["X-App-Id"],
         "PATRON_APP_TOKEN": HEADERS["X-App-Token"],
         "PATRON_LOG_LEVEL": "WARNING",
+        **({"PATRON_DATABASE_URL": database_url} if database_url else {}),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "patron", "serve", "--port", str(port)], env=env, cwd=ROOT

@@ -3,11 +3,17 @@
     .venv/bin/python -m bench.http_bench [--customers 1000000] [--duration 10] [--quick]
 
 Starts `patron serve` on a fresh embedded PostgreSQL and the limit server (`bench/limit_server.py`)
-on the same database, loads a synthetic project with COPY, and drives both with the same load
-from a separate process (wrk when installed, else an async Python generator), alternating A and
-B runs. Reports requests/s and p50/p99 latency per endpoint and the ratio Patron / limit, each
-server's CPU time per request (and limit / Patron of it: steadier than req/s on a shared host), then
-the cost of the list and activity pages at 100,000 and at --customers customers.
+on the same database, loads a synthetic project of 100,000 customers with COPY, and drives both
+with the same load from a separate process (wrk when installed, else an async Python generator),
+alternating A and B runs. Reports requests/s and p50/p99 latency per endpoint and the ratio
+Patron / limit, and each server's CPU time per request (and limit / Patron of it: steadier than
+req/s on a shared host).
+
+Then a second database on the same PostgreSQL gets --customers customers, with its own Patron
+and limit server, and the list and activity pages are measured on it and on the small one in
+alternation, round by round: the page's cost at the large size against the small one comes from
+the same minutes, not from two runs the host may treat differently. Last, the filtered list's
+latency at the large size below saturation (--latency-connections).
 
 --quick runs each case for about a second on a small dataset and only checks that every endpoint
 answers under load without errors (CI runs it, so that the harness cannot rot).
@@ -25,9 +31,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from bench.dataset import load_customers
 from bench.harness import (
@@ -35,10 +43,10 @@ from bench.harness import (
     ROOT,
     PatronServer,
     free_port,
-    load,
     patron_server,
     wait_healthy,
 )
+from bench.harness import load as load_requests
 from patron.db.pool import connect
 
 
@@ -72,7 +80,7 @@ class Case:
     lua_body: str | None = None
 
 
-def cases(hot_id: str) -> list[Case]:
+def cases() -> list[Case]:
     return [
         Case("GET customer", "GET", "/v1/customers/bench-7"),
         Case(
@@ -91,7 +99,9 @@ def cases(hot_id: str) -> list[Case]:
         ),
         Case("GET customers (list page)", "GET", "/v1/customers?limit=10"),
         Case("GET customers?city= (list, filter)", "GET", "/v1/customers?city=City%2042&limit=10"),
-        Case("GET activity page", "GET", f"/v1/customers/{hot_id}/activity?limit=10"),
+        # bench-0 has HOT_ACTIVITIES activities (bench/dataset.py); by source_id, so that the
+        # same path names it in every database.
+        Case("GET activity page", "GET", "/v1/customers/bench-0/activity?limit=10"),
     ]
 
 
@@ -150,7 +160,7 @@ def run_python(base: str, case: Case, *, requests: int, connections: int) -> Run
     def make(n: int) -> tuple[str, str, Any]:
         return case.method, case.path, None if body is None else body(n)
 
-    result = load(base, make, requests=requests, concurrency=connections)
+    result = load_requests(base, make, requests=requests, concurrency=connections)
     return Run(result.rps, result.percentile(0.5), result.percentile(0.99), result.errors)
 
 
@@ -265,43 +275,82 @@ def main(argv: list[str] | None = None) -> int:
     small = 1000 if args.quick else min(100_000, args.customers)
 
     with patron_server() as server:
-        return compare(server, args, use_wrk=use_wrk, small=small)
+        if args.quick or args.customers <= small:
+            return compare(server, None, args, use_wrk=use_wrk, small=small)
+        # The large dataset lives in a second database of the same PostgreSQL, served by a
+        # second Patron, so that both sizes are measured in alternation, in one window.
+        large_dsn = asyncio.run(create_database(server.dsn, LARGE_DATABASE))
+        with patron_server(large_dsn) as large:
+            return compare(server, large, args, use_wrk=use_wrk, small=small)
 
 
-def compare(server: PatronServer, args: argparse.Namespace, *, use_wrk: bool, small: int) -> int:
-    limit_port = free_port()
-    dsn = server.dsn
-    limit: subprocess.Popen[bytes] | None = None
+LARGE_DATABASE = "patron_bench_large"
+
+
+async def create_database(dsn: str, name: str) -> str:
+    """A new empty database beside the one of `dsn`, on the same server; its DSN."""
+    conn = await connect(dsn)
     try:
-        project_id = asyncio.run(project_id_of(dsn))
-        started = time.perf_counter()
-        hot_id = asyncio.run(load_customers(dsn, project_id, start=0, count=small))
-        print(
-            f"loaded {small} customers in {time.perf_counter() - started:.1f}s"
-            f" ({'wrk' if use_wrk and not args.quick else 'python'} load generator)"
-        )
-        limit = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bench.limit_server",
-                "--dsn",
-                dsn,
-                "--project",
-                project_id,
-                "--port",
-                str(limit_port),
-            ],
-            env=server.env,
-            cwd=ROOT,
-        )
-        wait_healthy(f"http://127.0.0.1:{limit_port}/v1/customers/bench-1")
-        targets = {
-            "patron": server.base,
-            "limit": f"http://127.0.0.1:{limit_port}",
-        }
-        pids = {"patron": server.process.pid, "limit": limit.pid}
-        selected = cases(hot_id)
+        current: str = await conn.fetchval("SELECT current_database()")
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    parts = urlsplit(dsn)
+    assert parts.path == f"/{current}", dsn
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@contextmanager
+def limit_server(server: PatronServer, project_id: str) -> Iterator[tuple[str, int]]:
+    """The limit server on `server`'s database and project: its base URL and pid."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.limit_server",
+            "--dsn",
+            server.dsn,
+            "--project",
+            project_id,
+            "--port",
+            str(port),
+        ],
+        env=server.env,
+        cwd=ROOT,
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/v1/customers/bench-1")
+        yield f"http://127.0.0.1:{port}", process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def load(server: PatronServer, count: int) -> str:
+    """Load `count` customers into the bench project of `server`; the project's id."""
+    project_id = asyncio.run(project_id_of(server.dsn))
+    started = time.perf_counter()
+    asyncio.run(load_customers(server.dsn, project_id, start=0, count=count))
+    print(f"loaded {count} customers in {time.perf_counter() - started:.1f}s")
+    return project_id
+
+
+def compare(
+    server: PatronServer,
+    large: PatronServer | None,
+    args: argparse.Namespace,
+    *,
+    use_wrk: bool,
+    small: int,
+) -> int:
+    print(f"load generator: {'wrk' if use_wrk and not args.quick else 'python'}")
+    selected = cases()
+    with ExitStack() as stack:
+        project_id = load(server, small)
+        limit_base, limit_pid = stack.enter_context(limit_server(server, project_id))
+        targets = {"patron": server.base, "limit": limit_base}
+        pids = {"patron": server.process.pid, "limit": limit_pid}
         results = measure(
             targets,
             selected,
@@ -313,50 +362,62 @@ def compare(server: PatronServer, args: argparse.Namespace, *, use_wrk: bool, sm
         )
         print(f"\nat {small} customers:")
         errors = report(results, selected)
-        if not args.quick and args.customers > small:
-            started = time.perf_counter()
-            asyncio.run(load_customers(dsn, project_id, start=small, count=args.customers - small))
+        if large is None:
+            return finish(errors)
+
+        large_project = load(large, args.customers)
+        large_limit, large_limit_pid = stack.enter_context(limit_server(large, large_project))
+        scaled = [c for c in selected if c.name.startswith(("GET customers", "GET activity"))]
+        # Both sizes in alternation, round by round: the page cost at the large size against
+        # the small one is then measured in the same minutes, whatever the host does.
+        both = measure(
+            {
+                "patron": large.base,
+                "limit": large_limit,
+                "patron_small": server.base,
+            },
+            scaled,
+            quick=False,
+            rounds=args.rounds,
+            duration=args.duration,
+            use_wrk=use_wrk,
+            pids={
+                "patron": large.process.pid,
+                "limit": large_limit_pid,
+                "patron_small": server.process.pid,
+            },
+        )
+        print(f"\nat {args.customers} customers:")
+        errors += report(both, scaled)
+        print(
+            f"\nPatron's page at {args.customers} customers / at {small} customers, "
+            "measured in alternation (a filter matching 1% counts ten times as many matches "
+            "for its exact `total` at ten times the size; it is held to its p99 instead):"
+        )
+        print(f"{'endpoint':38s} {'p50 ratio':>9s} {'req/s ratio':>11s} {'CPU ratio':>9s}")
+        for case in scaled:
+            big, little = both[(case.name, "patron")], both[(case.name, "patron_small")]
             print(
-                f"\nloaded {args.customers - small} more customers in "
-                f"{time.perf_counter() - started:.1f}s"
+                f"{case.name:38s} {big.p50_ms / little.p50_ms:9.2f} "
+                f"{little.rps / big.rps:11.2f} {big.cpu_us / little.cpu_us:9.2f}"
             )
-            scaled = [c for c in selected if c.name.startswith(("GET customers", "GET activity"))]
-            # A filter matching 1% of customers counts ten times as many at ten times the
-            # size (`total` is exact); the scale check is about the unfiltered page and the
-            # activity page, and the filtered list is held to its p99 instead.
-            large = measure(
-                targets,
-                scaled,
-                quick=False,
-                rounds=args.rounds,
-                duration=args.duration,
-                use_wrk=use_wrk,
-                pids=pids,
-            )
-            print(f"\nat {args.customers} customers:")
-            errors += report(large, scaled)
-            print("\ncost at the large size / at the small size (Patron, p50 latency):")
-            for case in scaled:
-                before = results[(case.name, "patron")].p50_ms
-                after = large[(case.name, "patron")].p50_ms
-                print(f"  {case.name:38s} {after / before:5.2f}")
-            errors += latency_profile(
-                server.base,
-                [c for c in scaled if "filter" in c.name],
-                connections=args.latency_connections,
-                rounds=args.rounds,
-                duration=args.duration,
-                use_wrk=use_wrk,
-            )
-        if errors:
-            print(f"\n{errors} requests failed")
-            return 1
-        print("\nevery endpoint answered without errors")
-        return 0
-    finally:
-        if limit is not None:
-            limit.terminate()
-            limit.wait(timeout=60)
+        errors += latency_profile(
+            large.base,
+            [c for c in scaled if "filter" in c.name],
+            connections=args.latency_connections,
+            rounds=args.rounds,
+            duration=args.duration,
+            use_wrk=use_wrk,
+        )
+        return finish(errors)
+
+
+def finish(errors: int) -> int:
+    if errors:
+        print(f"\n{errors} requests failed")
+        return 1
+    print("\nevery endpoint answered without errors")
+    return 0
 
 
 if __name__ == "__main__":
