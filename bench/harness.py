@@ -60,9 +60,12 @@ class PatronServer:
 
 
 @contextmanager
-def patron_server(database_url: str | None = None) -> Iterator[PatronServer]:
+def patron_server(
+    database_url: str | None = None, *, source: Path | None = None
+) -> Iterator[PatronServer]:
     """A `patron serve` on a fresh embedded PostgreSQL (or on `database_url`), healthy, stopped
-    and its data folder removed afterwards."""
+    and its data folder removed afterwards; `source` serves another checkout's code instead of
+    this one's (for measuring a change side by side)."""
     work = Path(tempfile.mkdtemp(prefix="patron-bench-"))
     port = free_port()
     env = {
@@ -72,9 +75,12 @@ def patron_server(database_url: str | None = None) -> Iterator[PatronServer]:
         "PATRON_APP_TOKEN": HEADERS["X-App-Token"],
         "PATRON_LOG_LEVEL": "WARNING",
         **({"PATRON_DATABASE_URL": database_url} if database_url else {}),
+        **({"PYTHONPATH": str(source / "src")} if source else {}),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "patron", "serve", "--port", str(port)], env=env, cwd=ROOT
+        [sys.executable, "-m", "patron", "serve", "--port", str(port)],
+        env=env,
+        cwd=source or ROOT,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -258,6 +259,26 @@ def report(results: dict[tuple[str, str], Run], selected: list[Case]) -> int:
     return errors
 
 
+def report_baseline(results: dict[tuple[str, str], Run], selected: list[Case], source: Path) -> int:
+    errors = 0
+    print(f"\nthis checkout against {source}, measured in alternation:")
+    print(
+        f"{'endpoint':38s} {'req/s':>13s} {'ratio':>6s} {'CPU µs/req':>13s} "
+        f"{'Patron - limit':>14s} {'limit / Patron':>14s}"
+    )
+    for case in selected:
+        ours, theirs = results[(case.name, "patron")], results[(case.name, "baseline")]
+        limit = results[(case.name, "limit")]
+        errors += theirs.errors
+        print(
+            f"{case.name:38s} {ours.rps:6.0f}/{theirs.rps:<6.0f} {ours.rps / theirs.rps:6.2f} "
+            f"{ours.cpu_us:6.0f}/{theirs.cpu_us:<6.0f} "
+            f"{ours.cpu_us - limit.cpu_us:6.0f}/{theirs.cpu_us - limit.cpu_us:<7.0f} "
+            f"{limit.cpu_us / ours.cpu_us:6.2f}/{limit.cpu_us / theirs.cpu_us:<7.2f}"
+        )
+    return errors
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -269,6 +290,15 @@ def main(argv: list[str] | None = None) -> int:
         type=lambda text: [int(part) for part in text.split(",")],
         default=[1, 4, 8, 16],
         help="connection counts for the filtered list's latency at the large size",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of another Patron commit (git worktree add DIR COMMIT), served beside "
+        "on the same database and measured in alternation at the small size",
+    )
+    parser.add_argument(
+        "--case", action="append", help="only the endpoints whose name contains this text"
     )
     args = parser.parse_args(argv)
     use_wrk = shutil.which("wrk") is not None
@@ -345,12 +375,16 @@ def compare(
     small: int,
 ) -> int:
     print(f"load generator: {'wrk' if use_wrk and not args.quick else 'python'}")
-    selected = cases()
+    selected = [c for c in cases() if not args.case or any(part in c.name for part in args.case)]
     with ExitStack() as stack:
         project_id = load(server, small)
         limit_base, limit_pid = stack.enter_context(limit_server(server, project_id))
         targets = {"patron": server.base, "limit": limit_base}
         pids = {"patron": server.process.pid, "limit": limit_pid}
+        if args.baseline:
+            baseline = stack.enter_context(patron_server(server.dsn, source=args.baseline))
+            targets["baseline"] = baseline.base
+            pids["baseline"] = baseline.process.pid
         results = measure(
             targets,
             selected,
@@ -362,6 +396,8 @@ def compare(
         )
         print(f"\nat {small} customers:")
         errors = report(results, selected)
+        if args.baseline:
+            errors += report_baseline(results, selected, args.baseline)
         if large is None:
             return finish(errors)
 
