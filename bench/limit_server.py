@@ -25,6 +25,7 @@ from patron.customers.schemas import CustomerCreate, CustomerUpdate
 from patron.customers.service import ListFilters
 from patron.db.pool import Pool, create_pool, transaction
 from patron.kit import json
+from patron.kit.collector import settle_after_startup
 
 JSON = [(b"content-type", b"application/json; charset=utf-8")]
 
@@ -42,6 +43,7 @@ class LimitApp:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
                     self.pool = await create_pool(self.dsn, min_size=2, max_size=20)
+                    settle_after_startup()  # as Patron does
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     assert self.pool is not None

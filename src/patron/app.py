@@ -20,6 +20,7 @@ from patron.errors import handle_exception
 from patron.events.routes import track_custom_event
 from patron.health import health
 from patron.kit.asgi import RequestContext
+from patron.kit.collector import settle_after_startup
 from patron.kit.http import answer_options
 from patron.kit.ratelimit import SlidingWindow
 from patron.openapi.routes import openapi_document
@@ -46,6 +47,7 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             worker_task = asyncio.create_task(
                 run_workers(pool, settings, stop), name="patron-worker"
             )
+        settle_after_startup()
         try:
             yield
         finally:

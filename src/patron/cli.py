@@ -138,10 +138,12 @@ def serve(settings: Settings, host: str, port: int) -> None:
 
 def run_worker(settings: Settings) -> None:
     from patron.db.pool import create_pool
+    from patron.kit.collector import settle_after_startup
     from patron.workers import run_workers
 
     async def work() -> None:
         pool = await create_pool(dsn, min_size=1, max_size=4)
+        settle_after_startup()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
