@@ -21,7 +21,7 @@ def project_of(request: Request[Any, Any, Any]) -> Project:
 
     A plain call in the route rather than a Litestar dependency: resolving dependencies and
     validating them into the handler's signature cost more per request than the work they
-    stand for (bench/README.md, "Where the overhead went").
+    stand for (bench/README.md, "Session 4").
     """
     project = request.scope.get(PROJECT_KEY)
     if not isinstance(project, Project):

@@ -40,7 +40,7 @@ class JSONResponse:
     Litestar hands an ASGI app returned by a route straight to the server, where a `Response`
     goes through its general machinery (header mappings, cookies, media-type and encoder
     resolution) first: about a quarter of the framework's cost of a GET, for two messages that
-    are always the same shape here (bench/README.md, "Where the overhead went").
+    are always the same shape here (bench/README.md, "Session 4").
     """
 
     __slots__ = ("body", "status")
