@@ -6,7 +6,7 @@ import gc
 
 # Container allocations (net of frees) between two young-generation collections; CPython's
 # default is 700. With 32 requests in flight the young generation filled every ~30 requests,
-# and those collections alone took ~10 µs of CPU per GET (bench/README.md, "Session 4").
+# and those collections alone took ~20 µs of CPU per GET (bench/README.md, "Session 4").
 # Objects freed by reference counting, nearly all of a request's, never meet the collector
 # either way; only cyclic garbage waits longer, a few MB at most.
 YOUNG_THRESHOLD = 10_000
