@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import schemathesis
+from schemathesis.specs.openapi.checks import ensure_resource_availability
 
 # Project B's credentials: {"server": {header: value}, "client": {header: value}}.
 PEER_ENV = "PATRON_FUZZ_PEER"
@@ -75,3 +76,34 @@ def tenant_isolation(ctx: schemathesis.CheckContext, response: Any, case: Any) -
             f" does not exist: {replay.text[:300]}"
         )
     return None
+
+
+def _erased(recorder: Any, case: Any) -> bool:
+    """A successful `POST …/{customerId}/permanent-deletion` of this customer earlier in the
+    scenario: schemathesis counts only a DELETE, or another unsafe method on the same path, as
+    a removal."""
+    wanted = (case.path_parameters or {}).get("customerId")
+    if wanted is None:
+        return False
+    for prior in recorder.find_all_cases():
+        if prior.id == case.id or not prior.path.endswith("/permanent-deletion"):
+            continue
+        if (prior.path_parameters or {}).get("customerId") != wanted:
+            continue
+        answer = recorder.find_response(case_id=prior.id)
+        if answer is not None and 200 <= answer.status_code < 300:
+            return True
+    return False
+
+
+@schemathesis.check
+def resource_available_unless_erased(
+    ctx: schemathesis.CheckContext, response: Any, case: Any
+) -> bool | None:
+    """Schemathesis's `ensure_resource_availability` (ST302), a permanent deletion counting as
+    a removal: a customer erased by it answers 404 afterwards, as it must."""
+    recorder = ctx.internals.recorder
+    if response.status_code == 404 and recorder is not None and _erased(recorder, case):
+        return None
+    result: bool | None = ensure_resource_availability(ctx, response, case)
+    return result

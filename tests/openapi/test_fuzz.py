@@ -40,7 +40,7 @@ STATE_DEPENDENT = {
 MISREAD = {
     # A 404 there may name the order's customer or referrer (unknown ids drawn from other
     # responses); `resource_type` says which, but the check takes any 404 for the order's.
-    "update-order": "ensure_resource_availability",
+    "update-order": "resource_available_unless_erased",
     # Answers for any customer id, deleted or unknown, as Voucherify documents: the segments a
     # customer without data would be in.
     "list-customer-segments": "use_after_free",
@@ -81,6 +81,8 @@ def prepare(db: Database, base_url: str, directory: Path) -> tuple[list[str], di
 # Every check (also schemathesis's default); a few are tuned per operation below.
 [checks]
 enabled = true
+# Replaced by fuzz_hooks.resource_available_unless_erased (a permanent deletion is a POST).
+ensure_resource_availability.enabled = false
 
 [auth.wfc]
 path = "{auth}"
