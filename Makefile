@@ -27,6 +27,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy src tests bench
+	$(VENV)/bin/lint-imports
 
 # Patron against the limit server on 1,000,000 customers (wrk when installed); see bench/README.md.
 bench: $(STAMP)

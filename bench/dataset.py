@@ -8,6 +8,7 @@ from typing import Any
 from patron.activities import repository as activities_repository
 from patron.db.pool import connect
 from patron.kit import ids
+from patron.writes import repository as writes_repository
 
 CITIES = 100
 HOT_ACTIVITIES = 200
@@ -81,16 +82,7 @@ async def load_customers(dsn: str, project_id: str, *, start: int, count: int) -
                 for n in range(HOT_ACTIVITIES)
             ]
             await activities_repository.insert_many(conn, project_id, hot)
-        await conn.execute(
-            """
-            UPDATE projects SET customers_count = customers_count + $2,
-                customer_clock = greatest(customer_clock, $3)
-            WHERE id = $1
-            """,
-            project_id,
-            count,
-            base + timedelta(milliseconds=start + count),
-        )
+        await writes_repository.move_count(conn, project_id, count)
         # As autovacuum would in steady state: statistics, and the visibility map that lets
         # counts run as index-only scans.
         await conn.execute("VACUUM (ANALYZE) customers")

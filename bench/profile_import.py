@@ -24,11 +24,12 @@ from patron.activities import repository as activities_repository
 from patron.activities.service import Actor, EventSource
 from patron.async_actions.service import carry_out
 from patron.customers import bulk
-from patron.customers import repository as customers_repository
 from patron.db import migrate
 from patron.db.pool import create_pool
 from patron.projects import service as projects
 from patron.workers import HANDLERS
+from patron.writes import bulk as bulk_writes
+from patron.writes import repository as writes_repository
 
 spent: collections.defaultdict[str, float] = collections.defaultdict(float)
 
@@ -52,12 +53,12 @@ async def main(rows: int, dsn: str) -> None:
         "update_many",
         "copy_new",
         "refresh_statistics_if_stale",
-        "reserve_created_at",
-        "lock_project",
+        "taken_created_at",
+        "move_count",
     ):
-        timed(customers_repository, name, f"customers.{name}")
+        timed(writes_repository, name, f"writes.{name}")
     timed(activities_repository, "insert_many", "activities.insert_many")
-    timed(bulk, "merge", "bulk.merge (all of the above and Python)")
+    timed(bulk_writes, "merge", "writes.bulk.merge (all of the above and Python)")
 
     base = dsn.rsplit("/", 1)[0]
     admin = await asyncpg.connect(dsn)

@@ -232,7 +232,8 @@ class TestRecountCommand:
     ) -> None:
         credentials = create_project(fresh_database)
         fresh_database.fetch(
-            "UPDATE projects SET customers_count = 7 WHERE id = $1", credentials.project_id
+            "INSERT INTO customer_counts (project_id, slot, count) VALUES ($1, 5, 7)",
+            credentials.project_id,
         )
         env = env_for(tmp_path / "unused", PATRON_DATABASE_URL=fresh_database.dsn)
         result = subprocess.run(
@@ -246,7 +247,8 @@ class TestRecountCommand:
         assert f"{credentials.project_id}: stored 7, counted 0; fixed" in result.stdout
         assert (
             fresh_database.fetchval(
-                "SELECT customers_count FROM projects WHERE id = $1", credentials.project_id
+                "SELECT sum(count) FROM customer_counts WHERE project_id = $1",
+                credentials.project_id,
             )
             == 0
         )

@@ -9,6 +9,8 @@ from litestar import Request
 
 from patron.activities.service import Actor, EventSource
 from patron.db.pool import Connection, Pool
+from patron.db.pool import read as pool_read
+from patron.db.pool import snapshot as pool_snapshot
 from patron.db.pool import transaction as pool_transaction
 from patron.errors import Unauthorized
 from patron.kit.context import request_id_of
@@ -52,3 +54,15 @@ def transaction(request: Request[Any, Any, Any]) -> AbstractAsyncContextManager[
     """
     pool: Pool = request.app.state.pool
     return pool_transaction(pool)
+
+
+def read(request: Request[Any, Any, Any]) -> AbstractAsyncContextManager[Connection]:
+    """A connection for a read of one statement, outside any transaction (`db.pool.read`)."""
+    pool: Pool = request.app.state.pool
+    return pool_read(pool)
+
+
+def snapshot(request: Request[Any, Any, Any]) -> AbstractAsyncContextManager[Connection]:
+    """A read-only transaction of one snapshot, for a page and its total (`db.pool.snapshot`)."""
+    pool: Pool = request.app.state.pool
+    return pool_snapshot(pool)

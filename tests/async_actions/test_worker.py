@@ -123,7 +123,8 @@ class TestWorkersShareTheQueue:
         )
         assert (
             fresh_database.fetchval(
-                "SELECT customers_count FROM projects WHERE id = $1", credentials.project_id
+                "SELECT sum(count) FROM customer_counts WHERE project_id = $1",
+                credentials.project_id,
             )
             == 1800
         )
@@ -217,7 +218,8 @@ class TestCrashRecovery:
         )
         assert (
             fresh_database.fetchval(
-                "SELECT customers_count FROM projects WHERE id = $1", credentials.project_id
+                "SELECT sum(count) FROM customer_counts WHERE project_id = $1",
+                credentials.project_id,
             )
             == total
         )

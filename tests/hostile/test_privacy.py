@@ -125,10 +125,10 @@ class TestPersonalDataInLogs:
         assert wait_done(http, imported.json()["async_action_id"])["status"] == "DONE"
 
         # An unexpected failure whose exception quotes the values: a 500, logged without them.
-        async def broken_record(*args: Any, **kwargs: Any) -> None:
+        def broken_prepare(*args: Any, **kwargs: Any) -> None:
             raise RuntimeError(f"Key (source_id)=({email}) {name} {phone} already exists")
 
-        monkeypatch.setattr(activities, "record", broken_record)
+        monkeypatch.setattr(activities, "prepare", broken_prepare)
         failed = http.put(f"/v1/customers/{at_email}", json={"name": f"{name} II"})
         assert failed.status_code == 500
         monkeypatch.undo()

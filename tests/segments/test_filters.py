@@ -255,7 +255,12 @@ async def _store(conn: Any, rows: list[dict[str, Any]]) -> list[asyncpg.Record]:
         "INSERT INTO projects (id, name, app_id, app_token_hash)"
         " VALUES ('proj_f', 'f', 'app_f', '')"
     )
+    taken: set[datetime] = set()
     for index, row in enumerate(rows):
+        # A project's live customers have distinct creation moments (a unique index).
+        while row["created_at"] in taken:
+            row = {**row, "created_at": row["created_at"] + timedelta(microseconds=1)}
+        taken.add(row["created_at"])
         await conn.execute(
             """
             INSERT INTO customers (project_id, id, source_id, name, email, phone, description,

@@ -12,7 +12,7 @@ from patron.activities import service
 from patron.activities.schemas import ACTIVITY_TYPES, CAMPAIGN_TYPES, CATEGORIES
 from patron.activities.service import TimelineFilters
 from patron.customers import service as customers
-from patron.dependencies import project_of, transaction
+from patron.dependencies import project_of, read, snapshot
 from patron.kit import query
 from patron.kit.http import json_response
 
@@ -52,7 +52,7 @@ class ActivityRoutes(Controller):
     ) -> ASGIApp:
         """A customer's activities, newest first, with a `starting_after_id` cursor."""
         project = project_of(request)
-        async with transaction(request) as conn:
+        async with read(request) as conn:
             filters = _filters(
                 request.query_params, orders={"created_at", "-created_at"}, legacy=False
             )
@@ -69,7 +69,7 @@ class ActivityRoutes(Controller):
     ) -> ASGIApp:
         """Deprecated: a customer's activities with a `total`."""
         project = project_of(request)
-        async with transaction(request) as conn:
+        async with snapshot(request) as conn:
             orders = set(service.LEGACY_ORDERS) | set(_LEGACY_ORDERS)
             filters = _filters(request.query_params, orders=orders, legacy=True)
             resolved = await customers.resolve_id(

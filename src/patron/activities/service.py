@@ -55,6 +55,32 @@ class Actor:
     request_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An activity ready to be inserted by a statement that writes its cause too: `data` is its
+    JSON text, event_source included (see `patron.writes`)."""
+
+    id: str
+    type: str
+    category: str
+    data: str
+    group_id: str
+
+
+def prepare(actor: Actor, *, activity_type: str, data: dict[str, Any]) -> Prepared:
+    """An activity of this type (one the SDKs accept) with this data, for the write path's
+    combined statements; raises ValueError for an unknown type (a bug, not a client error)."""
+    if activity_type not in ACTIVITY_TYPES:
+        raise ValueError(f"not an activity type the SDKs accept: {activity_type}")
+    return Prepared(
+        id=ids.activity_id(),
+        type=activity_type,
+        category=category_of(activity_type),
+        data=json.encode({**data, "event_source": actor.source.render()}).decode(),
+        group_id=actor.request_id,
+    )
+
+
 async def record(
     conn: Connection,
     actor: Actor,

@@ -9,7 +9,7 @@ from litestar.params import FromPath
 from litestar.types import ASGIApp
 
 from patron.async_actions import service
-from patron.dependencies import project_of, transaction
+from patron.dependencies import project_of, read, snapshot
 from patron.kit import query
 from patron.kit.http import json_response, key_or_404
 
@@ -24,7 +24,7 @@ class AsyncActionRoutes(Controller):
     ) -> ASGIApp:
         """The project's async actions, newest first (without their results)."""
         project = project_of(request)
-        async with transaction(request) as conn:
+        async with snapshot(request) as conn:
             params = request.query_params
             limit = query.integer(params, "limit", default=10, minimum=1, maximum=100)
             end_date = query.timestamp(params, "end_date")
@@ -39,6 +39,6 @@ class AsyncActionRoutes(Controller):
     ) -> ASGIApp:
         """One async action with its status, progress and result."""
         project = project_of(request)
-        async with transaction(request) as conn:
+        async with read(request) as conn:
             key = key_or_404(async_action_id, service.not_found)
             return json_response(await service.get(conn, project.id, key))

@@ -10,7 +10,7 @@ from typing import Any
 
 from patron.async_actions import repository
 from patron.async_actions.service import BATCH_SIZE, Handler, TransientFailure, carry_out
-from patron.db.pool import Pool
+from patron.db.pool import Connection, Pool, PoolConnection
 
 logger = logging.getLogger("patron.worker")
 
@@ -19,7 +19,9 @@ class Worker:
     """Polls the queue (and wakes on NOTIFY); an advisory lock per action keeps workers apart.
 
     The lock belongs to a database session, so when a worker dies its actions are free at once
-    for another worker, which resumes them from their stored cursor.
+    for another worker, which resumes them from their stored cursor. That session (which also
+    LISTENs) is one connection the worker holds while it runs and resets before it gives it
+    back: the pool does not reset the connections it lends (`db.pool.create_pool`).
     """
 
     def __init__(
@@ -38,42 +40,47 @@ class Worker:
         self._batch_sizes = batch_sizes or {}
         self._wake = asyncio.Event()
 
-    async def run_once(self) -> bool:
-        """Carry out the oldest action no other worker holds; False when there is none."""
-        async with self._pool.acquire() as lock_conn:
-            for candidate in await repository.pending(lock_conn):
-                project_id, action_id = candidate["project_id"], candidate["id"]
-                if not await repository.try_lock(lock_conn, project_id, action_id):
-                    continue
-                try:
-                    await carry_out(
-                        self._pool,
-                        project_id,
-                        action_id,
-                        self._handlers,
-                        batch_size=self._batch_size,
-                        batch_sizes=self._batch_sizes,
-                    )
-                finally:
-                    await repository.unlock(lock_conn, project_id, action_id)
-                return True
+    async def run_once(self, session: Connection) -> bool:
+        """Carry out the oldest action no other worker holds, locking it in `session`; False
+        when there is none."""
+        for candidate in await repository.pending(session):
+            project_id, action_id = candidate["project_id"], candidate["id"]
+            if not await repository.try_lock(session, project_id, action_id):
+                continue
+            try:
+                await carry_out(
+                    self._pool,
+                    project_id,
+                    action_id,
+                    self._handlers,
+                    batch_size=self._batch_size,
+                    batch_sizes=self._batch_sizes,
+                )
+            finally:
+                await repository.unlock(session, project_id, action_id)
+            return True
         return False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set."""
-        listener = await self._pool.acquire()
+        session: PoolConnection | None = None
         try:
-            await listener.add_listener(repository.NOTIFY_CHANNEL, self._on_notify)
             while not stop.is_set():
                 try:
-                    worked = await self.run_once()
-                except (TransientFailure, OSError) as exc:
-                    logger.warning("worker lost the database (%s); retrying", exc)
-                    worked = False
-                except Exception:
-                    # Whatever else went wrong, the worker must outlive it: the action stays
-                    # queued and is taken up again.
-                    logger.exception("worker error; retrying")
+                    if session is None:
+                        session = await self._pool.acquire()
+                        await session.add_listener(repository.NOTIFY_CHANNEL, self._on_notify)
+                    worked = await self.run_once(session)
+                except Exception as exc:
+                    # Whatever went wrong, the worker must outlive it: the action stays queued
+                    # and is taken up again, in a new session.
+                    if isinstance(exc, (TransientFailure, OSError)):
+                        logger.warning("worker lost the database (%s); retrying", exc)
+                    else:
+                        logger.exception("worker error; retrying")
+                    if session is not None:
+                        await self._end_session(session)
+                        session = None
                     worked = False
                 if worked:
                     continue
@@ -88,9 +95,19 @@ class Worker:
                 for waiter in waiters:
                     waiter.cancel()
         finally:
-            with contextlib.suppress(Exception):
-                await listener.remove_listener(repository.NOTIFY_CHANNEL, self._on_notify)
-            await self._pool.release(listener)
+            if session is not None:
+                await self._end_session(session)
+
+    async def _end_session(self, session: PoolConnection) -> None:
+        with contextlib.suppress(Exception):
+            await session.remove_listener(repository.NOTIFY_CHANNEL, self._on_notify)
+        # Its LISTEN, and any action lock an error left behind, end with the session (or with
+        # the connection, when the session cannot be reset).
+        try:
+            await session.reset()
+        except Exception:
+            session.terminate()
+        await self._pool.release(session)
 
     def _on_notify(self, *args: Any) -> None:
         self._wake.set()

@@ -10,7 +10,7 @@ from litestar.types import ASGIApp
 
 from patron.consents import service
 from patron.customers import service as customers
-from patron.dependencies import actor_of, project_of, transaction
+from patron.dependencies import actor_of, project_of, snapshot, transaction
 from patron.kit.http import json_response, read_json
 
 
@@ -18,7 +18,7 @@ from patron.kit.http import json_response, read_json
 async def list_consents(request: Request[Any, Any, Any]) -> ASGIApp:
     """Deprecated: the project's consent groups and consents."""
     project = project_of(request)
-    async with transaction(request) as conn:
+    async with snapshot(request) as conn:
         return json_response(await service.list_all(conn, project.id))
 
 

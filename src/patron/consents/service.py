@@ -8,11 +8,11 @@ from typing import Any
 from patron.activities import service as activities
 from patron.activities.service import Actor
 from patron.consents import repository
-from patron.customers import service as customers
 from patron.db.pool import Connection
 from patron.errors import InvalidPayload
 from patron.kit import ids
 from patron.kit.time import render_datetime, render_optional_datetime
+from patron.writes import customers as customer_writes
 
 UNSUBSCRIBED = "unsubscribed"
 
@@ -124,7 +124,7 @@ async def update_customer_consents(
         consents.update({name: {"date": date, "value": value} for name, value in values.items()})
         return {**system_metadata, "consents": consents}
 
-    customer = await customers.change_system_metadata(conn, actor, key, change=change)
+    customer = await customer_writes.change_system_metadata(conn, actor, key, change=change)
     given = {n: {"date": date, "value": True} for n, v in values.items() if v and n in defined}
     revoked = {
         n: {"date": date, "value": False} for n, v in values.items() if not v and n in defined

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import IO, Any
 
 import msgspec
 
-from patron.activities import service as activities
 from patron.activities.service import Actor, EventSource
 from patron.async_actions import service as async_actions
 from patron.async_actions.schemas import (
@@ -26,7 +25,6 @@ from patron.async_actions.service import (
     Handler,
     PreparedHandler,
 )
-from patron.customers import repository
 from patron.customers.csv_import import CsvFileError, CsvLayout, read_rows
 from patron.customers.schemas import (
     MUTABLE_COLUMNS,
@@ -35,17 +33,17 @@ from patron.customers.schemas import (
     check_fields,
     check_indexed,
     column_values,
+    new_customer_row,
     render_customer,
     render_customer_fields,
 )
 from patron.db.pool import Connection
 from patron.errors import APIError, InvalidPayload
 from patron.kit import ids, json
-from patron.kit.time import render_datetime
 from patron.kit.validation import check_json_value, check_metadata, check_text
-from patron.segments import service as segments
-
-_MILLISECOND = timedelta(milliseconds=1)
+from patron.writes import bulk as bulk_writes
+from patron.writes.bulk import Change
+from patron.writes.repository import CREATED_AT_MARK
 
 
 class BulkCustomer(CustomerFields, kw_only=True):
@@ -58,29 +56,6 @@ class BulkCustomer(CustomerFields, kw_only=True):
 # collector does not track (structs without GC, dicts and tuples of plain values, JSON as
 # msgspec.Raw) spares the worker's process full collections that took ~10% of an import.
 _JSON_COLUMNS = ("address", "metadata")
-
-
-class Change(msgspec.Struct, gc=False):
-    """What input rows ask of the customer with one source_id."""
-
-    row: int
-    source_id: str
-    # The columns it sets; once prepared, address and metadata are held as JSON (see thawed).
-    values: dict[str, Any]
-    # Should the change create the customer: its id, its columns (in MUTABLE_COLUMNS order),
-    # and its customer.created data as JSON before and after the value of created_at, which is
-    # known only when the change is applied.
-    new_id: str = ""
-    new_values: tuple[Any, ...] = ()
-    created_head: bytes = b""
-    created_tail: bytes = b""
-
-    def thawed(self) -> dict[str, Any]:
-        """The columns it sets, as Python values."""
-        return {
-            column: json.decode(value) if isinstance(value, msgspec.Raw) else value
-            for column, value in self.values.items()
-        }
 
 
 @dataclass(slots=True)
@@ -102,32 +77,20 @@ def _actor(action: Action) -> Actor:
     )
 
 
-# Stands for the created_at of a new customer's snapshot until it is known (it cannot occur in
-# stored text, which holds no NUL characters).
-_CREATED_AT_MARK = "\x00created_at"
-
-
 def _new_customer_constant() -> dict[str, Any]:
     """What every new customer's snapshot holds after the fields clients set (from
-    render_customer, in its order), with created_at marked."""
-    row: dict[str, Any] = {column: None for column in MUTABLE_COLUMNS} | {
-        "id": "",
-        "source_id": None,
-        "metadata": {},
-        "system_metadata": {},
-        "created_at": datetime(2000, 1, 1, tzinfo=UTC),
-        "updated_at": None,
-    }
+    render_customer, in its order), with created_at marked (CREATED_AT_MARK)."""
+    row = new_customer_row("", None, {}, datetime(2000, 1, 1, tzinfo=UTC))
     fields = render_customer_fields(row)
     return {
-        key: _CREATED_AT_MARK if key == "created_at" else value
+        key: CREATED_AT_MARK if key == "created_at" else value
         for key, value in render_customer(row).items()
         if key not in fields
     }
 
 
 _NEW_CUSTOMER = _new_customer_constant()
-_CREATED_AT_JSON = json.encode(_CREATED_AT_MARK)
+_CREATED_AT_JSON = json.encode(CREATED_AT_MARK)
 
 
 def _prepare_creation(change: Change, customer_id: str) -> None:
@@ -177,98 +140,11 @@ def _customer_ids() -> Iterator[str]:
         yield from ids.customer_ids(256)
 
 
-async def merge(
-    conn: Connection, actor: Actor, changes: Sequence[Change], *, merge_metadata: bool = False
-) -> None:
-    """Upsert customers by source_id (one change each, prepared by `_batch`): update the fields
-    each change sets, create the missing.
-
-    Customers that end up unchanged are not written and get no activity, as in the API.
-    """
-    project_id = actor.project_id
-    await repository.refresh_statistics_if_stale(conn)
-    await segments.hold(conn, project_id)
-    # Project row first, as everywhere; while it is held no one else can make a source_id live,
-    # so the customers found missing below can be created without conflicts.
-    await repository.lock_project(conn, project_id)
-    existing = await repository.lock_live_by_source_ids(
-        conn, project_id, [change.source_id for change in changes]
-    )
-    updates: list[tuple[str, dict[str, Any]]] = []
-    snapshots: dict[str, dict[str, Any]] = {}
-    missing: list[Change] = []
-    for change in changes:
-        row = existing.get(change.source_id)
-        if row is None:
-            missing.append(change)
-            continue
-        current = {column: row[column] for column in MUTABLE_COLUMNS}
-        values = change.thawed()
-        if merge_metadata and "metadata" in values:
-            values["metadata"] = {**current["metadata"], **values["metadata"]}
-        merged = {**current, **values}
-        if merged != current:
-            updates.append((row["id"], merged))
-            snapshots[row["id"]] = {**dict(row.items()), **merged}
-    # The new state is known here, so activities are rendered from it, not from rows read back.
-    updated = await repository.update_many(conn, project_id, updates)
-    for customer_id, updated_at in updated:
-        snapshots[customer_id]["updated_at"] = updated_at
-    created = await _insert_missing(conn, project_id, missing)
-    if updated:
-        await activities.record_many(
-            conn,
-            actor,
-            [
-                (id_, "customer.updated", {"customer": render_customer(snapshots[id_])})
-                for id_, _ in updated
-            ],
-        )
-    if created:
-        await activities.record_many_rendered(conn, actor, "customer.created", created)
-    await segments.refresh_customers(
-        conn, actor, [id_ for id_, _ in updated] + [change.new_id for change in missing]
-    )
-
-
-async def _insert_missing(
-    conn: Connection, project_id: str, missing: Sequence[Change]
-) -> list[tuple[str, bytes]]:
-    """Create customers for these changes (the caller holds the project row, so none of these
-    source_ids can have become live since it looked); their customer.created data."""
-    if not missing:
-        return []
-    first = await repository.reserve_created_at(conn, project_id, len(missing))
-    new = []
-    created: list[tuple[str, bytes]] = []
-    for change, (created_at, moment) in zip(
-        missing, _consecutive_moments(first, len(missing)), strict=True
-    ):
-        new.append((change.new_id, change.source_id, created_at, change.new_values))
-        created.append((change.new_id, change.created_head + moment + change.created_tail))
-    await repository.copy_new(conn, project_id, new)
-    return created
-
-
-def _consecutive_moments(first: datetime, count: int) -> Iterator[tuple[datetime, bytes]]:
-    """`count` consecutive milliseconds from `first`, each with its JSON as render_datetime
-    writes it (the date and time are rendered once per second, not once per customer)."""
-    whole = first.replace(microsecond=0)
-    start = first.microsecond // 1000
-    second = -1
-    prefix = b""
-    for offset in range(count):
-        seconds, millisecond = divmod(start + offset, 1000)
-        if seconds != second:
-            second = seconds
-            # "YYYY-MM-DDTHH:MM:SS." of render_datetime's "YYYY-MM-DDTHH:MM:SS.mmmZ"
-            prefix = b'"' + render_datetime(whole + timedelta(seconds=seconds))[:20].encode()
-        yield first + offset * _MILLISECOND, b'%s%03dZ"' % (prefix, millisecond)
-
-
 async def apply_batch(conn: Connection, action: Action, batch: Batch) -> BatchOutcome:
     """Write a prepared batch in the caller's transaction."""
-    await merge(conn, _actor(action), batch.changes, merge_metadata=batch.merge_metadata)
+    await bulk_writes.merge(
+        conn, _actor(action), batch.changes, merge_metadata=batch.merge_metadata
+    )
     return BatchOutcome(done=batch.done, errors=batch.errors)
 
 

@@ -12,7 +12,7 @@ from patron.config import MAX_IMPORT_BYTES
 from patron.customers import bulk, service
 from patron.customers.schemas import CustomerCreate, CustomerUpdate, check_fields
 from patron.customers.service import ListFilters
-from patron.dependencies import actor_of, project_of, transaction
+from patron.dependencies import actor_of, project_of, read, snapshot, transaction
 from patron.kit import query
 from patron.kit.http import json_response, read_json
 from patron.kit.multipart import spool_file_field
@@ -97,7 +97,7 @@ class CustomerRoutes(Controller):
             starting_after=query.timestamp(params, "starting_after"),
             segment_id=query.text(params, "segment_id") or None,
         )
-        async with transaction(request) as conn:
+        async with snapshot(request) as conn:
             page = await service.list_customers(conn, project.id, filters)
         return json_response(page)
 
@@ -110,7 +110,7 @@ class CustomerRoutes(Controller):
         """Get a customer by `id` or `source_id`."""
         project = project_of(request)
         key = service.key_from_path(customer_id)
-        async with transaction(request) as conn:
+        async with read(request) as conn:
             customer = await service.get(conn, project.id, key)
         return json_response(customer)
 

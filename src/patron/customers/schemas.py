@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from patron.errors import InvalidPayload
+from patron.errors import InvalidPayload, NotFound
 from patron.kit.time import render_date, render_datetime, render_optional_datetime
 from patron.kit.validation import check_metadata, check_text
 
@@ -130,6 +130,38 @@ def render_orders_summary(row: Any) -> dict[str, Any]:
     if last is not None:
         summary["last_order_date"] = render_datetime(last)
     return summary
+
+
+def customer_not_found(key: str) -> NotFound:
+    """The 404 for a customer id or source_id that names no live customer."""
+    return NotFound(
+        f"Cannot find customer with id {key}", resource_id=key, resource_type="customer"
+    )
+
+
+# A new customer's columns before the client's values (what the table's defaults give).
+NEW_CUSTOMER_COLUMNS: dict[str, Any] = {
+    **{column: None for column in MUTABLE_COLUMNS},
+    "metadata": {},
+    "system_metadata": {},
+    "updated_at": None,
+    "deleted_at": None,
+    "orders_total_amount": 0,
+    "orders_total_count": 0,
+    "orders_last_amount": 0,
+    "orders_last_date": None,
+}
+
+
+def new_customer_row(
+    customer_id: str, source_id: str | None, values: dict[str, Any], created_at: datetime
+) -> dict[str, Any]:
+    """The row a customer created with these column values will have (a dict)."""
+    row = {**NEW_CUSTOMER_COLUMNS, **values, "id": customer_id, "source_id": source_id}
+    row["created_at"] = created_at
+    if row["metadata"] is None:
+        row["metadata"] = {}
+    return row
 
 
 def render_customer_fields(row: Any) -> dict[str, Any]:

@@ -18,9 +18,13 @@ if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
 
     Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+    PoolConnection: TypeAlias = PoolConnectionProxy[asyncpg.Record]
     Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
 else:  # asyncpg's classes are generic only in its stubs
+    from asyncpg.pool import PoolConnectionProxy
+
     Connection = asyncpg.Connection
+    PoolConnection = PoolConnectionProxy
     Pool = asyncpg.Pool
 
 
@@ -52,25 +56,6 @@ async def connect(dsn: str) -> asyncpg.Connection[asyncpg.Record]:
     return conn
 
 
-async def undone_unless_found(
-    conn: Connection, work: Callable[[], Awaitable[T | None]]
-) -> T | None:
-    """Run `work` in a savepoint that is kept when it finds something and rolled back (locks
-    and all) when it returns None."""
-    savepoint = conn.transaction()
-    await savepoint.start()
-    try:
-        result = await work()
-    except BaseException:
-        await savepoint.rollback()
-        raise
-    if result is None:
-        await savepoint.rollback()
-    else:
-        await savepoint.commit()
-    return result
-
-
 async def retrying_deadlocks(
     conn: Connection, work: Callable[[], Awaitable[T]], *, attempts: int = 5
 ) -> T:
@@ -96,15 +81,42 @@ async def retrying_deadlocks(
     raise AssertionError("unreachable")
 
 
+async def _keep_session(conn: Connection) -> None:
+    """The pool's reset of a connection it gets back: nothing beyond what asyncpg always does
+    (roll back a transaction left open, forget listeners).
+
+    asyncpg's default sends `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` on
+    every release: a round trip per request for state that requests never leave behind (they
+    take transaction-level locks and `SET LOCAL` only). The one user of session state, the
+    async-action worker, holds its connection and resets it itself before giving it back.
+    """
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> Pool:
     pool: Pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
+        reset=_keep_session,
         server_settings={"application_name": "patron", "timezone": "UTC"},
     )
     return pool
+
+
+@asynccontextmanager
+async def read(pool: Pool) -> AsyncIterator[Connection]:
+    """A connection for a read of one statement: no transaction, so no `BEGIN`/`COMMIT`."""
+    async with pool.acquire() as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def snapshot(pool: Pool) -> AsyncIterator[Connection]:
+    """A read-only transaction whose statements all see one snapshot (a page and its total
+    agree), begun in one statement (`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`)."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        yield conn
 
 
 @asynccontextmanager

@@ -6,18 +6,21 @@ from typing import Any
 
 from patron.activities import service as activities
 from patron.activities.service import Actor
-from patron.customers import service as customers
 from patron.db.pool import Connection
 from patron.events import repository
 from patron.events.schemas import EventCreate, Referral, render_event
+from patron.writes import customers as customer_writes
 
 
 async def track(conn: Connection, actor: Actor, *, body: EventCreate) -> dict[str, Any]:
     """Record a custom event of a customer, creating the customer when unknown."""
-    customer = await customers.upsert(conn, actor, payload=body.customer, refresh_segments=False)
+    written = await customer_writes.upsert(
+        conn, actor, payload=body.customer, settle_segments=False
+    )
+    customer = written.customer
     metadata = body.metadata if isinstance(body.metadata, dict) else {}
     await repository.count_event(conn, actor.project_id, customer["id"], body.event)
-    await customers.refresh_segments(conn, actor, [customer["id"]])
+    await customer_writes.settle(conn, actor, [written.id], auto_update=written.auto_update)
     referral = body.referral if isinstance(body.referral, Referral) else None
     await activities.record(
         conn,
@@ -33,7 +36,3 @@ async def track(conn: Connection, actor: Actor, *, body: EventCreate) -> dict[st
         },
     )
     return render_event(body.event, customer, metadata)
-
-
-async def erase_for_customer(conn: Connection, project_id: str, customer_id: str) -> int:
-    return await repository.delete_for_customer(conn, project_id, customer_id)

@@ -10,7 +10,7 @@ from litestar.types import ASGIApp
 
 from patron.async_actions import service as async_actions
 from patron.async_actions.schemas import ORDERS_IMPORT
-from patron.dependencies import actor_of, project_of, transaction
+from patron.dependencies import actor_of, project_of, read, snapshot, transaction
 from patron.errors import InvalidPayload
 from patron.kit import query
 from patron.kit.http import json_response, key_or_404, read_json
@@ -48,7 +48,7 @@ class OrderRoutes(Controller):
     ) -> ASGIApp:
         """Orders, newest first by default, a page at a time."""
         project = project_of(request)
-        async with transaction(request) as conn:
+        async with snapshot(request) as conn:
             params = request.query_params
             body = await service.list_orders(
                 conn,
@@ -84,7 +84,7 @@ class OrderRoutes(Controller):
     ) -> ASGIApp:
         """Get an order by `id` or `source_id`."""
         project = project_of(request)
-        async with transaction(request) as conn:
+        async with read(request) as conn:
             return json_response(await service.get(conn, project.id, order_key(order_id)))
 
     @put("/{order_id:str}")

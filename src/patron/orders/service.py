@@ -32,6 +32,7 @@ from patron.orders.schemas import (
     render_items,
     render_order,
 )
+from patron.writes import customers as customer_writes
 
 MAX_AMOUNT = 10**15
 # Each retry follows a concurrent change of the same order (e.g. moved to another customer
@@ -77,14 +78,22 @@ async def upsert(
     conn: Connection, actor: Actor, *, payload: OrderCreate, record_activities: bool = True
 ) -> dict[str, Any]:
     """Create an order, or change the one with this `id` or `source_id` (`id` wins)."""
-    await customers.hold_segments(conn, actor.project_id)
+    auto_update = await customer_writes.hold(conn, actor.project_id)
     return await retrying_deadlocks(
-        conn, lambda: _upsert(conn, actor, payload, record_activities=record_activities)
+        conn,
+        lambda: _upsert(
+            conn, actor, payload, record_activities=record_activities, auto_update=auto_update
+        ),
     )
 
 
 async def _upsert(
-    conn: Connection, actor: Actor, payload: OrderCreate, *, record_activities: bool
+    conn: Connection,
+    actor: Actor,
+    payload: OrderCreate,
+    *,
+    record_activities: bool,
+    auto_update: bool,
 ) -> dict[str, Any]:
     key = payload.id if isinstance(payload.id, str) else None
     source_id = payload.source_id if isinstance(payload.source_id, str) else None
@@ -105,7 +114,9 @@ async def _upsert(
             if row is None:
                 continue  # created concurrently with the same source_id: update it instead
             await _after_change(conn, actor, None, row, record_activities=record_activities)
-            await customers.refresh_segments(conn, actor, [customer_id, referrer_id])
+            await customer_writes.settle(
+                conn, actor, [customer_id, referrer_id], auto_update=auto_update
+            )
             return render_order(row)
         order = await _change(
             conn,
@@ -116,8 +127,8 @@ async def _upsert(
             referrer_id,
             record_activities=record_activities,
         )
-        await customers.refresh_segments(
-            conn, actor, [before["customer_id"], customer_id, referrer_id]
+        await customer_writes.settle(
+            conn, actor, [before["customer_id"], customer_id, referrer_id], auto_update=auto_update
         )
         return order
     raise RuntimeError(f"order upsert did not settle after {_ATTEMPTS} attempts")
@@ -127,11 +138,13 @@ async def update(
     conn: Connection, actor: Actor, key: str, *, payload: OrderUpdate
 ) -> dict[str, Any]:
     """Change only the fields sent."""
-    await customers.hold_segments(conn, actor.project_id)
-    return await retrying_deadlocks(conn, lambda: _update(conn, actor, key, payload))
+    auto_update = await customer_writes.hold(conn, actor.project_id)
+    return await retrying_deadlocks(conn, lambda: _update(conn, actor, key, payload, auto_update))
 
 
-async def _update(conn: Connection, actor: Actor, key: str, payload: OrderUpdate) -> dict[str, Any]:
+async def _update(
+    conn: Connection, actor: Actor, key: str, payload: OrderUpdate, auto_update: bool
+) -> dict[str, Any]:
     for _ in range(_ATTEMPTS):
         locked = await _locked(conn, actor, payload, key)
         if locked is None:
@@ -141,8 +154,8 @@ async def _update(conn: Connection, actor: Actor, key: str, payload: OrderUpdate
         if before is None:
             raise not_found(key)
         order = await _change(conn, actor, before, payload, customer_id, referrer_id)
-        await customers.refresh_segments(
-            conn, actor, [before["customer_id"], customer_id, referrer_id]
+        await customer_writes.settle(
+            conn, actor, [before["customer_id"], customer_id, referrer_id], auto_update=auto_update
         )
         return order
     raise RuntimeError(f"order update did not settle after {_ATTEMPTS} attempts")
@@ -179,27 +192,22 @@ async def _lock_all(
 ) -> tuple[Row | None, Row | None, Any, Any]:
     """Take every lock the change needs, in the house order, and upsert the people.
 
-    Order: the project row (only when a customer may be created), then every customer the
-    change touches sorted by id (the order's current one, the new one, the referrer), then the
-    order. Returns the locked order, the order as first seen, and the customer and referrer ids.
+    Order: every customer the change touches sorted by id (the order's current one, the new
+    one, the referrer), then the order. A customer created here locks only its new row.
+    Returns the locked order, the order as first seen, and the customer and referrer ids.
     """
     project_id = actor.project_id
     peeked = await repository.find(conn, project_id, order_key) if order_key else None
     to_lock: set[str] = set()
-    creating = False
     for ref in (payload.customer, payload.referrer):
         if isinstance(ref, CustomerCreate):
             found = await customers.existing_id(conn, project_id, ref)
-            if found is None:
-                creating = True
-            else:
+            if found is not None:
                 to_lock.add(found)
     if peeked is not None and peeked["customer_id"] is not None:
         to_lock.add(peeked["customer_id"])
-    if creating:
-        await customers.lock_project(conn, project_id)
     for customer_id in sorted(to_lock):
-        await customers.lock(conn, project_id, customer_id)
+        await customer_writes.lock(conn, project_id, customer_id)
     customer_id, referrer_id = await _people(conn, actor, payload)
     before = (
         await repository.find(conn, project_id, order_key, for_update=True) if order_key else None
@@ -214,13 +222,17 @@ async def _people(conn: Connection, actor: Actor, payload: OrderFields) -> tuple
         customer_id = None
     elif not isinstance(payload.customer, type(UNSET)):
         customer_id = (
-            await customers.upsert(conn, actor, payload=payload.customer, refresh_segments=False)
-        )["id"]
+            await customer_writes.upsert(
+                conn, actor, payload=payload.customer, settle_segments=False
+            )
+        ).id
     referrer_id: Any = UNSET
     if payload.referrer is not None and not isinstance(payload.referrer, type(UNSET)):
         referrer_id = (
-            await customers.upsert(conn, actor, payload=payload.referrer, refresh_segments=False)
-        )["id"]
+            await customer_writes.upsert(
+                conn, actor, payload=payload.referrer, settle_segments=False
+            )
+        ).id
     elif isinstance(payload.referrer_id, str):
         referrer_id = await customers.resolve_id(conn, actor.project_id, payload.referrer_id)
     elif payload.referrer_id is None:
@@ -326,8 +338,9 @@ async def _after_change(
             or before is None
             or (before["counted_amount"] != after["counted_amount"])
         ):
-            await repository.move_totals(conn, project_id, customer_id, amount=amount, count=count)
-            await repository.refresh_last_order(conn, project_id, customer_id)
+            await customer_writes.move_orders_summary(
+                conn, project_id, customer_id, amount=amount, count=count
+            )
     if not record_activities or after["customer_id"] is None:
         return
     types = ["customer.order.created" if before is None else "customer.order.updated"]
@@ -350,23 +363,9 @@ async def _after_change(
 
 
 async def check_summaries(conn: Connection, *, fix: bool) -> list[dict[str, Any]]:
-    """Recompute every customer's summary.orders from the orders; returns the differences.
-
-    With `fix`, each differing customer is locked and recomputed on its own, so that order
-    changes made meanwhile by a running server are not overwritten.
-    """
-    differences = [dict(row.items()) for row in await repository.summary_differences(conn)]
-    if fix:
-        for difference in differences:
-            async with conn.transaction():
-                await customers.lock(conn, difference["project_id"], difference["id"])
-                await repository.recompute_summary(conn, difference["project_id"], difference["id"])
-    return differences
-
-
-async def erase_for_customer(conn: Connection, project_id: str, customer_id: str) -> int:
-    """Delete a customer's orders (permanent deletion); returns how many."""
-    return await repository.delete_for_customer(conn, project_id, customer_id)
+    """Recompute every customer's summary.orders from the orders; see
+    `writes.customers.check_orders_summaries`."""
+    return await customer_writes.check_orders_summaries(conn, fix=fix)
 
 
 # --- import -----------------------------------------------------------------------------------

@@ -29,8 +29,9 @@ Row = asyncpg.Record
 
 SEGMENT_COLUMNS = "id, name, type, filter, time_dependent, created_at, updated_at"
 
-# Advisory lock class: customer writes hold it shared while they match segments; creating or
-# deleting a segment holds it exclusively, so no write misses a new segment (see service).
+# Advisory lock class: customer writes hold it shared while they match segments
+# (`patron_hold_segments`, migration 0011); creating or deleting a segment holds it exclusively,
+# so no write misses a new segment (see patron.writes.segments).
 SEGMENTS_LOCK_CLASS = 40_002
 
 # --- filters as SQL ----------------------------------------------------------------------------
@@ -248,13 +249,6 @@ SEGMENT_LIST_FILTERS = {
 
 
 # --- membership ----------------------------------------------------------------------------
-
-
-async def lock_for_writes(conn: Connection, project_id: str) -> None:
-    """Held by every customer write until commit, before it reads the project's segments."""
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock_shared($1, hashtext($2))", SEGMENTS_LOCK_CLASS, project_id
-    )
 
 
 async def lock_for_change(conn: Connection, project_id: str) -> None:

@@ -9,7 +9,7 @@ from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath
 from litestar.types import ASGIApp
 
-from patron.dependencies import actor_of, project_of, transaction
+from patron.dependencies import actor_of, project_of, read, snapshot, transaction
 from patron.errors import InvalidQueryParams
 from patron.kit import query
 from patron.kit.http import json_response, key_or_404, path_key, read_json
@@ -81,7 +81,7 @@ class SegmentRoutes(Controller):
     ) -> ASGIApp:
         """List segments, newest first unless `order=created_at`."""
         project = project_of(request)
-        async with transaction(request) as conn:
+        async with snapshot(request) as conn:
             filters = _list_filters(request)
             return json_response(await service.list_segments(conn, project.id, filters))
 
@@ -93,7 +93,7 @@ class SegmentRoutes(Controller):
     ) -> ASGIApp:
         """Get a segment (without its members: list customers with `segment_id` for those)."""
         project = project_of(request)
-        async with transaction(request) as conn:
+        async with read(request) as conn:
             return json_response(
                 await service.get(conn, project.id, key_or_404(segment_id, service.not_found))
             )
@@ -117,6 +117,6 @@ async def list_customer_segments(
 ) -> ASGIApp:
     """The segments a customer is in (for an unknown id: those a customer with no data is in)."""
     project = project_of(request)
-    async with transaction(request) as conn:
+    async with snapshot(request) as conn:
         key = path_key(customer_id) or customer_id
         return json_response(await service.customer_segments(conn, project.id, key))

@@ -4,13 +4,10 @@ write (auto-update), computed on read (passive), or fixed (static)."""
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from patron.activities import service as activities
 from patron.activities.service import Actor, EventSource
 from patron.customers import service as customers
 from patron.db.pool import Connection
@@ -21,22 +18,17 @@ from patron.segments import repository
 from patron.segments.filters import Facts, Filter, matches, parse
 from patron.segments.repository import Predicate, Row
 from patron.segments.schemas import SegmentCreate
+from patron.writes import customers as customer_writes
+from patron.writes import segments as segment_moves
+from patron.writes.segments import now, segment_not_found, simple
 
 logger = logging.getLogger(__name__)
 
 SEGMENT_TYPES = ("static", "passive", "auto-update")
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 def not_found(segment_id: str) -> NotFound:
-    return NotFound(
-        f"Cannot find segment with id {segment_id}",
-        resource_id=segment_id,
-        resource_type="segment",
-    )
+    return segment_not_found(segment_id)
 
 
 def render_segment(row: Row) -> dict[str, Any]:
@@ -50,30 +42,6 @@ def render_segment(row: Row) -> dict[str, Any]:
         "initial_sync_status": "DONE",
         "object": "segment",
     }
-
-
-def _simple(row: Row) -> dict[str, Any]:
-    return {"id": row["id"], "name": row["name"], "object": "segment"}
-
-
-# Auto-update filters cannot be edited, so a parsed filter that does not read the clock is
-# good for as long as its segment lives.
-_PARSED: OrderedDict[tuple[str, str], Filter] = OrderedDict()
-_PARSED_LIMIT = 10_000
-
-
-def _parsed(project_id: str, row: Row, at: datetime) -> Filter:
-    key = (project_id, row["id"])
-    cached = _PARSED.get(key)
-    if cached is not None:
-        _PARSED.move_to_end(key)
-        return cached
-    parsed = parse(row["filter"], now=at)
-    if not parsed.time_dependent:
-        _PARSED[key] = parsed
-        if len(_PARSED) > _PARSED_LIMIT:
-            _PARSED.popitem(last=False)
-    return parsed
 
 
 # --- the API -------------------------------------------------------------------------------
@@ -183,17 +151,6 @@ async def list_segments(conn: Connection, project_id: str, filters: ListFilters)
     }
 
 
-async def member_condition(conn: Connection, project_id: str, segment_id: str) -> Predicate | str:
-    """What `GET /v1/customers?segment_id=` narrows customers to: stored members, or the
-    filter of a passive segment."""
-    row = await repository.find(conn, project_id, segment_id)
-    if row is None:
-        raise not_found(segment_id)
-    if row["type"] == "passive":
-        return Predicate(parse(row["filter"], now=now()).test)
-    return segment_id
-
-
 async def customer_segments(conn: Connection, project_id: str, key: str) -> dict[str, Any]:
     """The segments a customer is in. For an unknown customer: the filter segments that a
     customer with no data at all would match."""
@@ -202,7 +159,7 @@ async def customer_segments(conn: Connection, project_id: str, key: str) -> dict
     found: dict[str, tuple[datetime, dict[str, Any]]] = {}
     if customer_id is not None:
         for row in await repository.segments_of_customer(conn, project_id, customer_id):
-            found[row["id"]] = (row["created_at"], _simple(row))
+            found[row["id"]] = (row["created_at"], simple(row))
         stored = await customers.stored_row(conn, project_id, customer_id)
         facts_row: Any = stored or {}
     else:
@@ -223,107 +180,9 @@ async def customer_segments(conn: Connection, project_id: str, key: str) -> dict
         facts = Facts(facts_row, counts)
         for row, segment_filter in parsed:
             if matches(segment_filter.test, facts):
-                found[row["id"]] = (row["created_at"], _simple(row))
+                found[row["id"]] = (row["created_at"], simple(row))
     data = [segment for _, segment in sorted(found.values(), key=lambda item: item[0])]
     return {"object": "list", "data_ref": "data", "data": data, "total": len(data)}
-
-
-# --- keeping auto-update members up to date -------------------------------------------------
-
-
-async def hold(conn: Connection, project_id: str) -> None:
-    """Taken by a transaction before it changes customers: a segment created meanwhile
-    waits for it, so the change is either in the new segment's members or matched against it."""
-    await repository.lock_for_writes(conn, project_id)
-
-
-async def refresh_customer(conn: Connection, actor: Actor, customer_id: str) -> None:
-    """Match one changed customer (locked by the caller) against the auto-update segments,
-    and record each segment entered or left in the caller's transaction."""
-    project_id = actor.project_id
-    await repository.lock_for_writes(conn, project_id)
-    segments = await repository.auto_update_for_customer(conn, project_id, customer_id)
-    if not segments:
-        return
-    row = await customers.stored_row(conn, project_id, customer_id)
-    if row is None:
-        return
-    at = now()
-    parsed = [(segment, _parsed(project_id, segment, at)) for segment in segments]
-    events = sorted(set().union(*(p.events for _, p in parsed)))
-    counts = await repository.event_counts(conn, project_id, customer_id, events) if events else {}
-    facts = Facts(row, counts)
-    changes = [
-        (segment, inside)
-        for segment, segment_filter in parsed
-        if (inside := matches(segment_filter.test, facts)) != segment["member"]
-    ]
-    if changes:
-        await _apply(conn, actor, row, changes)
-
-
-async def refresh_customers(conn: Connection, actor: Actor, customer_ids: Sequence[str]) -> None:
-    """The set-based twin of `refresh_customer`, for many changed customers at once (bulk
-    updates and imports): one statement per auto-update segment decides the whole batch."""
-    project_id = actor.project_id
-    await repository.lock_for_writes(conn, project_id)
-    segments = await repository.auto_update_segments(conn, project_id)
-    if not segments or not customer_ids:
-        return
-    batch = sorted(set(customer_ids))
-    at = now()
-    moves: list[tuple[Row, str, bool]] = []
-    for segment in segments:
-        predicate = Predicate(_parsed(project_id, segment, at).test)
-        for customer_id, inside in await repository.membership_changes(
-            conn, project_id, segment["id"], predicate, batch
-        ):
-            moves.append((segment, customer_id, inside))
-    if not moves:
-        return
-    for segment in segments:
-        entering = [c for s, c, inside in moves if s is segment and inside]
-        leaving = [c for s, c, inside in moves if s is segment and not inside]
-        await repository.add_members(conn, project_id, segment["id"], entering)
-        await repository.remove_members(conn, project_id, segment["id"], leaving)
-    rows = await customers.rows(conn, project_id, sorted({c for _, c, _ in moves}))
-    snapshots = {row["id"]: customers.render(row) for row in rows}
-    await activities.record_many(
-        conn,
-        actor,
-        [
-            (
-                customer_id,
-                "customer.segment.entered" if inside else "customer.segment.left",
-                {"customer": snapshots[customer_id], "segment": _simple(segment)},
-            )
-            for segment, customer_id, inside in moves
-            if customer_id in snapshots
-        ],
-    )
-
-
-async def _apply(
-    conn: Connection, actor: Actor, row: Any, changes: Sequence[tuple[Any, bool]]
-) -> None:
-    customer = customers.render(row)
-    for segment, inside in changes:
-        if inside:
-            await repository.add_member(conn, actor.project_id, segment["id"], row["id"])
-        else:
-            await repository.remove_member(conn, actor.project_id, segment["id"], row["id"])
-        await activities.record(
-            conn,
-            actor,
-            customer_id=row["id"],
-            activity_type="customer.segment.entered" if inside else "customer.segment.left",
-            data={"customer": customer, "segment": _simple(segment)},
-        )
-
-
-async def forget_customer(conn: Connection, project_id: str, customer_id: str) -> int:
-    """Take a deleted customer out of every segment; returns how many it was in."""
-    return await repository.remove_customer(conn, project_id, customer_id)
 
 
 # --- the periodic job: filters that move with time ------------------------------------------
@@ -361,7 +220,7 @@ async def reconcile(conn: Connection, project_id: str, segment: Row, *, at: date
     moved = 0
     while True:
         async with conn.transaction():
-            await repository.lock_for_writes(conn, project_id)
+            await customer_writes.hold(conn, project_id)
             if await repository.find(conn, project_id, segment["id"]) is None:
                 return moved  # deleted meanwhile (deletion waits for this lock, not after it)
             entering, leaving = await repository.stale_members(
@@ -387,7 +246,7 @@ async def _reconcile_batch(
     conn: Connection, actor: Actor, segment: Row, segment_filter: Filter, customer_ids: list[str]
 ) -> int:
     project_id = actor.project_id
-    rows = await customers.lock_rows(conn, project_id, customer_ids)
+    rows = await customer_writes.lock_many(conn, project_id, customer_ids)
     members = await repository.members_among(conn, project_id, segment["id"], customer_ids)
     changed = 0
     live = {row["id"] for row in rows}
@@ -405,6 +264,6 @@ async def _reconcile_batch(
         )
         inside = matches(segment_filter.test, Facts(row, counts))
         if inside != (row["id"] in members):
-            await _apply(conn, actor, row, [(segment, inside)])
+            await segment_moves.move(conn, actor, row, [(segment, inside)])
             changed += 1
     return changed

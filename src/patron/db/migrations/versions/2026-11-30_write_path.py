@@ -1,0 +1,110 @@
+"""The one write path: no per-project row that every creation holds until it commits.
+
+Before, each creation and deletion of a customer updated `projects.customer_clock` and
+`projects.customers_count`, which locked the project's row until commit: all creations in a
+project ran one at a time. Now:
+
+- `customer_counts` holds each project's live-customer count in up to 32 slots (a connection
+  moves the slot of its backend, `pg_backend_pid() % 32`); the count is their sum.
+- `created_at` stays distinct among a project's live customers, which the JS SDK's `scroll()`
+  relies on (a created_at cursor sees each customer exactly once): a unique index says so, and
+  `patron_customer_created_at` hands a creation the latest free millisecond at or before now,
+  skipping those that committed customers hold and those that creations in flight hold (a
+  transaction-level advisory lock per millisecond, taken with a try: no one waits for it).
+- `patron_hold_segments` takes the project's segments lock shared (as every customer write
+  must: see segments/service.py) and says whether the project has auto-update segments, read
+  after the lock is held. Being a VOLATILE PL/pgSQL function, its query takes a fresh snapshot
+  even when called inside a larger statement.
+- `patron_render_timestamp` renders a timestamp as `kit.time.render_datetime` does, for
+  statements that fill a moment into JSON rendered beforehand.
+
+Revision ID: 0011_write_path
+Revises: 0010_customers_city_column
+Create Date: 2026-11-30
+"""
+
+from alembic import op
+
+revision = "0011_write_path"
+down_revision = "0010_customers_city_column"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("""
+    CREATE TABLE customer_counts (
+        project_id text NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+        slot smallint NOT NULL,
+        -- A slot may go below zero (a customer counted in one slot, uncounted in another).
+        count bigint NOT NULL,
+        PRIMARY KEY (project_id, slot)
+    );
+    INSERT INTO customer_counts (project_id, slot, count)
+        SELECT id, 0, customers_count FROM projects WHERE customers_count <> 0;
+    ALTER TABLE projects DROP COLUMN customers_count, DROP COLUMN customer_clock;
+
+    DROP INDEX customers_created_at_key;
+    CREATE UNIQUE INDEX customers_created_at_key
+        ON customers (project_id, created_at) WHERE deleted_at IS NULL;
+
+    CREATE FUNCTION patron_render_timestamp(moment timestamptz) RETURNS text
+        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+        RETURN to_char(moment AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
+
+    CREATE FUNCTION patron_hold_segments(project text) RETURNS boolean
+        LANGUAGE plpgsql VOLATILE AS $$
+    BEGIN
+        PERFORM pg_advisory_xact_lock_shared(40002, hashtext(project));
+        RETURN EXISTS (
+            SELECT 1 FROM segments WHERE project_id = project AND type = 'auto-update'
+        );
+    END
+    $$;
+
+    CREATE FUNCTION patron_customer_created_at(project text) RETURNS timestamptz
+        LANGUAGE plpgsql VOLATILE AS $$
+    DECLARE
+        newest constant timestamptz := date_trunc('milliseconds', clock_timestamp());
+        project_key constant bigint := hashtext(project)::bigint << 32;
+        candidate timestamptz;
+    BEGIN
+        -- At most a minute back: a project creating customers faster than 1,000 a second for
+        -- a whole minute gets an error rather than ever later waits.
+        FOR step IN 0..59999 LOOP
+            candidate := newest - step * interval '1 millisecond';
+            IF NOT EXISTS (
+                SELECT 1 FROM customers
+                WHERE project_id = project AND created_at = candidate AND deleted_at IS NULL
+            ) AND pg_try_advisory_xact_lock(
+                project_key
+                | ((extract(epoch FROM candidate) * 1000)::bigint & x'ffffffff'::bigint)
+            ) THEN
+                RETURN candidate;
+            END IF;
+        END LOOP;
+        RAISE EXCEPTION 'no free creation millisecond in the last minute for project %', project
+            USING ERRCODE = 'lock_not_available';
+    END
+    $$;
+    """)
+
+
+def downgrade() -> None:
+    op.execute("""
+    DROP FUNCTION patron_customer_created_at(text);
+    DROP FUNCTION patron_hold_segments(text);
+    DROP FUNCTION patron_render_timestamp(timestamptz);
+    DROP INDEX customers_created_at_key;
+    CREATE UNIQUE INDEX customers_created_at_key
+        ON customers (project_id, created_at, id) WHERE deleted_at IS NULL;
+    ALTER TABLE projects
+        ADD COLUMN customer_clock timestamptz NOT NULL DEFAULT '-infinity',
+        ADD COLUMN customers_count bigint NOT NULL DEFAULT 0 CHECK (customers_count >= 0);
+    UPDATE projects p SET
+        customers_count = coalesce(
+            (SELECT sum(count) FROM customer_counts c WHERE c.project_id = p.id), 0),
+        customer_clock = coalesce(
+            (SELECT max(created_at) FROM customers c WHERE c.project_id = p.id), '-infinity');
+    DROP TABLE customer_counts;
+    """)

@@ -1,0 +1,594 @@
+"""SQL of the write path: every statement that changes a customer, its count, its segment
+memberships, or records the activity of such a change.
+
+Where the contract allows, a change and its activity are one statement (a data-modifying
+`WITH`), so that a new customer costs one round trip between `BEGIN` and `COMMIT`. Activity data
+is rendered in Python beforehand; a moment only the statement knows (a new customer's
+`created_at`, an update's `updated_at`) stands in it as a marker that the statement replaces
+with `patron_render_timestamp` (migration 0011).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from patron.activities.service import Prepared
+from patron.customers.repository import COLUMNS
+from patron.customers.schemas import MUTABLE_COLUMNS
+from patron.db.pool import Connection
+from patron.kit import json
+
+Row = asyncpg.Record
+
+# What stands for a moment in rendered JSON until the statement knows it. Text never holds NUL
+# (the API refuses it), so no client value can look like these.
+CREATED_AT_MARK = "\x00created_at"
+UPDATED_AT_MARK = "\x00updated_at"
+
+# Connections move their own slot of a project's customer count (see migration 0011).
+COUNT_SLOTS = 32
+_SLOT = f"pg_backend_pid() % {COUNT_SLOTS}"
+
+
+def _filled(data_param: str, mark: str, moment: str) -> str:
+    """SQL for the activity data `data_param` (JSON text) with `mark` replaced by `moment`."""
+    mark_json = json.encode(mark).decode()
+    return (
+        f"replace({data_param}::text, '{mark_json}',"
+        f" '\"' || patron_render_timestamp({moment}) || '\"')::json"
+    )
+
+
+def _activity(source: str, first: int, data: str) -> str:
+    """A CTE inserting one activity per row of `source` (which has `id`), from the parameters
+    `$first` (activity id), `$first+1` (type), `$first+2` (category), `$first+3` (group id)
+    and the SQL expression `data`."""
+    return f"""
+    activity AS (
+        INSERT INTO customer_activities
+            (project_id, id, customer_id, type, category, data, group_id, created_at)
+        SELECT $1, ${first}, {source}.id, ${first + 1}, ${first + 2}, {data}, ${first + 3},
+               date_trunc('milliseconds', clock_timestamp())
+        FROM {source}
+    )"""
+
+
+def _activity_args(activity: Prepared) -> tuple[str, str, str, str, str]:
+    return (activity.id, activity.type, activity.category, activity.group_id, activity.data)
+
+
+def _count_cte(name: str, source: str, delta: str) -> str:
+    return f"""
+    {name} AS (
+        INSERT INTO customer_counts AS k (project_id, slot, count)
+        SELECT $1, {_SLOT}, {delta} FROM {source}
+        ON CONFLICT (project_id, slot) DO UPDATE SET count = k.count + excluded.count
+    )"""
+
+
+async def hold_segments(conn: Connection, project_id: str) -> bool:
+    """Take the project's segments lock shared until commit; whether the project has
+    auto-update segments (read once the lock is held)."""
+    auto_update: bool = await conn.fetchval("SELECT patron_hold_segments($1)", project_id)
+    return auto_update
+
+
+async def upsert_by_source_id(
+    conn: Connection,
+    project_id: str,
+    *,
+    customer_id: str,
+    source_id: str,
+    values: dict[str, Any],
+    created: Prepared,
+) -> tuple[bool, bool, Row] | None:
+    """Lock the live customer with this source_id, or create it (`customer_id`, the columns in
+    `values`) with its `customer.created` activity (`created`, whose data holds
+    CREATED_AT_MARK) and count it, holding the project's segments (see `hold_segments`).
+
+    Returns (auto-update segments exist, created, row); None when a concurrent request made
+    the source_id live first (or took the chosen millisecond): try again.
+    """
+    columns = [column for column in MUTABLE_COLUMNS if column in values]
+    names = "".join(f", {column}" for column in columns)
+    placeholders = "".join(f", ${index}" for index in range(9, 9 + len(columns)))
+    row = await conn.fetchrow(
+        f"""
+        WITH existing AS MATERIALIZED (
+            SELECT {COLUMNS} FROM customers
+            WHERE project_id = $1 AND source_id = $3 AND deleted_at IS NULL
+            FOR UPDATE
+        ),
+        inserted AS (
+            INSERT INTO customers (project_id, id, source_id, created_at{names})
+            SELECT $1, $2, $3, patron_customer_created_at($1){placeholders}
+            WHERE NOT EXISTS (SELECT 1 FROM existing)
+            ON CONFLICT DO NOTHING
+            RETURNING {COLUMNS}
+        ),
+        {_count_cte("counted", "inserted", "1")},
+        {_activity("inserted", 4, _filled("$8", CREATED_AT_MARK, "inserted.created_at"))}
+        SELECT patron_hold_segments($1) AS auto_update, found.* FROM (
+            SELECT true AS created, {COLUMNS} FROM inserted
+            UNION ALL
+            SELECT false AS created, {COLUMNS} FROM existing
+        ) AS found
+        """,
+        project_id,
+        customer_id,
+        source_id,
+        *_activity_args(created),
+        *(values[column] for column in columns),
+    )
+    if row is None:
+        return None
+    return bool(row["auto_update"]), bool(row["created"]), row
+
+
+async def insert_without_source_id(
+    conn: Connection,
+    project_id: str,
+    *,
+    customer_id: str,
+    values: dict[str, Any],
+    created: Prepared,
+) -> tuple[bool, Row] | None:
+    """Create a customer with no source_id (see `upsert_by_source_id`); None when the chosen
+    millisecond was taken meanwhile."""
+    columns = [column for column in MUTABLE_COLUMNS if column in values]
+    names = "".join(f", {column}" for column in columns)
+    placeholders = "".join(f", ${index}" for index in range(8, 8 + len(columns)))
+    row = await conn.fetchrow(
+        f"""
+        WITH inserted AS (
+            INSERT INTO customers (project_id, id, created_at{names})
+            VALUES ($1, $2, patron_customer_created_at($1){placeholders})
+            ON CONFLICT DO NOTHING
+            RETURNING {COLUMNS}
+        ),
+        {_count_cte("counted", "inserted", "1")},
+        {_activity("inserted", 3, _filled("$7", CREATED_AT_MARK, "inserted.created_at"))}
+        SELECT patron_hold_segments($1) AS auto_update, {COLUMNS} FROM inserted
+        """,
+        project_id,
+        customer_id,
+        *_activity_args(created),
+        *(values[column] for column in columns),
+    )
+    if row is None:
+        return None
+    return bool(row["auto_update"]), row
+
+
+async def lock_holding_segments(
+    conn: Connection, project_id: str, *, customer_id: str | None = None, key: str | None = None
+) -> tuple[bool, Row | None]:
+    """Lock the live customer with this id (or, by `key`, this id or else source_id), holding
+    the project's segments; (auto-update segments exist, the row or None)."""
+    match = "id = $2" if customer_id is not None else "(id = $2 OR source_id = $2)"
+    value = customer_id if customer_id is not None else key
+    row = await conn.fetchrow(
+        f"""
+        SELECT patron_hold_segments($1) AS auto_update, found.* FROM (SELECT NULL) AS anchor
+        LEFT JOIN LATERAL (
+            SELECT {COLUMNS} FROM customers
+            WHERE project_id = $1 AND deleted_at IS NULL AND {match}
+            ORDER BY id = $2 DESC
+            LIMIT 1
+            FOR UPDATE
+        ) AS found ON true
+        """,
+        project_id,
+        value,
+    )
+    assert row is not None
+    return bool(row["auto_update"]), (row if row["id"] is not None else None)
+
+
+async def update(
+    conn: Connection,
+    project_id: str,
+    customer_id: str,
+    values: dict[str, Any],
+    updated: Prepared,
+) -> Row:
+    """Write every client-settable column of a locked customer, stamp updated_at, and record
+    its `customer.updated` activity (`updated`, whose data holds UPDATED_AT_MARK)."""
+    assignments = ", ".join(
+        f"{column} = ${index}" for index, column in enumerate(MUTABLE_COLUMNS, start=8)
+    )
+    row = await conn.fetchrow(
+        f"""
+        WITH updated AS (
+            UPDATE customers
+            SET {assignments},
+                updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), created_at)
+            WHERE project_id = $1 AND id = $2
+            RETURNING {COLUMNS}
+        ),
+        {_activity("updated", 3, _filled("$7", UPDATED_AT_MARK, "updated.updated_at"))}
+        SELECT {COLUMNS} FROM updated
+        """,
+        project_id,
+        customer_id,
+        *_activity_args(updated),
+        *(values[column] for column in MUTABLE_COLUMNS),
+    )
+    assert row is not None
+    return row
+
+
+async def set_system_metadata(
+    conn: Connection, project_id: str, customer_id: str, system_metadata: dict[str, Any]
+) -> Row:
+    row = await conn.fetchrow(
+        f"""
+        UPDATE customers
+        SET system_metadata = $3,
+            updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), created_at)
+        WHERE project_id = $1 AND id = $2
+        RETURNING {COLUMNS}
+        """,
+        project_id,
+        customer_id,
+        system_metadata,
+    )
+    assert row is not None
+    return row
+
+
+async def delete(conn: Connection, project_id: str, customer_id: str, deleted: Prepared) -> None:
+    """Mark a locked live customer deleted, uncount it, take it out of every segment, and
+    record its `customer.deleted` activity."""
+    await conn.execute(
+        f"""
+        WITH gone AS (
+            UPDATE customers SET deleted_at = clock_timestamp()
+            WHERE project_id = $1 AND id = $2 AND deleted_at IS NULL
+            RETURNING id
+        ),
+        {_count_cte("uncounted", "gone", "-1")},
+        left_segments AS (
+            DELETE FROM segment_members WHERE project_id = $1 AND customer_id = $2
+        ),
+        {_activity("gone", 3, "$7::json")}
+        SELECT count(*) FROM gone
+        """,
+        project_id,
+        customer_id,
+        *_activity_args(deleted),
+    )
+
+
+# --- counting ------------------------------------------------------------------------------
+
+
+async def move_count(conn: Connection, project_id: str, delta: int) -> None:
+    """Move the project's live-customer count by `delta` (this connection's slot)."""
+    if delta:
+        await conn.execute(
+            f"""
+            INSERT INTO customer_counts AS k (project_id, slot, count)
+            VALUES ($1, {_SLOT}, $2)
+            ON CONFLICT (project_id, slot) DO UPDATE SET count = k.count + excluded.count
+            """,
+            project_id,
+            delta,
+        )
+
+
+async def recount(conn: Connection, project_id: str) -> tuple[int, int]:
+    """Set the project's stored count to its live customers; (was, is).
+
+    The slots are locked first and the customers counted in a later statement, so creations
+    and deletions in flight elsewhere are either in both figures or in neither: a transaction
+    that moved a locked slot has committed before the count is read; one that moves a slot
+    after it is not in the count, and its move lands on top of the correction.
+    """
+    was = await conn.fetchval(
+        "SELECT coalesce(sum(count), 0) FROM"
+        " (SELECT count FROM customer_counts WHERE project_id = $1 FOR UPDATE) AS slots",
+        project_id,
+    )
+    actual = await conn.fetchval(
+        "SELECT count(*) FROM customers WHERE project_id = $1 AND deleted_at IS NULL", project_id
+    )
+    await conn.execute(
+        """
+        INSERT INTO customer_counts AS k (project_id, slot, count) VALUES ($1, 0, $2)
+        ON CONFLICT (project_id, slot) DO UPDATE SET count = k.count + excluded.count
+        """,
+        project_id,
+        int(actual) - int(was),
+    )
+    return int(was), int(actual)
+
+
+async def project_ids(conn: Connection) -> list[str]:
+    return [row["id"] for row in await conn.fetch("SELECT id FROM projects ORDER BY id")]
+
+
+# --- locking many --------------------------------------------------------------------------
+
+
+async def lock_live_by_ids(
+    conn: Connection, project_id: str, customer_ids: Sequence[str]
+) -> list[Row]:
+    """Lock these customers (the caller sorts the ids); the rows of the live ones."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {COLUMNS} FROM customers
+        WHERE project_id = $1 AND id = ANY($2::text[]) AND deleted_at IS NULL
+        ORDER BY id
+        FOR UPDATE
+        """,
+        project_id,
+        list(customer_ids),
+    )
+    return list(rows)
+
+
+async def lock_by_id(conn: Connection, project_id: str, customer_id: str) -> None:
+    await conn.execute(
+        "SELECT 1 FROM customers WHERE project_id = $1 AND id = $2 FOR UPDATE",
+        project_id,
+        customer_id,
+    )
+
+
+async def lock_all_for_erasure(conn: Connection, project_id: str, key: str) -> list[Row]:
+    """Every customer, live or deleted, that `key` names: the one with that id, or else all
+    that ever had that source_id. Locked."""
+    by_id = await conn.fetchrow(
+        f"SELECT {COLUMNS} FROM customers WHERE project_id = $1 AND id = $2 FOR UPDATE",
+        project_id,
+        key,
+    )
+    if by_id is not None:
+        return [by_id]
+    rows = await conn.fetch(
+        f"""
+        SELECT {COLUMNS} FROM customers
+        WHERE project_id = $1 AND source_id = $2 AND source_id IS NOT NULL
+        ORDER BY id
+        FOR UPDATE
+        """,
+        project_id,
+        key,
+    )
+    return list(rows)
+
+
+async def delete_permanently(conn: Connection, project_id: str, customer_id: str) -> int:
+    status = await conn.execute(
+        "DELETE FROM customers WHERE project_id = $1 AND id = $2", project_id, customer_id
+    )
+    return int(status.split()[-1])
+
+
+async def insert_permanent_deletion(
+    conn: Connection,
+    project_id: str,
+    *,
+    deletion_id: str,
+    customer_id: str,
+    data_json: dict[str, int],
+) -> datetime:
+    created_at: datetime = await conn.fetchval(
+        """
+        INSERT INTO permanent_deletions (project_id, id, customer_id, created_at, data_json)
+        VALUES ($1, $2, $3, date_trunc('milliseconds', clock_timestamp()), $4)
+        RETURNING created_at
+        """,
+        project_id,
+        deletion_id,
+        customer_id,
+        data_json,
+    )
+    return created_at
+
+
+# --- bulk ------------------------------------------------------------------------------------
+
+
+async def refresh_statistics_if_stale(conn: Connection) -> None:
+    """Re-analyse customers when the table has outgrown the planner's idea of it.
+
+    A bulk import grows the table faster than autovacuum re-analyses it, and on statistics
+    that say "nearly empty" the planner filters whole projects instead of probing the unique
+    index: batches then slow down as the table grows. Checked per batch, this analyses about
+    log2(rows) times over an import. Only the columns those lookups read are analysed, which
+    costs a third of a full ANALYZE (autovacuum sees to the others).
+    """
+    stale = await conn.fetchval(
+        """
+        WITH live AS (SELECT coalesce(sum(count), 0) AS total FROM customer_counts)
+        SELECT c.reltuples < 0.5 * live.total AND live.total > 1000
+        FROM pg_class c, live WHERE c.oid = 'customers'::regclass
+        """
+    )
+    if stale:
+        await conn.execute("ANALYZE customers (project_id, id, source_id, deleted_at)")
+
+
+async def lock_live_by_source_ids(
+    conn: Connection, project_id: str, source_ids: Sequence[str]
+) -> dict[str, Row]:
+    """The live customers with these source_ids, locked (in id order, so batches never deadlock)."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {COLUMNS} FROM customers
+        WHERE project_id = $1 AND deleted_at IS NULL AND source_id IS NOT NULL
+          AND source_id = ANY($2::text[])
+        ORDER BY id
+        FOR UPDATE
+        """,
+        project_id,
+        list(source_ids),
+    )
+    return {row["source_id"]: row for row in rows}
+
+
+async def taken_created_at(
+    conn: Connection, project_id: str, low: datetime, high: datetime
+) -> set[datetime]:
+    """The creation moments that live customers of the project hold in [low, high]."""
+    rows = await conn.fetch(
+        """
+        SELECT created_at FROM customers
+        WHERE project_id = $1 AND deleted_at IS NULL AND created_at BETWEEN $2 AND $3
+        """,
+        project_id,
+        low,
+        high,
+    )
+    return {row["created_at"] for row in rows}
+
+
+async def database_now(conn: Connection) -> datetime:
+    """The database's clock, to the millisecond."""
+    value: datetime = await conn.fetchval("SELECT date_trunc('milliseconds', clock_timestamp())")
+    return value
+
+
+def _column_arrays(rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    return [[row[column] for row in rows] for column in MUTABLE_COLUMNS]
+
+
+async def update_many(
+    conn: Connection, project_id: str, changes: Sequence[tuple[str, dict[str, Any]]]
+) -> Sequence[Row]:
+    """Write every client-settable column of many customers (by id) in one statement; returns
+    (id, updated_at) of each."""
+    if not changes:
+        return []
+    rows: Sequence[Row] = await conn.fetch(
+        """
+        UPDATE customers c
+        SET name = i.name, description = i.description, email = i.email, phone = i.phone,
+            birthdate = i.birthdate, birthday = i.birthday, address = i.address,
+            metadata = i.metadata,
+            updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), c.created_at)
+        FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::date[],
+                    $8::date[], $9::jsonb[], $10::jsonb[])
+             AS i(id, name, description, email, phone, birthdate, birthday, address, metadata)
+        WHERE c.project_id = $1 AND c.id = i.id
+        RETURNING c.id, c.updated_at
+        """,
+        project_id,
+        [customer_id for customer_id, _ in changes],
+        *_column_arrays([values for _, values in changes]),
+    )
+    return rows
+
+
+async def copy_new(
+    conn: Connection,
+    project_id: str,
+    new: Sequence[tuple[str, str, datetime, Sequence[Any]]],
+) -> None:
+    """COPY new customers (id, source_id, created_at, values in MUTABLE_COLUMNS order) in.
+
+    A source_id or creation moment made live meanwhile by another transaction fails the COPY
+    with a unique violation: callers run it in a savepoint and try again.
+    """
+    await conn.copy_records_to_table(
+        "customers",
+        records=[
+            (project_id, customer_id, source_id, created_at, *values)
+            for customer_id, source_id, created_at, values in new
+        ],
+        columns=["project_id", "id", "source_id", "created_at", *MUTABLE_COLUMNS],
+    )
+
+
+# --- summary.orders ----------------------------------------------------------------------------
+
+
+async def move_orders_totals(
+    conn: Connection, project_id: str, customer_id: str, *, amount: int, count: int
+) -> None:
+    """Move a customer's order totals by a difference (atomic, so concurrent orders add up),
+    then point last_order_amount/date at the latest counted order (the row lock this update
+    takes makes every earlier order of the customer visible to that second part)."""
+    await conn.execute(
+        """
+        UPDATE customers
+        SET orders_total_amount = orders_total_amount + $3,
+            orders_total_count = orders_total_count + $4
+        WHERE project_id = $1 AND id = $2
+        """,
+        project_id,
+        customer_id,
+        amount,
+        count,
+    )
+    await conn.execute(
+        """
+        UPDATE customers c
+        SET orders_last_amount = coalesce(latest.counted_amount, 0),
+            orders_last_date = latest.created_at
+        FROM (SELECT NULL) AS anchor
+        LEFT JOIN LATERAL (
+            SELECT o.counted_amount, o.created_at FROM orders o
+            WHERE o.project_id = $1 AND o.customer_id = $2 AND o.counted_amount IS NOT NULL
+            ORDER BY o.created_at DESC, o.id DESC
+            LIMIT 1
+        ) AS latest ON true
+        WHERE c.project_id = $1 AND c.id = $2
+        """,
+        project_id,
+        customer_id,
+    )
+
+
+_RECOMPUTED = """
+    SELECT c.project_id, c.id,
+           c.orders_total_amount AS stored_amount, c.orders_total_count AS stored_count,
+           c.orders_last_amount AS stored_last_amount, c.orders_last_date AS stored_last_date,
+           coalesce(t.amount, 0) AS amount, coalesce(t.count, 0) AS count,
+           coalesce(latest.counted_amount, 0) AS last_amount, latest.created_at AS last_date
+    FROM customers c
+    LEFT JOIN LATERAL (
+        SELECT sum(o.counted_amount) AS amount, count(*) AS count FROM orders o
+        WHERE o.project_id = c.project_id AND o.customer_id = c.id
+          AND o.counted_amount IS NOT NULL
+    ) AS t ON true
+    LEFT JOIN LATERAL (
+        SELECT o.counted_amount, o.created_at FROM orders o
+        WHERE o.project_id = c.project_id AND o.customer_id = c.id
+          AND o.counted_amount IS NOT NULL
+        ORDER BY o.created_at DESC, o.id DESC LIMIT 1
+    ) AS latest ON true
+"""
+
+
+async def orders_summary_differences(conn: Connection) -> list[Row]:
+    """Customers whose stored order summary differs from what their orders say."""
+    rows = await conn.fetch(
+        f"""
+        SELECT * FROM ({_RECOMPUTED}) AS r
+        WHERE (r.stored_amount, r.stored_count, r.stored_last_amount, r.stored_last_date)
+              IS DISTINCT FROM (r.amount, r.count, r.last_amount, r.last_date)
+        """
+    )
+    return list(rows)
+
+
+async def recompute_orders_summary(conn: Connection, project_id: str, customer_id: str) -> None:
+    """Set one customer's order summary from its orders (lock the customer first)."""
+    await conn.execute(
+        f"""
+        UPDATE customers c
+        SET orders_total_amount = r.amount, orders_total_count = r.count,
+            orders_last_amount = r.last_amount, orders_last_date = r.last_date
+        FROM ({_RECOMPUTED} WHERE c.project_id = $1 AND c.id = $2) AS r
+        WHERE c.project_id = r.project_id AND c.id = r.id
+        """,
+        project_id,
+        customer_id,
+    )
