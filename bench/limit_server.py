@@ -23,7 +23,7 @@ from patron.activities.service import Actor, EventSource, TimelineFilters
 from patron.customers import service as customers
 from patron.customers.schemas import CustomerCreate, CustomerUpdate
 from patron.customers.service import ListFilters
-from patron.db.pool import Pool, create_pool, transaction
+from patron.db.pool import Pool, create_pool, read, snapshot, transaction
 from patron.kit import json
 from patron.kit.collector import settle_after_startup
 
@@ -65,25 +65,32 @@ class LimitApp:
         method = scope["method"]
         parts = scope["raw_path"].decode().strip("/").split("/")
         params = dict(parse_qsl(scope["query_string"].decode()))
-        async with transaction(self.pool) as conn:
-            if parts == ["v1", "customers"] and method == "POST":
-                payload = msgspec.json.decode(body, type=CustomerCreate)
+        # The same connection use as Patron's routes: writes in a transaction, a list in one
+        # read-only snapshot, single reads outside any transaction.
+        if parts == ["v1", "customers"] and method == "POST":
+            payload = msgspec.json.decode(body, type=CustomerCreate)
+            async with transaction(self.pool) as conn:
                 return 200, await customers.upsert(conn, self.actor, payload=payload)
-            if parts == ["v1", "customers"] and method == "GET":
-                filters = ListFilters(
-                    limit=int(params.get("limit", 10)),
-                    city=params.get("city"),
-                    email=params.get("email"),
-                    name=params.get("name"),
-                )
+        if parts == ["v1", "customers"] and method == "GET":
+            filters = ListFilters(
+                limit=int(params.get("limit", 10)),
+                city=params.get("city"),
+                email=params.get("email"),
+                name=params.get("name"),
+            )
+            async with snapshot(self.pool) as conn:
                 return 200, await customers.list_customers(conn, self.project_id, filters)
-            if len(parts) == 3 and method == "GET":
+        if len(parts) == 3 and method == "GET":
+            async with read(self.pool) as conn:
                 return 200, await customers.get(conn, self.project_id, unquote(parts[2]))
-            if len(parts) == 3 and method == "PUT":
-                update = msgspec.json.decode(body, type=CustomerUpdate)
-                key = unquote(parts[2])
-                return 200, await customers.update(conn, self.actor, key, payload=update)
-            if len(parts) == 4 and parts[3] == "activity" and method == "GET":
+        if len(parts) == 3 and method == "PUT":
+            update = msgspec.json.decode(body, type=CustomerUpdate)
+            async with transaction(self.pool) as conn:
+                return 200, await customers.update(
+                    conn, self.actor, unquote(parts[2]), payload=update
+                )
+        if len(parts) == 4 and parts[3] == "activity" and method == "GET":
+            async with read(self.pool) as conn:
                 customer_id = await customers.resolve_id(conn, self.project_id, unquote(parts[2]))
                 filters_ = TimelineFilters(limit=int(params.get("limit", 10)))
                 page = await activities.timeline_page(conn, self.project_id, customer_id, filters_)

@@ -18,43 +18,33 @@ COLUMNS = (
 Row = asyncpg.Record
 
 
-async def find(
-    conn: Connection, project_id: str, key: str, *, for_update: bool = False
-) -> Row | None:
+async def find(conn: Connection, project_id: str, key: str) -> Row | None:
     """A live customer by id or source_id; an id match wins over a source_id match."""
-    lock = " FOR UPDATE" if for_update else ""
     return await conn.fetchrow(
         f"""
         SELECT {COLUMNS} FROM customers
         WHERE project_id = $1 AND deleted_at IS NULL AND (id = $2 OR source_id = $2)
         ORDER BY id = $2 DESC
-        LIMIT 1{lock}
+        LIMIT 1
         """,
         project_id,
         key,
     )
 
 
-async def find_by_id(
-    conn: Connection, project_id: str, customer_id: str, *, for_update: bool = False
-) -> Row | None:
-    lock = " FOR UPDATE" if for_update else ""
+async def find_by_id(conn: Connection, project_id: str, customer_id: str) -> Row | None:
     return await conn.fetchrow(
-        f"SELECT {COLUMNS} FROM customers"
-        f" WHERE project_id = $1 AND id = $2 AND deleted_at IS NULL{lock}",
+        f"SELECT {COLUMNS} FROM customers WHERE project_id = $1 AND id = $2 AND deleted_at IS NULL",
         project_id,
         customer_id,
     )
 
 
-async def find_by_source_id(
-    conn: Connection, project_id: str, source_id: str, *, for_update: bool = False
-) -> Row | None:
-    lock = " FOR UPDATE" if for_update else ""
+async def find_by_source_id(conn: Connection, project_id: str, source_id: str) -> Row | None:
     return await conn.fetchrow(
         f"SELECT {COLUMNS} FROM customers"
-        f" WHERE project_id = $1 AND source_id = $2 AND source_id IS NOT NULL"
-        f" AND deleted_at IS NULL{lock}",
+        " WHERE project_id = $1 AND source_id = $2 AND source_id IS NOT NULL"
+        " AND deleted_at IS NULL",
         project_id,
         source_id,
     )
