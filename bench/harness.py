@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,11 +61,15 @@ class PatronServer:
 
 @contextmanager
 def patron_server(
-    database_url: str | None = None, *, source: Path | None = None
+    database_url: str | None = None,
+    *,
+    source: Path | None = None,
+    serve_args: Sequence[str] = (),
 ) -> Iterator[PatronServer]:
     """A `patron serve` on a fresh embedded PostgreSQL (or on `database_url`), healthy, stopped
     and its data folder removed afterwards; `source` serves another checkout's code instead of
-    this one's (for measuring a change side by side)."""
+    this one's (for measuring a change side by side), `serve_args` are added to the command
+    (e.g. `--workers 2`)."""
     work = Path(tempfile.mkdtemp(prefix="patron-bench-"))
     port = free_port()
     env = {
@@ -78,7 +82,7 @@ def patron_server(
         **({"PYTHONPATH": str(source / "src")} if source else {}),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "patron", "serve", "--port", str(port)],
+        [sys.executable, "-m", "patron", "serve", "--port", str(port), *serve_args],
         env=env,
         cwd=source or ROOT,
     )

@@ -15,8 +15,19 @@ alternation, round by round: the page's cost at the large size against the small
 the same minutes, not from two runs the host may treat differently. Last, the filtered list's
 latency at the large size below saturation (--latency-connections).
 
+Between the two, the floor comparison (`--case floor` runs it alone): the floor server
+(`bench/floor_server.py`: raw ASGI and asyncpg, one upsert statement and one activity insert, or
+one SELECT, per request) beside Patron and the limit server on the same database, after a check
+that all three create, update and read customers alike and that Patron shows the floor's
+customers as the floor does. Measured in alternation: GET customer and POST customer (half new
+customers, half updates of 500 hot ones) at 32 connections, and POST of new customers only at 1,
+4 and 32 connections; reported as req/s, p50/p99 and server CPU per request, and the ratios
+Patron / floor and Patron / limit.
+
 --quick runs each case for about a second on a small dataset and only checks that every endpoint
 answers under load without errors (CI runs it, so that the harness cannot rot).
+--patron-workers N adds `--workers N` to `patron serve`; the server's CPU is then that of its
+processes together.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ import argparse
 import asyncio
 import os
 import re
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -32,11 +44,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+import httpx
 
 from bench.dataset import load_customers
 from bench.harness import (
@@ -72,13 +86,46 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU time so far of a server: its process and the processes it started
+    (uvicorn's workers under `patron serve --workers N`), PostgreSQL's excepted."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                name, rest = stat.read().split(" (", 1)[1].rsplit(")", 1)
+        except OSError:  # it has ended meanwhile
+            continue
+        if name != "postgres":
+            children.setdefault(int(rest.split()[1]), []).append(int(entry))
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            total += process_cpu_seconds(current)
+        except OSError:
+            continue
+        pending.extend(children.get(current, []))
+    return total
+
+
 @dataclass(frozen=True)
 class Case:
+    """One load: the same request again and again at `connections` concurrent connections.
+
+    A body may vary with the request's number `n` and the run's `run`, a tag no other run
+    has (so that "new" source_ids are new in every run); `lua_body` is the same body as a Lua
+    expression of `n` and `run`, for wrk.
+    """
+
     name: str
     method: str
     path: str
-    body: Callable[[int], Any] | None = None
+    body: Callable[[int, str], Any] | None = None
     lua_body: str | None = None
+    connections: int = 32
 
 
 def cases() -> list[Case]:
@@ -88,14 +135,14 @@ def cases() -> list[Case]:
             "POST customer (upsert + activity)",
             "POST",
             "/v1/customers",
-            body=lambda n: {"source_id": f"bench-{n % 1000}", "name": f"name {n}"},
+            body=lambda n, _run: {"source_id": f"bench-{n % 1000}", "name": f"name {n}"},
             lua_body='\'{"source_id":"bench-\' .. (n % 1000) .. \'","name":"name \' .. n .. \'"}\'',
         ),
         Case(
             "PUT customer",
             "PUT",
             "/v1/customers/bench-11",
-            body=lambda n: {"name": f"renamed {n}"},
+            body=lambda n, _run: {"name": f"renamed {n}"},
             lua_body="'{\"name\":\"renamed ' .. n .. '\"}'",
         ),
         Case("GET customers (list page)", "GET", "/v1/customers?limit=10"),
@@ -103,6 +150,60 @@ def cases() -> list[Case]:
         # bench-0 has HOT_ACTIVITIES activities (bench/dataset.py); by source_id, so that the
         # same path names it in every database.
         Case("GET activity page", "GET", "/v1/customers/bench-0/activity?limit=10"),
+    ]
+
+
+# The floor comparison's updates go to bench-0 … bench-499 (all in the dataset at every size).
+HOT_CUSTOMERS = 500
+NEW_CUSTOMER_CONNECTIONS = (1, 4, 32)
+
+
+def _customer(source_id: str, n: int, run: str) -> dict[str, Any]:
+    """A POST body; its name differs in every request, so that an update changes the row."""
+    return {
+        "source_id": source_id,
+        "name": f"name {run} {n}",
+        "email": f"c{n}@example.com",
+        "metadata": {"n": n},
+    }
+
+
+def _lua_customer(source_id: str) -> str:
+    """`_customer`'s body as a Lua expression, for a Lua expression of the source_id."""
+    return (
+        f'\'{{"source_id":"\' .. {source_id} .. \'","name":"name \' .. run .. \' \' .. n'
+        ' .. \'","email":"c\' .. n .. \'@example.com","metadata":{"n":\' .. n .. \'}}\''
+    )
+
+
+def floor_cases() -> list[Case]:
+    """The cases of the floor comparison (the floor server serves only these two endpoints)."""
+    new = _lua_customer("'new-' .. run .. '-' .. n")
+    return [
+        Case("GET customer", "GET", "/v1/customers/bench-7"),
+        Case(
+            "POST customer, half new, half hot",
+            "POST",
+            "/v1/customers",
+            body=lambda n, run: _customer(
+                f"new-{run}-{n}" if n % 2 else f"bench-{n // 2 % HOT_CUSTOMERS}", n, run
+            ),
+            lua_body=_lua_customer(
+                f"(n % 2 == 1 and ('new-' .. run .. '-' .. n)"
+                f" or ('bench-' .. (math.floor(n / 2) % {HOT_CUSTOMERS})))"
+            ),
+        ),
+        *(
+            Case(
+                f"POST new customer, {count} connection{'s' if count > 1 else ''}",
+                "POST",
+                "/v1/customers",
+                body=lambda n, run: _customer(f"new-{run}-{n}", n, run),
+                lua_body=new,
+                connections=count,
+            )
+            for count in NEW_CUSTOMER_CONNECTIONS
+        ),
     ]
 
 
@@ -115,12 +216,13 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def run_wrk(base: str, case: Case, *, duration: float, connections: int) -> Run:
+def run_wrk(base: str, case: Case, *, duration: float, connections: int, run: str = "") -> Run:
     headers = {**HEADERS, "Content-Type": "application/json"}
     header_lua = ", ".join(f'["{k}"] = "{v}"' for k, v in headers.items())
     body = case.lua_body or "nil"
     script = f"""
 n = 0
+run = "{run}"
 request = function()
   n = n + 1
   return wrk.format("{case.method}", "{case.path}", {{{header_lua}}}, {body})
@@ -155,11 +257,11 @@ end
     return Run(rps, p50, p99, errors)
 
 
-def run_python(base: str, case: Case, *, requests: int, connections: int) -> Run:
+def run_python(base: str, case: Case, *, requests: int, connections: int, run: str = "") -> Run:
     body = case.body
 
     def make(n: int) -> tuple[str, str, Any]:
-        return case.method, case.path, None if body is None else body(n)
+        return case.method, case.path, None if body is None else body(n, run)
 
     result = load_requests(base, make, requests=requests, concurrency=connections)
     return Run(result.rps, result.percentile(0.5), result.percentile(0.99), result.errors)
@@ -188,14 +290,24 @@ def measure(
     for case in selected:
         for _ in range(rounds):
             for target, base in targets.items():  # A then B, alternating every round
-                before = process_cpu_seconds(pids[target])
+                tag = secrets.token_hex(4)
+                before = server_cpu_seconds(pids[target])
                 started = time.perf_counter()
                 if use_wrk and not quick:
-                    run = run_wrk(base, case, duration=duration, connections=32)
+                    run = run_wrk(
+                        base, case, duration=duration, connections=case.connections, run=tag
+                    )
                 else:
-                    run = run_python(base, case, requests=60 if quick else 2000, connections=8)
+                    # The Python generator cannot keep more connections busy on these cores.
+                    run = run_python(
+                        base,
+                        case,
+                        requests=60 if quick else 2000,
+                        connections=min(case.connections, 8),
+                        run=tag,
+                    )
                 requests = run.rps * (time.perf_counter() - started)
-                spent = process_cpu_seconds(pids[target]) - before
+                spent = server_cpu_seconds(pids[target]) - before
                 run.cpu_us = spent / requests * 1e6 if requests else float("nan")
                 results.setdefault((case.name, target), []).append(run)
     return {
@@ -259,6 +371,108 @@ def report(results: dict[tuple[str, str], Run], selected: list[Case]) -> int:
     return errors
 
 
+def report_floor(results: dict[tuple[str, str], Run], selected: list[Case]) -> int:
+    """Print the floor comparison: each server's req/s, p50/p99 (ms) and CPU µs per request,
+    Patron / floor and Patron / limit of req/s, then the POST mix's p99 ratio and how each
+    server's throughput of new customers scales from 1 to 32 connections. Returns the errors."""
+    errors = 0
+    print(
+        f"{'case (Patron / limit / floor)':38s} {'req/s':>20s} {'P/floor':>7s} {'P/limit':>7s}"
+        f" {'p50 ms':>17s} {'p99 ms':>18s} {'CPU µs/req':>17s}"
+    )
+    for case in selected:
+        runs = [results[(case.name, target)] for target in ("patron", "limit", "floor")]
+        patron, limit, floor = runs
+        failed = sum(run.errors for run in runs)
+        errors += failed
+        print(
+            f"{case.name:38s} {'/'.join(f'{run.rps:.0f}' for run in runs):>20s}"
+            f" {patron.rps / floor.rps:7.2f} {patron.rps / limit.rps:7.2f}"
+            f" {'/'.join(f'{run.p50_ms:.1f}' for run in runs):>17s}"
+            f" {'/'.join(f'{run.p99_ms:.1f}' for run in runs):>18s}"
+            f" {'/'.join(f'{run.cpu_us:.0f}' for run in runs):>17s}"
+            + (f"  ERRORS {'/'.join(str(run.errors) for run in runs)}" if failed else "")
+        )
+    mix = [case for case in selected if case.name.startswith("POST customer")]
+    for case in mix:
+        patron, floor = results[(case.name, "patron")], results[(case.name, "floor")]
+        print(f"{case.name}: p99 Patron / floor {patron.p99_ms / floor.p99_ms:.2f}")
+    new = {case.connections: case for case in selected if case.name.startswith("POST new")}
+    if min(NEW_CUSTOMER_CONNECTIONS) in new and max(NEW_CUSTOMER_CONNECTIONS) in new:
+        one, most = new[min(NEW_CUSTOMER_CONNECTIONS)], new[max(NEW_CUSTOMER_CONNECTIONS)]
+        scaling = {
+            target: results[(most.name, target)].rps / results[(one.name, target)].rps
+            for target in ("patron", "limit", "floor")
+        }
+        print(
+            f"new customers, req/s at {most.connections} connections / at {one.connections}:"
+            + ", ".join(f" {target} {ratio:.2f}" for target, ratio in scaling.items())
+        )
+    return errors
+
+
+def check_answers(targets: dict[str, str]) -> int:
+    """Check, before the floor comparison, that each server (`patron`, `limit`, `floor`) creates,
+    updates and reads a customer by id and by source_id, and that the floor's answers are
+    Patron's: the same customer read through both is the same JSON, and the activities the floor
+    recorded show in Patron's timeline. Prints what failed; returns how many checks failed."""
+    failures: list[str] = []
+
+    def expect(condition: bool, what: str) -> bool:
+        if not condition:
+            failures.append(what)
+        return condition
+
+    tag = secrets.token_hex(4)
+    created: dict[str, str] = {}
+    with httpx.Client(headers=HEADERS, timeout=30) as client:
+        for target, base in targets.items():
+            source_id = f"check-{target}-{tag}"
+            body = {"source_id": source_id, "name": "Check", "metadata": {"k": "v"}}
+            first = client.post(f"{base}/v1/customers", json=body)
+            if not expect(first.status_code == 200, f"{target}: POST {first.status_code}"):
+                continue
+            customer_id = first.json()["id"]
+            expect(first.json()["source_id"] == source_id, f"{target}: POST's source_id")
+            second = client.post(f"{base}/v1/customers", json={"source_id": source_id, "name": "2"})
+            updated = second.json() if second.status_code == 200 else {}
+            expect(
+                updated.get("id") == customer_id
+                and updated.get("name") == "2"
+                and updated.get("metadata") == {"k": "v"},
+                f"{target}: an update by source_id (status {second.status_code}, {updated})",
+            )
+            for key in (customer_id, source_id):
+                read = client.get(f"{base}/v1/customers/{key}")
+                expect(
+                    read.status_code == 200 and read.json() == updated,
+                    f"{target}: GET by {key} ({read.status_code}) is not what the update returned",
+                )
+            created[target] = customer_id
+        patron, floor = targets["patron"], targets["floor"]
+        missing = client.get(f"{floor}/v1/customers/nobody-{tag}")
+        expect(missing.status_code == 404, f"floor: GET of nobody answered {missing.status_code}")
+        refused = client.get(f"{floor}/v1/customers/bench-7", headers={"X-App-Token": "wrong"})
+        expect(refused.status_code == 401, f"floor: a wrong token answered {refused.status_code}")
+        for key in ("bench-7", created.get("floor", "")):
+            ours, its = (
+                client.get(f"{patron}/v1/customers/{key}"),
+                client.get(f"{floor}/v1/customers/{key}"),
+            )
+            expect(ours.json() == its.json(), f"Patron and the floor show {key} differently")
+        timeline = client.get(f"{patron}/v1/customers/{created.get('floor', '')}/activity")
+        types = sorted(item["type"] for item in timeline.json().get("data", []))
+        expect(
+            types == ["customer.created", "customer.updated"],
+            f"the floor's activities in Patron's timeline: {types}",
+        )
+    for failure in failures:
+        print(f"CHECK FAILED: {failure}")
+    if not failures:
+        print("checked: Patron, the limit and the floor create, update and read alike")
+    return len(failures)
+
+
 def report_baseline(results: dict[tuple[str, str], Run], selected: list[Case], source: Path) -> int:
     errors = 0
     print(f"\nthis checkout against {source}, measured in alternation:")
@@ -277,6 +491,9 @@ def report_baseline(results: dict[tuple[str, str], Run], selected: list[Case], s
             f"{limit.cpu_us / ours.cpu_us:6.2f}/{limit.cpu_us / theirs.cpu_us:<7.2f}"
         )
     return errors
+
+
+FLOOR = "floor"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -298,20 +515,37 @@ def main(argv: list[str] | None = None) -> int:
         "on the same database and measured in alternation at the small size",
     )
     parser.add_argument(
-        "--case", action="append", help="only the endpoints whose name contains this text"
+        "--case",
+        action="append",
+        help="only the endpoints whose name contains this text; `floor` for the floor "
+        "comparison (repeatable; without it, everything)",
+    )
+    parser.add_argument(
+        "--patron-workers",
+        type=int,
+        help="serve Patron with `patron serve --workers N` (not passed when not given)",
     )
     args = parser.parse_args(argv)
     use_wrk = shutil.which("wrk") is not None
     small = 1000 if args.quick else min(100_000, args.customers)
+    texts = [text for text in args.case or [] if text != FLOOR]
+    selected = [c for c in cases() if not args.case or any(text in c.name for text in texts)]
+    with_floor = not args.case or FLOOR in args.case
+    serve_args = ["--workers", str(args.patron_workers)] if args.patron_workers else []
 
-    with patron_server() as server:
-        if args.quick or args.customers <= small:
-            return compare(server, None, args, use_wrk=use_wrk, small=small)
+    with patron_server(serve_args=serve_args) as server:
+        if args.quick or args.customers <= small or not scaled_cases(selected):
+            return compare(server, None, args, selected, with_floor, use_wrk=use_wrk, small=small)
         # The large dataset lives in a second database of the same PostgreSQL, served by a
         # second Patron, so that both sizes are measured in alternation, in one window.
         large_dsn = asyncio.run(create_database(server.dsn, LARGE_DATABASE))
-        with patron_server(large_dsn) as large:
-            return compare(server, large, args, use_wrk=use_wrk, small=small)
+        with patron_server(large_dsn, serve_args=serve_args) as large:
+            return compare(server, large, args, selected, with_floor, use_wrk=use_wrk, small=small)
+
+
+def scaled_cases(selected: list[Case]) -> list[Case]:
+    """The cases measured at both sizes: the pages, whose cost may grow with the table."""
+    return [c for c in selected if c.name.startswith(("GET customers", "GET activity"))]
 
 
 LARGE_DATABASE = "patron_bench_large"
@@ -331,21 +565,12 @@ async def create_database(dsn: str, name: str) -> str:
 
 
 @contextmanager
-def limit_server(server: PatronServer, project_id: str) -> Iterator[tuple[str, int]]:
-    """The limit server on `server`'s database and project: its base URL and pid."""
+def bench_server(module: str, server: PatronServer, *args: str) -> Iterator[tuple[str, int]]:
+    """A bench server (`bench.limit_server`, `bench.floor_server`) on `server`'s database,
+    with these extra arguments: its base URL and pid."""
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench.limit_server",
-            "--dsn",
-            server.dsn,
-            "--project",
-            project_id,
-            "--port",
-            str(port),
-        ],
+        [sys.executable, "-m", module, "--dsn", server.dsn, "--port", str(port), *args],
         env=server.env,
         cwd=ROOT,
     )
@@ -355,6 +580,11 @@ def limit_server(server: PatronServer, project_id: str) -> Iterator[tuple[str, i
     finally:
         process.terminate()
         process.wait(timeout=60)
+
+
+def limit_server(server: PatronServer, project_id: str) -> AbstractContextManager[tuple[str, int]]:
+    """The limit server on `server`'s database and project: its base URL and pid."""
+    return bench_server("bench.limit_server", server, "--project", project_id)
 
 
 def load(server: PatronServer, count: int) -> str:
@@ -370,12 +600,14 @@ def compare(
     server: PatronServer,
     large: PatronServer | None,
     args: argparse.Namespace,
+    selected: list[Case],
+    with_floor: bool,
     *,
     use_wrk: bool,
     small: int,
 ) -> int:
     print(f"load generator: {'wrk' if use_wrk and not args.quick else 'python'}")
-    selected = [c for c in cases() if not args.case or any(part in c.name for part in args.case)]
+    errors = 0
     with ExitStack() as stack:
         project_id = load(server, small)
         limit_base, limit_pid = stack.enter_context(limit_server(server, project_id))
@@ -385,25 +617,28 @@ def compare(
             baseline = stack.enter_context(patron_server(server.dsn, source=args.baseline))
             targets["baseline"] = baseline.base
             pids["baseline"] = baseline.process.pid
-        results = measure(
-            targets,
-            selected,
-            quick=args.quick,
-            rounds=1 if args.quick else args.rounds,
-            duration=args.duration,
-            use_wrk=use_wrk,
-            pids=pids,
-        )
-        print(f"\nat {small} customers:")
-        errors = report(results, selected)
-        if args.baseline:
-            errors += report_baseline(results, selected, args.baseline)
-        if large is None:
+        if selected:
+            results = measure(
+                targets,
+                selected,
+                quick=args.quick,
+                rounds=1 if args.quick else args.rounds,
+                duration=args.duration,
+                use_wrk=use_wrk,
+                pids=pids,
+            )
+            print(f"\nat {small} customers:")
+            errors += report(results, selected)
+            if args.baseline:
+                errors += report_baseline(results, selected, args.baseline)
+        if with_floor:
+            errors += compare_floor(server, targets, pids, args, use_wrk=use_wrk, small=small)
+        scaled = scaled_cases(selected)
+        if large is None or not scaled:
             return finish(errors)
 
         large_project = load(large, args.customers)
         large_limit, large_limit_pid = stack.enter_context(limit_server(large, large_project))
-        scaled = [c for c in selected if c.name.startswith(("GET customers", "GET activity"))]
         # Both sizes in alternation, round by round: the page cost at the large size against
         # the small one is then measured in the same minutes, whatever the host does.
         both = measure(
@@ -448,9 +683,36 @@ def compare(
         return finish(errors)
 
 
+def compare_floor(
+    server: PatronServer,
+    targets: dict[str, str],
+    pids: dict[str, int],
+    args: argparse.Namespace,
+    *,
+    use_wrk: bool,
+    small: int,
+) -> int:
+    """The floor comparison at the small size: the floor server beside Patron and the limit on
+    the same database, the answers checked, then `floor_cases()` in alternation. Errors."""
+    with bench_server("bench.floor_server", server) as (floor_base, floor_pid):
+        trio = {"patron": targets["patron"], "limit": targets["limit"], "floor": floor_base}
+        print(f"\nPatron, the limit and the floor at {small} customers:")
+        errors = check_answers(trio)
+        results = measure(
+            trio,
+            floor_cases(),
+            quick=args.quick,
+            rounds=1 if args.quick else args.rounds,
+            duration=args.duration,
+            use_wrk=use_wrk,
+            pids={"patron": pids["patron"], "limit": pids["limit"], "floor": floor_pid},
+        )
+        return errors + report_floor(results, floor_cases())
+
+
 def finish(errors: int) -> int:
     if errors:
-        print(f"\n{errors} requests failed")
+        print(f"\n{errors} requests or checks failed")
         return 1
     print("\nevery endpoint answered without errors")
     return 0

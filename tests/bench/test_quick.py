@@ -1,4 +1,4 @@
-"""The benchmark tools in quick mode: every endpoint answers under load, on both servers.
+"""The benchmark tools in quick mode: every endpoint answers under load, on every server.
 
 No speed threshold here; speed targets live in `bench/` and are measured by hand.
 """
@@ -29,6 +29,31 @@ def test_quick_mode_runs_every_endpoint_without_errors() -> None:
         "GET activity page",
     ):
         assert endpoint in result.stdout
+
+
+def test_quick_mode_checks_and_loads_the_floor_server() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.http_bench", "--quick", "--case", "floor"],
+        cwd=repo_root(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Patron's, the limit's and the floor's answers were compared before the load.
+    assert "checked: Patron, the limit and the floor create, update and read alike" in result.stdout
+    for case in (
+        "GET customer",
+        "POST customer, half new, half hot",
+        "POST new customer, 1 connection",
+        "POST new customer, 4 connections",
+        "POST new customer, 32 connections",
+    ):
+        assert f"\n{case} " in result.stdout, result.stdout
+    assert "new customers, req/s at 32 connections / at 1:" in result.stdout
+    # --case floor runs the floor comparison alone.
+    assert "GET customers (list page)" not in result.stdout
+    assert "every endpoint answered without errors" in result.stdout
 
 
 def test_overhead_probe_runs_every_case() -> None:

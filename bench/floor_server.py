@@ -1,0 +1,383 @@
+"""The floor server: a customer upsert and read on Patron's schema with raw ASGI and asyncpg.
+
+The limit server (`bench/limit_server.py`) runs Patron's own service code without the framework,
+so `Patron / limit` is what Litestar and Patron's outer layers cost. The floor goes further: no
+Patron service, repository or route code at all, only the least work that still gives a client
+the same answer from the same tables:
+
+- authentication by `X-App-Id` / `X-App-Token`: the SHA-256 of the token compared in constant
+  time with `projects.app_token_hash`, cached per app id for the process's life;
+- `POST /v1/customers`: ONE `INSERT … ON CONFLICT (project_id, source_id) … DO UPDATE …
+  RETURNING` into `customers` and ONE `INSERT` of its `customer.created` / `customer.updated`
+  activity (the customer's JSON snapshot) into `customer_activities`, in one transaction;
+- `GET /v1/customers/{id or source_id}`: ONE `SELECT`, outside any explicit transaction;
+- the customer rendered as Patron renders it (`tests/bench/test_quick.py` compares the two).
+
+What it leaves out, and `Patron / floor` therefore contains along with the framework: request
+ids and the access log, msgspec's checks of every field, the upsert's row locks taken before
+writing, the project's creation clock (distinct `created_at` milliseconds per project) and
+customer count, segments, and skipping the write when nothing changes (the floor writes and
+records an activity every time). It serves nothing else: every other path is a 404, and a body
+names its customer by `source_id` only (an `id` in it is ignored).
+
+    .venv/bin/python -m bench.floor_server --dsn postgresql://… [--port 8002]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+import uvicorn
+from msgspec import UNSET, UnsetType
+
+from patron.kit import ids, json
+from patron.kit.collector import settle_after_startup
+from patron.kit.time import render_datetime
+
+Record = asyncpg.Record
+
+JSON_HEADER = (b"content-type", b"application/json; charset=utf-8")
+CUSTOMERS = "/v1/customers"
+CUSTOMER_PREFIX = "/v1/customers/"
+
+# Every column the customer object is rendered from (those that exist in Patron's schema today).
+COLUMNS = (
+    "id, source_id, name, description, email, phone, birthdate, birthday, address, metadata, "
+    "system_metadata, created_at, updated_at, orders_total_amount, orders_total_count, "
+    "orders_last_amount, orders_last_date"
+)
+
+# The one read: a live customer by id or source_id, an id match first (as Patron's).
+SELECT_CUSTOMER = f"""
+SELECT {COLUMNS} FROM customers
+WHERE project_id = $1 AND deleted_at IS NULL AND (id = $2 OR source_id = $2)
+ORDER BY id = $2 DESC
+LIMIT 1
+"""
+
+INSERT_ACTIVITY = """
+INSERT INTO customer_activities
+    (project_id, id, customer_id, type, category, data, group_id, created_at)
+VALUES ($1, $2, $3, $4, 'ACTION', $5, $6, date_trunc('milliseconds', clock_timestamp()))
+"""
+
+# The fields a body may set, in the order they are written.
+FIELDS = ("name", "description", "email", "phone", "address", "metadata")
+
+
+def upsert_statement(sent: tuple[str, ...]) -> str:
+    """The one upsert statement for a body that sets the fields `sent` (a subsequence of FIELDS).
+
+    Only the fields sent are written, on insert and on update alike (an update keeps the rest).
+    The conflict target repeats the predicate of Patron's partial unique index
+    `customers_source_id_key`, which is how PostgreSQL picks that index as the arbiter; `xmax = 0`
+    holds for a row this statement inserted and not for one it updated.
+    """
+    # Names from FIELDS only, never from the request: the values go as parameters.
+    columns = "".join(f", {field}" for field in sent)
+    values = "".join(f", ${index}" for index in range(4, 4 + len(sent)))
+    updates = "".join(f"{field} = EXCLUDED.{field}, " for field in sent)
+    return f"""
+INSERT INTO customers AS c (project_id, id, source_id, created_at{columns})
+VALUES ($1, $2, $3, date_trunc('milliseconds', clock_timestamp()){values})
+ON CONFLICT (project_id, source_id) WHERE source_id IS NOT NULL AND deleted_at IS NULL
+DO UPDATE SET {updates}updated_at = greatest(date_trunc('milliseconds', clock_timestamp()),
+                                             c.created_at)
+RETURNING xmax = 0 AS inserted, {COLUMNS}
+"""
+
+
+class CustomerBody(msgspec.Struct):
+    """`POST /v1/customers` as the floor reads it: UNSET is "not sent", None clears a field."""
+
+    source_id: str | None = None
+    name: str | UnsetType | None = UNSET
+    description: str | UnsetType | None = UNSET
+    email: str | UnsetType | None = UNSET
+    phone: str | UnsetType | None = UNSET
+    address: dict[str, str | None] | UnsetType | None = UNSET
+    metadata: dict[str, Any] | UnsetType | None = UNSET
+
+
+_decode_body = msgspec.json.Decoder(CustomerBody).decode
+
+ADDRESS_FIELDS = ("city", "state", "line_1", "line_2", "country", "postal_code")
+REDEMPTIONS = msgspec.Raw(
+    json.encode(
+        {
+            "total_redeemed": 0,
+            "total_failed": 0,
+            "total_succeeded": 0,
+            "total_rolled_back": 0,
+            "total_rollback_failed": 0,
+            "total_rollback_succeeded": 0,
+            "gift": {"redeemed_amount": 0, "amount_to_go": 0},
+            "loyalty_card": {"redeemed_points": 0, "points_to_go": 0},
+        }
+    )
+)
+LOYALTY = msgspec.Raw(b'{"points":0,"referred_customers":0,"campaigns":{}}')
+REFERRALS = msgspec.Raw(b'{"total":0,"campaigns":[]}')
+
+
+def _date(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def render(row: Record) -> dict[str, Any]:
+    """The customer object of a row, key for key as Patron shows it (Voucherify's shape)."""
+    address = row["address"]
+    customer: dict[str, Any] = {
+        "id": row["id"],
+        "source_id": row["source_id"],
+        "name": row["name"],
+        "description": row["description"],
+        "email": row["email"],
+        "phone": row["phone"],
+        "birthdate": _date(row["birthdate"]),
+    }
+    if row["birthday"] is not None:
+        customer["birthday"] = _date(row["birthday"])
+    customer["address"] = (
+        None if address is None else {field: address.get(field) for field in ADDRESS_FIELDS}
+    )
+    customer["metadata"] = row["metadata"]
+    total = int(row["orders_total_amount"])  # numeric(38, 0)
+    count = row["orders_total_count"]
+    orders: dict[str, Any] = {
+        "total_amount": total,
+        "total_count": count,
+        "average_amount": total // count if count else 0,
+        "last_order_amount": row["orders_last_amount"],
+    }
+    last: datetime | None = row["orders_last_date"]
+    if last is not None:
+        orders["last_order_date"] = render_datetime(last)
+    customer["summary"] = {"redemptions": REDEMPTIONS, "orders": orders}
+    customer["loyalty"] = LOYALTY
+    customer["referrals"] = REFERRALS
+    system_metadata = row["system_metadata"]
+    customer["system_metadata"] = system_metadata
+    customer["created_at"] = render_datetime(row["created_at"])
+    updated: datetime | None = row["updated_at"]
+    customer["updated_at"] = None if updated is None else render_datetime(updated)
+    consents = system_metadata.get("consents") or {}
+    customer["email_unsubscribed"] = (consents.get("unsubscribed") or {}).get("value") is True
+    customer["assets"] = {}
+    customer["object"] = "customer"
+    return customer
+
+
+def _encode_jsonb(value: Any) -> bytes:
+    return b"\x01" + json.encode(value)  # jsonb's binary format: version 1, then the text
+
+
+def _decode_jsonb(data: bytes) -> Any:
+    return json.decode(data[1:])
+
+
+def _json_as_is(value: bytes) -> bytes:
+    return value  # activity data arrives here as JSON already rendered
+
+
+async def _codecs(conn: asyncpg.Connection[Record]) -> None:
+    await conn.set_type_codec(
+        "jsonb", encoder=_encode_jsonb, decoder=_decode_jsonb, schema="pg_catalog", format="binary"
+    )
+    await conn.set_type_codec(
+        "json", encoder=_json_as_is, decoder=bytes, schema="pg_catalog", format="binary"
+    )
+
+
+class Refusal(Exception):
+    """A request answered with an error body in Voucherify's shape."""
+
+    def __init__(self, status: int, key: str, message: str, details: str, **extra: str) -> None:
+        super().__init__(details)
+        self.status = status
+        self.body = {"code": status, "key": key, "message": message, "details": details, **extra}
+
+
+def unauthorized() -> Refusal:
+    return Refusal(401, "unauthorized", "Unauthorized", "Missing or invalid credentials")
+
+
+class FloorApp:
+    """The floor as an ASGI app over one asyncpg pool (as many connections as Patron's)."""
+
+    def __init__(self, dsn: str, *, pool_size: int = 20) -> None:
+        self.dsn = dsn
+        self.pool_size = pool_size
+        self.pool: asyncpg.Pool[Record] | None = None
+        # app id -> (project id, SHA-256 of its token, the activities' rendered event source)
+        self.projects: dict[str, tuple[str, bytes, bytes]] = {}
+        # the upsert statement of each set of fields sent
+        self.statements: dict[tuple[str, ...], str] = {}
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        request_id = ids.request_id()
+        try:
+            status, content = await self.handle(scope, body, request_id)
+        except Refusal as refusal:
+            status, content = (
+                refusal.status,
+                json.encode({**refusal.body, "request_id": request_id}),
+            )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [JSON_HEADER, (b"content-length", str(len(content)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": content})
+
+    async def lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.pool = await asyncpg.create_pool(
+                    self.dsn,
+                    min_size=2,
+                    max_size=self.pool_size,
+                    init=_codecs,
+                    server_settings={"application_name": "patron-floor", "timezone": "UTC"},
+                )
+                settle_after_startup()  # the collector as Patron sets it
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.pool is not None:
+                    await self.pool.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def handle(
+        self, scope: dict[str, Any], body: bytes, request_id: str
+    ) -> tuple[int, bytes]:
+        """(status, JSON body) of one request; raises Refusal for an error answer."""
+        project_id, event_source = await self.authenticate(scope["headers"])
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path == CUSTOMERS and method == "POST":
+            return 200, await self.upsert(project_id, body, event_source, request_id)
+        key = path[len(CUSTOMER_PREFIX) :]
+        if path.startswith(CUSTOMER_PREFIX) and key and "/" not in key and method == "GET":
+            return 200, await self.read(project_id, key)
+        raise Refusal(404, "not_found", "Resource not found", f"Cannot route {method} {path}")
+
+    async def authenticate(self, headers: list[tuple[bytes, bytes]]) -> tuple[str, bytes]:
+        """(project id, rendered event source) of the request's credentials."""
+        app_id = token = None
+        for name, value in headers:
+            if name == b"x-app-id":
+                app_id = value.decode("latin-1")
+            elif name == b"x-app-token":
+                token = value
+        if not app_id or not token:
+            raise unauthorized()
+        project = self.projects.get(app_id)
+        if project is None:
+            assert self.pool is not None
+            row = await self.pool.fetchrow(
+                "SELECT id, app_token_hash FROM projects WHERE app_id = $1", app_id
+            )
+            if row is None:
+                raise unauthorized()
+            source = {"channel": "API", "api_key": {"name": "server", "app_id": app_id}}
+            project = self.projects[app_id] = (
+                row["id"],
+                row["app_token_hash"],
+                json.encode(source),
+            )
+        if not hmac.compare_digest(project[1], hashlib.sha256(token).digest()):
+            raise unauthorized()
+        return project[0], project[2]
+
+    async def upsert(
+        self, project_id: str, body: bytes, event_source: bytes, request_id: str
+    ) -> bytes:
+        """Create the customer of the body's source_id, or update the live one that has it;
+        the customer's JSON, which is also the activity's snapshot."""
+        try:
+            customer = _decode_body(body)
+        except msgspec.DecodeError as error:  # ValidationError is one
+            raise Refusal(400, "invalid_payload", "Invalid payload", str(error)) from None
+        sent = tuple(field for field in FIELDS if getattr(customer, field) is not UNSET)
+        values = [getattr(customer, field) for field in sent]
+        if customer.metadata is None:
+            values[sent.index("metadata")] = {}  # a null clears metadata, which is never null
+        if isinstance(customer.address, dict):
+            address = {k: v for k, v in customer.address.items() if v is not None}
+            values[sent.index("address")] = address or None
+        statement = self.statements.get(sent)
+        if statement is None:
+            statement = self.statements[sent] = upsert_statement(sent)
+        assert self.pool is not None
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                statement, project_id, ids.customer_id(), customer.source_id, *values
+            )
+            assert row is not None
+            rendered = json.encode(render(row))
+            snapshot = b'{"customer":' + rendered + b',"event_source":' + event_source + b"}"
+            await conn.execute(
+                INSERT_ACTIVITY,
+                project_id,
+                ids.activity_id(),
+                row["id"],
+                "customer.created" if row["inserted"] else "customer.updated",
+                snapshot,
+                request_id,
+            )
+        return rendered
+
+    async def read(self, project_id: str, key: str) -> bytes:
+        """The live customer with this id or source_id, as JSON."""
+        assert self.pool is not None
+        row = await self.pool.fetchrow(SELECT_CUSTOMER, project_id, key)
+        if row is None:
+            raise Refusal(
+                404,
+                "not_found",
+                "Resource not found",
+                f"Cannot find customer with id {key}",
+                resource_id=key,
+                resource_type="customer",
+            )
+        return json.encode(render(row))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dsn", required=True)
+    parser.add_argument("--port", type=int, default=8002)
+    parser.add_argument("--pool-size", type=int, default=20, help="as Patron's default")
+    args = parser.parse_args()
+    uvicorn.run(
+        FloorApp(args.dsn, pool_size=args.pool_size),
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+    )
+
+
+if __name__ == "__main__":
+    main()
