@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from patron.activities import service as activities
+from patron.writes import segments as segment_moves
 from tests.conftest import RunningServer
 from tests.factories import create_customer
 
@@ -174,10 +174,11 @@ class TestAllOrNothing:
     ) -> None:
         customer = create_customer(http)
 
-        async def broken_record(*args: Any, **kwargs: Any) -> None:
+        async def broken_settle(*args: Any, **kwargs: Any) -> None:
             raise RuntimeError("activity store failed")
 
-        monkeypatch.setattr(activities, "record", broken_record)
+        # The last step of a customer write, after its row and activity are written.
+        monkeypatch.setattr(segment_moves, "settle", broken_settle)
         update = http.put(f"/v1/customers/{customer['id']}", json={"name": "Half"})
         body = assert_error(update, 500, "internal_server_error")
         assert "activity store failed" not in update.text
