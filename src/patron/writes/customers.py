@@ -16,7 +16,7 @@ from typing import Any
 
 from patron.activities import repository as activities_repository
 from patron.activities import service as activities
-from patron.activities.service import Actor
+from patron.activities.service import Actor, Prepared
 from patron.customers.repository import Row
 from patron.customers.schemas import (
     MUTABLE_COLUMNS,
@@ -68,10 +68,24 @@ async def settle(conn: Connection, actor: Actor, customer_ids: Any, *, auto_upda
     await segment_moves.settle(conn, actor, customer_ids, auto_update=auto_update)
 
 
-def _created_activity(actor: Actor, customer_id: str, source_id: str | None, values: Any) -> Any:
+def _new_customer(
+    actor: Actor, customer_id: str, source_id: str | None, values: dict[str, Any]
+) -> tuple[dict[str, Any], Prepared]:
+    """A customer about to be created, as the API will show it (created_at still the mark),
+    and its `customer.created` activity."""
     customer = render_customer(new_customer_row(customer_id, source_id, values, _SOME_MOMENT))
     customer["created_at"] = CREATED_AT_MARK
-    return activities.prepare(actor, activity_type="customer.created", data={"customer": customer})
+    created = activities.prepare(
+        actor, activity_type="customer.created", data={"customer": customer}
+    )
+    return customer, created
+
+
+def _created(customer: dict[str, Any], row: Row) -> dict[str, Any]:
+    """The new customer as rendered beforehand, with the created_at its statement chose (the
+    rest is what the row holds: no need to render it again)."""
+    customer["created_at"] = render_datetime(row["created_at"])
+    return customer
 
 
 async def upsert(
@@ -108,13 +122,13 @@ async def _create_or_apply(
     source_id = payload.source_id if isinstance(payload.source_id, str) else None
     for _ in range(_UPSERT_ATTEMPTS):
         customer_id = ids.customer_id()
-        created = _created_activity(actor, customer_id, source_id, values)
+        customer, created = _new_customer(actor, customer_id, source_id, values)
         if source_id is None:
             inserted = await repository.insert_without_source_id(
                 conn, project_id, customer_id=customer_id, values=values, created=created
             )
             if inserted is not None:
-                return Written(render_customer(inserted[1]), inserted[0])
+                return Written(_created(customer, inserted[1]), inserted[0])
             continue
         found = await repository.upsert_by_source_id(
             conn,
@@ -128,7 +142,7 @@ async def _create_or_apply(
             continue  # made live concurrently (and committed): lock and update it next time
         auto_update, was_created, row = found
         if was_created:
-            return Written(render_customer(row), auto_update)
+            return Written(_created(customer, row), auto_update)
         return await _apply(conn, actor, row, values, auto_update)
     raise RuntimeError(f"customer upsert did not settle after {_UPSERT_ATTEMPTS} attempts")
 
@@ -154,13 +168,15 @@ async def _apply(
     if merged == current:
         # Nothing changes, so nothing is written and no activity is recorded.
         return Written(render_customer(row), auto_update)
-    snapshot = render_customer({**dict(row.items()), **merged})
-    snapshot["updated_at"] = UPDATED_AT_MARK
+    customer = render_customer({**dict(row.items()), **merged})
+    customer["updated_at"] = UPDATED_AT_MARK
     updated = activities.prepare(
-        actor, activity_type="customer.updated", data={"customer": snapshot}
+        actor, activity_type="customer.updated", data={"customer": customer}
     )
-    row = await repository.update(conn, actor.project_id, row["id"], merged, updated)
-    return Written(render_customer(row), auto_update)
+    updated_at = await repository.update(conn, actor.project_id, row["id"], merged, updated)
+    # The rest of the row is what was rendered: only updated_at was the statement's to choose.
+    customer["updated_at"] = render_datetime(updated_at)
+    return Written(customer, auto_update)
 
 
 async def change_system_metadata(

@@ -29,10 +29,6 @@ Row = asyncpg.Record
 CREATED_AT_MARK = "\x00created_at"
 UPDATED_AT_MARK = "\x00updated_at"
 
-# Connections move their own slot of a project's customer count (see migration 0011).
-COUNT_SLOTS = 32
-_SLOT = f"pg_backend_pid() % {COUNT_SLOTS}"
-
 
 def _filled(data_param: str, mark: str, moment: str) -> str:
     """SQL for the activity data `data_param` (JSON text) with `mark` replaced by `moment`."""
@@ -62,11 +58,11 @@ def _activity_args(activity: Prepared) -> tuple[str, str, str, str, str]:
 
 
 def _count_cte(name: str, source: str, delta: str) -> str:
+    """A CTE moving the project's customer count by `delta` per row of `source` (a free slot:
+    `patron_count_customers`, migration 0011); reference it so that it runs."""
     return f"""
-    {name} AS (
-        INSERT INTO customer_counts AS k (project_id, slot, count)
-        SELECT $1, {_SLOT}, {delta} FROM {source}
-        ON CONFLICT (project_id, slot) DO UPDATE SET count = k.count + excluded.count
+    {name} AS MATERIALIZED (
+        SELECT patron_count_customers($1, {delta}) FROM {source}
     )"""
 
 
@@ -112,7 +108,8 @@ async def upsert_by_source_id(
         ),
         {_count_cte("counted", "inserted", "1")},
         {_activity("inserted", 4, _filled("$8", CREATED_AT_MARK, "inserted.created_at"))}
-        SELECT patron_hold_segments($1) AS auto_update, found.* FROM (
+        SELECT patron_hold_segments($1) AS auto_update,
+               (SELECT count(*) FROM counted) AS counted, found.* FROM (
             SELECT true AS created, {COLUMNS} FROM inserted
             UNION ALL
             SELECT false AS created, {COLUMNS} FROM existing
@@ -152,7 +149,8 @@ async def insert_without_source_id(
         ),
         {_count_cte("counted", "inserted", "1")},
         {_activity("inserted", 3, _filled("$7", CREATED_AT_MARK, "inserted.created_at"))}
-        SELECT patron_hold_segments($1) AS auto_update, {COLUMNS} FROM inserted
+        SELECT patron_hold_segments($1) AS auto_update,
+               (SELECT count(*) FROM counted) AS counted, {COLUMNS} FROM inserted
         """,
         project_id,
         customer_id,
@@ -195,31 +193,31 @@ async def update(
     customer_id: str,
     values: dict[str, Any],
     updated: Prepared,
-) -> Row:
+) -> datetime:
     """Write every client-settable column of a locked customer, stamp updated_at, and record
-    its `customer.updated` activity (`updated`, whose data holds UPDATED_AT_MARK)."""
+    its `customer.updated` activity (`updated`, whose data holds UPDATED_AT_MARK); returns the
+    new updated_at."""
     assignments = ", ".join(
         f"{column} = ${index}" for index, column in enumerate(MUTABLE_COLUMNS, start=8)
     )
-    row = await conn.fetchrow(
+    updated_at: datetime = await conn.fetchval(
         f"""
         WITH updated AS (
             UPDATE customers
             SET {assignments},
                 updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), created_at)
             WHERE project_id = $1 AND id = $2
-            RETURNING {COLUMNS}
+            RETURNING id, updated_at
         ),
         {_activity("updated", 3, _filled("$7", UPDATED_AT_MARK, "updated.updated_at"))}
-        SELECT {COLUMNS} FROM updated
+        SELECT updated_at FROM updated
         """,
         project_id,
         customer_id,
         *_activity_args(updated),
         *(values[column] for column in MUTABLE_COLUMNS),
     )
-    assert row is not None
-    return row
+    return updated_at
 
 
 async def set_system_metadata(
@@ -256,7 +254,7 @@ async def delete(conn: Connection, project_id: str, customer_id: str, deleted: P
             DELETE FROM segment_members WHERE project_id = $1 AND customer_id = $2
         ),
         {_activity("gone", 3, "$7::json")}
-        SELECT count(*) FROM gone
+        SELECT (SELECT count(*) FROM uncounted), (SELECT count(*) FROM gone)
         """,
         project_id,
         customer_id,
@@ -268,17 +266,9 @@ async def delete(conn: Connection, project_id: str, customer_id: str, deleted: P
 
 
 async def move_count(conn: Connection, project_id: str, delta: int) -> None:
-    """Move the project's live-customer count by `delta` (this connection's slot)."""
+    """Move the project's live-customer count by `delta` (a free slot)."""
     if delta:
-        await conn.execute(
-            f"""
-            INSERT INTO customer_counts AS k (project_id, slot, count)
-            VALUES ($1, {_SLOT}, $2)
-            ON CONFLICT (project_id, slot) DO UPDATE SET count = k.count + excluded.count
-            """,
-            project_id,
-            delta,
-        )
+        await conn.execute("SELECT patron_count_customers($1, $2)", project_id, delta)
 
 
 async def recount(conn: Connection, project_id: str) -> tuple[int, int]:

@@ -4,8 +4,10 @@ Before, each creation and deletion of a customer updated `projects.customer_cloc
 `projects.customers_count`, which locked the project's row until commit: all creations in a
 project ran one at a time. Now:
 
-- `customer_counts` holds each project's live-customer count in up to 32 slots (a connection
-  moves the slot of its backend, `pg_backend_pid() % 32`); the count is their sum.
+- `customer_counts` holds each project's live-customer count in slots; the count is their sum.
+  `patron_count_customers` moves the first slot no other transaction holds (`SKIP LOCKED`), or
+  else a random new one, so that a creation does not wait for another to commit; a project has
+  about as many slots as it ever had creations in flight at once.
 - `created_at` stays distinct among a project's live customers, which the JS SDK's `scroll()`
   relies on (a created_at cursor sees each customer exactly once): a unique index says so, and
   `patron_customer_created_at` hands a creation the latest free millisecond at or before now,
@@ -48,6 +50,26 @@ def upgrade() -> None:
     CREATE UNIQUE INDEX customers_created_at_key
         ON customers (project_id, created_at) WHERE deleted_at IS NULL;
 
+    CREATE FUNCTION patron_count_customers(project text, delta bigint) RETURNS void
+        LANGUAGE plpgsql VOLATILE AS $$
+    DECLARE
+        chosen smallint;
+    BEGIN
+        SELECT slot INTO chosen FROM customer_counts WHERE project_id = project
+            ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED;
+        IF FOUND THEN
+            UPDATE customer_counts SET count = count + delta
+                WHERE project_id = project AND slot = chosen;
+        ELSE
+            -- Every slot is held: one of 32,768 at random, most likely a new one (should it be
+            -- one another transaction holds, this one waits for that one to commit).
+            INSERT INTO customer_counts AS k (project_id, slot, count)
+                VALUES (project, floor(random() * 32768)::smallint, delta)
+            ON CONFLICT (project_id, slot) DO UPDATE SET count = k.count + excluded.count;
+        END IF;
+    END
+    $$;
+
     CREATE FUNCTION patron_render_timestamp(moment timestamptz) RETURNS text
         LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
         RETURN to_char(moment AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
@@ -73,14 +95,26 @@ def upgrade() -> None:
         -- a whole minute gets an error rather than ever later waits.
         FOR step IN 0..59999 LOOP
             candidate := newest - step * interval '1 millisecond';
+            -- Free among committed customers, not held by a creation in flight, and still free
+            -- once held: a creation that committed between the first look and the lock (and so
+            -- released it) is seen by the second look. Three statements, so that each look
+            -- takes its own snapshot.
             IF NOT EXISTS (
                 SELECT 1 FROM customers
                 WHERE project_id = project AND created_at = candidate AND deleted_at IS NULL
-            ) AND pg_try_advisory_xact_lock(
-                project_key
-                | ((extract(epoch FROM candidate) * 1000)::bigint & x'ffffffff'::bigint)
             ) THEN
-                RETURN candidate;
+                IF pg_try_advisory_xact_lock(
+                    project_key
+                    | ((extract(epoch FROM candidate) * 1000)::bigint & x'ffffffff'::bigint)
+                ) THEN
+                    IF NOT EXISTS (
+                        SELECT 1 FROM customers
+                        WHERE project_id = project AND created_at = candidate
+                          AND deleted_at IS NULL
+                    ) THEN
+                        RETURN candidate;
+                    END IF;
+                END IF;
             END IF;
         END LOOP;
         RAISE EXCEPTION 'no free creation millisecond in the last minute for project %', project
@@ -95,6 +129,7 @@ def downgrade() -> None:
     DROP FUNCTION patron_customer_created_at(text);
     DROP FUNCTION patron_hold_segments(text);
     DROP FUNCTION patron_render_timestamp(timestamptz);
+    DROP FUNCTION patron_count_customers(text, bigint);
     DROP INDEX customers_created_at_key;
     CREATE UNIQUE INDEX customers_created_at_key
         ON customers (project_id, created_at, id) WHERE deleted_at IS NULL;
