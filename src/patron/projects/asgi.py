@@ -7,7 +7,7 @@ from typing import Any
 from patron.errors import JSON_CONTENT_TYPE, APIError, Forbidden, TooManyRequests
 from patron.kit import json
 from patron.kit.context import request_id_of
-from patron.kit.ratelimit import SlidingWindow
+from patron.kit.ratelimit import ClientRateLimit
 from patron.projects.service import Authenticator, ClientAuthenticator, normalize_origin
 
 PROJECT_KEY = "patron.project"
@@ -28,7 +28,7 @@ class Authentication:
         app: ASGIApp,
         authenticator: Authenticator,
         client_authenticator: ClientAuthenticator,
-        client_limit: SlidingWindow,
+        client_limit: ClientRateLimit,
     ) -> None:
         self.app = app
         self._authenticator = authenticator
@@ -59,12 +59,13 @@ class Authentication:
     async def _client(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Client routes: a rate limit per client IP, client credentials, an allowed origin.
 
-        A refused request is answered here, before the router, so it changes nothing.
+        A refused request is answered here, before the router, so it changes nothing. The limit
+        is counted in the database, so it holds across every server process on it.
         """
         request_id = request_id_of(scope)
         client = scope.get("client")
         ip = client[0] if client else "unknown"
-        wait = self._client_limit.retry_after(ip)
+        wait = await self._client_limit.retry_after(ip)
         if wait is not None:
             error = TooManyRequests(
                 f"At most {self._client_limit.limit} requests per "
