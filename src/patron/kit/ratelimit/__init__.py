@@ -30,8 +30,9 @@ CLEANUP_SECONDS = 60.0
 class ClientRateLimit:
     """At most `limit` requests per `seconds` for each key, across every process on the database.
 
-    Costs one statement (one round trip, no WAL flush: the table is UNLOGGED) per request, and
-    one DELETE per process every minute or window. Raises what the pool raises when the database
+    Costs one statement (one round trip, no WAL flush: the table is UNLOGGED) per request, ~0.2 ms
+    and ~0.12 ms of the process's CPU (bench/README.md), and one DELETE per process every minute
+    or window. Raises what the pool raises when the database
     cannot be reached (asyncpg errors, OSError).
     """
 
