@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from patron.db.pool import Pool, create_pool
+from patron.kit.context import REQUEST_ID_KEY
 from patron.kit.ratelimit import ClientRateLimit, repository, seconds_to_wait
 from patron.kit.ratelimit.repository import Count
+from patron.projects.asgi import Authentication
+from patron.projects.service import Authenticator, ClientAuthenticator
 from tests.conftest import Database, run
 
 T = TypeVar("T")
@@ -161,3 +166,39 @@ class TestSecondsToWait:
         seen = [(start - timedelta(seconds=0.5 * age), hits) for age, hits in sorted(buckets)]
         seen.sort()
         assert 1 <= seconds_to_wait(Count(False, AT, seen), limit=limit, window=WINDOW) <= 5
+
+
+class TestWhenTheDatabaseFails:
+    def test_a_client_request_gets_a_logged_500_with_the_error_body(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        def no_pool() -> Pool:
+            raise OSError("connection refused")
+
+        async def never_called(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            raise AssertionError("the request went past the limit")
+
+        app = Authentication(
+            never_called,
+            Authenticator(no_pool),
+            ClientAuthenticator(no_pool),
+            ClientRateLimit(no_pool, 5, 5.0),
+        )
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "path": "/client/v1/events",
+            "headers": [],
+            "client": ("10.0.0.9", 1234),
+            REQUEST_ID_KEY: "v-test",
+        }
+        run(app(scope, None, send))
+        assert sent[0]["status"] == 500
+        body = json.loads(sent[1]["body"])
+        assert body["code"] == 500
+        assert body["request_id"] == "v-test"
+        assert "request_id=v-test" in caplog.text

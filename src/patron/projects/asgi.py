@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from patron.errors import JSON_CONTENT_TYPE, APIError, Forbidden, TooManyRequests
+from patron.errors import JSON_CONTENT_TYPE, UNEXPECTED, APIError, Forbidden, TooManyRequests
 from patron.kit import json
 from patron.kit.context import request_id_of
 from patron.kit.ratelimit import ClientRateLimit
@@ -12,6 +13,8 @@ from patron.projects.service import Authenticator, ClientAuthenticator, normaliz
 
 PROJECT_KEY = "patron.project"
 CLIENT_KEY = "patron.client_key"
+
+logger = logging.getLogger("patron.errors")
 
 ASGIApp = Any
 
@@ -65,7 +68,13 @@ class Authentication:
         request_id = request_id_of(scope)
         client = scope.get("client")
         ip = client[0] if client else "unknown"
-        wait = await self._client_limit.retry_after(ip)
+        try:
+            wait = await self._client_limit.retry_after(ip)
+        except Exception:
+            # Outside the router, so handle_exception would not see it: the same logged 500.
+            logger.exception("client rate limit failed request_id=%s", request_id)
+            await _send_error(send, APIError(UNEXPECTED), request_id)
+            return
         if wait is not None:
             error = TooManyRequests(
                 f"At most {self._client_limit.limit} requests per "
