@@ -309,6 +309,31 @@ class TestServeWorkers:
         assert not postgres_running(data_dir)
         assert not [pid for pid in servers if alive(pid)]
 
+    def test_the_server_processes_stop_when_the_first_one_is_killed(self, tmp_path: Path) -> None:
+        data_dir = tmp_path / "data"
+        serve = Serve(env_for(data_dir), "--workers", "2")
+        try:
+            wait_healthy(serve.base_url, serve.process)
+            deadline = time.monotonic() + 60
+            while len(servers := server_processes(serve.process.pid)) < 2:
+                assert time.monotonic() < deadline, servers
+                time.sleep(0.1)
+            serve.process.send_signal(signal.SIGKILL)
+            serve.process.wait(timeout=10)
+            deadline = time.monotonic() + 30
+            while [pid for pid in servers if alive(pid)]:
+                assert time.monotonic() < deadline, "orphaned server processes still run"
+                time.sleep(0.1)
+        finally:
+            serve.stop()
+            # The embedded PostgreSQL outlives a killed `patron serve` (the next one adopts it).
+            again = Serve(env_for(data_dir))
+            try:
+                wait_healthy(again.base_url, again.process)
+            finally:
+                again.stop()
+        assert not postgres_running(data_dir)
+
     def test_workers_must_be_positive(self, tmp_path: Path) -> None:
         result = subprocess.run(
             [*PATRON, "serve", "--workers", "0"],

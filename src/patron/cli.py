@@ -254,11 +254,34 @@ def server_process_app() -> Any:
     the parent has migrated the database and passes its DSN as PATRON_DATABASE_URL."""
     from patron.app import create_asgi
 
+    _stop_with_parent()
     settings = Settings.from_env()
     logs.configure(settings.log_level)
     if not settings.database_url:
         raise RuntimeError("a server process is started by `patron serve` with a database URL")
     return create_asgi(settings, settings.database_url)
+
+
+# prctl(2) option: the signal the kernel sends this process when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def _stop_with_parent() -> None:
+    """Have this server process stopped (SIGTERM, so gracefully) when `patron serve`'s first
+    process dies, even by SIGKILL: orphans would go on holding the port, and a restarted
+    `patron serve` could not bind it. Linux only; raises SystemExit when the parent is
+    already gone."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+    import multiprocessing
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        logger.warning("cannot ask to be stopped with the parent process (prctl failed)")
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid != os.getppid():
+        raise SystemExit("patron serve's first process is gone")
 
 
 def _supervise(config: Any) -> None:
