@@ -20,8 +20,9 @@ class Count(msgspec.Struct, frozen=True):
 
 
 # One statement, so that one round trip counts a request. The buckets before the current one
-# no longer change (requests only ever count in the bucket that holds "now"), so reading them
-# from the statement's snapshot is exact; the current bucket's own count is checked by ON
+# no longer change (a request counts in the bucket that holds its statement's start), so reading
+# them from the statement's snapshot is exact, but for a request in flight across a bucket's end,
+# which a request of the next bucket may miss. The current bucket's own count is checked by ON
 # CONFLICT DO UPDATE against the row it has locked, the latest one, so concurrent requests from
 # one client, in any process, are let through one at a time. A refused request changes nothing.
 # The clock is the database's, so every process (and machine) agrees on the buckets.
