@@ -78,6 +78,9 @@ def patron_server(
         "PATRON_APP_ID": HEADERS["X-App-Id"],
         "PATRON_APP_TOKEN": HEADERS["X-App-Token"],
         "PATRON_LOG_LEVEL": "WARNING",
+        # One server process, as the figures are (and as the limit server is): the benches read
+        # the CPU and memory of the process they started.
+        "PATRON_WORKERS": "1",
         **({"PATRON_DATABASE_URL": database_url} if database_url else {}),
         **({"PYTHONPATH": str(source / "src")} if source else {}),
     }

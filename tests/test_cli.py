@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import json
 import os
 import re
 import signal
@@ -15,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from patron.cli import CommandError, pool_size_per_process
+from patron.config import Settings, cores
 from tests.conftest import Database, RunningServer, create_project, repo_root
 
 PATRON = [sys.executable, "-m", "patron"]
@@ -29,7 +34,16 @@ def free_port() -> int:
 
 def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PATRON_")}
-    env.update({"PATRON_DATA_DIR": str(data_dir), "PATRON_LOG_LEVEL": "WARNING", **extra})
+    # One server process unless a test asks for more (TestServeWorkers): the default, one per
+    # core, would start processes that these tests do not look at, on a machine running tests.
+    env.update(
+        {
+            "PATRON_DATA_DIR": str(data_dir),
+            "PATRON_LOG_LEVEL": "WARNING",
+            "PATRON_WORKERS": "1",
+            **extra,
+        }
+    )
     return env
 
 
@@ -56,11 +70,11 @@ def read_credentials(text: str) -> dict[str, str]:
 
 
 class Serve:
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *args: str) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [*PATRON, "serve", "--port", str(self.port)],
+            [*PATRON, "serve", "--port", str(self.port), *args],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -143,6 +157,227 @@ class TestServeEmbedded:
         serve.process.send_signal(signal.SIGINT)
         serve.process.communicate(timeout=30)
         assert not postgres_running(data_dir)
+
+
+def server_processes(parent: int) -> list[int]:
+    """The server processes uvicorn's supervisor started under `parent` (spawned children; the
+    multiprocessing resource tracker, also a child, is left out)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        # The fields after the command's name, which is in parentheses: state, ppid, ...
+        state, ppid = stat.rpartition(")")[2].split()[:2]
+        if int(ppid) == parent and state != "Z" and b"spawn_main" in cmdline:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def environment_of(pid: int) -> dict[str, str]:
+    pairs = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(pair.decode().partition("=")[::2] for pair in pairs if pair)
+
+
+def process_holding(server_port: int, client_port: int, pids: list[int]) -> int | None:
+    """Which of `pids` holds the server's end of the TCP connection from `client_port`."""
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = fields[1], fields[2]
+        if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == (
+            client_port
+        ):
+            inode = fields[9]
+    if inode is None:
+        return None
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) == f"socket:[{inode}]":
+                        return pid
+    return None
+
+
+def connection_to_each(port: int, pids: list[int]) -> dict[int, http.client.HTTPConnection]:
+    """A kept-alive connection answered by each of the server processes `pids`. The kernel
+    hands each new connection to whichever process accepts first; open them until every
+    process has one, all opened within the last 2 seconds (uvicorn closes idle ones after 5)."""
+    held: dict[int, tuple[float, http.client.HTTPConnection]] = {}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/health")
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200
+        assert connection.sock is not None
+        pid = process_holding(port, connection.sock.getsockname()[1], pids)
+        assert pid is not None
+        if pid in held:
+            held[pid][1].close()
+        held[pid] = (time.monotonic(), connection)
+        if len(held) == len(pids) and all(
+            opened > time.monotonic() - 2 for opened, _ in held.values()
+        ):
+            return {pid: connection for pid, (_, connection) in held.items()}
+        time.sleep(0.05)
+    raise AssertionError(f"not every server process took a connection: {sorted(held)}")
+
+
+class TestServeWorkers:
+    def test_two_processes_share_the_port_the_database_and_the_client_rate_limit(
+        self, tmp_path: Path
+    ) -> None:
+        data_dir = tmp_path / "data"
+        env = env_for(
+            data_dir,
+            PATRON_APP_ID="app",
+            PATRON_APP_TOKEN="token",
+            PATRON_CLIENT_RATE_LIMIT="5",
+            PATRON_CLIENT_RATE_SECONDS="5",
+        )
+        serve = Serve(env, "--workers", "2")
+        try:
+            wait_healthy(serve.base_url, serve.process)
+            deadline = time.monotonic() + 60
+            while len(servers := server_processes(serve.process.pid)) < 2:
+                assert time.monotonic() < deadline, servers
+                time.sleep(0.1)
+            assert len(servers) == 2
+            # Both were told the embedded PostgreSQL the parent started; neither started one.
+            dsn = (data_dir / "database_url").read_text().strip()
+            for pid in servers:
+                assert environment_of(pid)["PATRON_DATABASE_URL"] == dsn
+            key = subprocess.run(
+                [*PATRON, "projects", "client-key", "app", "--origin", "https://shop.example"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            ).stdout
+            key_id = re.search(r"X-Client-Application-Id:\s+(\S+)", key)
+            token = re.search(r"X-Client-Token:\s+(\S+)", key)
+            assert key_id
+            assert token
+            headers = {
+                "X-Client-Application-Id": key_id.group(1),
+                "X-Client-Token": token.group(1),
+                "Origin": "https://shop.example",
+                "Content-Type": "application/json",
+            }
+            body = json.dumps({"event": "seen", "customer": {"source_id": "c"}})
+
+            def track(connection: http.client.HTTPConnection) -> http.client.HTTPResponse:
+                connection.request("POST", "/client/v1/events", body=body, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                return response
+
+            connections = connection_to_each(serve.port, servers)
+            first, second = connections[servers[0]], connections[servers[1]]
+            assert [track(first).status for _ in range(5)] == [200] * 5
+            # The other process has answered none of them, and refuses the sixth all the same.
+            for connection in (second, first):
+                refused = track(connection)
+                assert refused.status == 429
+                assert 1 <= int(refused.headers["retry-after"]) <= 5
+            # Server routes are not limited, in either process.
+            for connection in (first, second):
+                connection.request(
+                    "GET", "/v1/customers", headers={"X-App-Id": "app", "X-App-Token": "token"}
+                )
+                response = connection.getresponse()
+                assert json.loads(response.read())["total"] == 1
+        finally:
+            _, err = serve.stop()
+        assert serve.process.returncode == 0, err
+        assert not postgres_running(data_dir)
+        assert not [pid for pid in servers if alive(pid)]
+
+    def test_the_server_processes_stop_when_the_first_one_is_killed(self, tmp_path: Path) -> None:
+        data_dir = tmp_path / "data"
+        serve = Serve(env_for(data_dir), "--workers", "2")
+        try:
+            wait_healthy(serve.base_url, serve.process)
+            deadline = time.monotonic() + 60
+            while len(servers := server_processes(serve.process.pid)) < 2:
+                assert time.monotonic() < deadline, servers
+                time.sleep(0.1)
+            serve.process.send_signal(signal.SIGKILL)
+            serve.process.wait(timeout=10)
+            deadline = time.monotonic() + 30
+            while [pid for pid in servers if alive(pid)]:
+                assert time.monotonic() < deadline, "orphaned server processes still run"
+                time.sleep(0.1)
+        finally:
+            serve.stop()
+            # The embedded PostgreSQL outlives a killed `patron serve` (the next one adopts it).
+            again = Serve(env_for(data_dir))
+            try:
+                wait_healthy(again.base_url, again.process)
+            finally:
+                again.stop()
+        assert not postgres_running(data_dir)
+
+    def test_workers_must_be_positive(self, tmp_path: Path) -> None:
+        result = subprocess.run(
+            [*PATRON, "serve", "--workers", "0"],
+            env=env_for(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2
+        assert "--workers" in result.stderr
+
+
+class TestPoolSizePerProcess:
+    """processes x pool size <= connection limit - 10 spare, with at least 5 per process."""
+
+    def test_the_pools_fit_as_configured(self) -> None:
+        # The embedded PostgreSQL: max_connections 100, 3 reserved for superusers.
+        assert pool_size_per_process(
+            Settings(), processes=4, connection_limit=97, explicit=True
+        ) == (4, 20)
+
+    def test_each_pool_shrinks_to_fit(self) -> None:
+        assert pool_size_per_process(
+            Settings(), processes=8, connection_limit=97, explicit=True
+        ) == (8, 10)
+        assert pool_size_per_process(
+            Settings(pool_max_size=50), processes=1, connection_limit=97, explicit=False
+        ) == (1, 50)
+
+    def test_too_many_processes_asked_for_are_refused(self) -> None:
+        with pytest.raises(CommandError, match="run at most 17"):
+            pool_size_per_process(Settings(), processes=18, connection_limit=97, explicit=True)
+        with pytest.raises(CommandError, match="run at most 0"):
+            pool_size_per_process(Settings(), processes=1, connection_limit=12, explicit=False)
+
+    def test_one_per_core_is_lowered_to_what_fits(self) -> None:
+        assert pool_size_per_process(
+            Settings(), processes=64, connection_limit=97, explicit=False
+        ) == (17, 5)
+
+    def test_workers_setting(self) -> None:
+        assert Settings.from_env({}).workers is None
+        assert Settings.from_env({"PATRON_WORKERS": "3"}).workers == 3
+        assert cores() >= 1
 
 
 class TestServeWithCredentialsAndExternalDatabase:

@@ -22,7 +22,7 @@ from patron.health import health
 from patron.kit.asgi import RequestContext
 from patron.kit.collector import settle_after_startup
 from patron.kit.http import answer_options
-from patron.kit.ratelimit import SlidingWindow
+from patron.kit.ratelimit import ClientRateLimit
 from patron.openapi.routes import openapi_document
 from patron.orders.routes import OrderRoutes
 from patron.projects.asgi import Authentication
@@ -88,7 +88,7 @@ def create_asgi(settings: Settings, dsn: str) -> Any:
         # Only when a credential is not cached: the pool exists once the app has started.
         return app.state.pool  # type: ignore[no-any-return]
 
-    limit = SlidingWindow(settings.client_rate_limit, settings.client_rate_seconds)
+    limit = ClientRateLimit(pool, settings.client_rate_limit, settings.client_rate_seconds)
     return RequestContext(
         Authentication(app, Authenticator(pool), ClientAuthenticator(pool), limit)
     )

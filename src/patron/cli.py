@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from patron.config import Settings
+from patron.config import Settings, cores
 from patron.db import migrate
 from patron.db.embedded import DataDirInUse, EmbeddedPostgres
 from patron.db.pool import connect
@@ -97,13 +98,79 @@ def check_durability(settings: Settings, dsn: str) -> None:
     )
 
 
+# Connections left for what runs beside `patron serve` on the same database: `patron worker`
+# (4), `patron projects …` and the other commands (1 each), psql, monitoring.
+SPARE_CONNECTIONS = 10
+# The fewest connections a server process's pool may have: its async-action worker holds up to
+# four while it imports (its NOTIFY listener, an action's lock, a batch, the segments job),
+# and a request needs one.
+MIN_POOL_SIZE = 5
+
+
+def pool_size_per_process(
+    settings: Settings, *, processes: int, connection_limit: int, explicit: bool
+) -> tuple[int, int]:
+    """(server processes, pool size of each) for `patron serve`, so that every pool at its
+    largest fits in the database's `connection_limit` (see `migrate.connection_limit`) with
+    SPARE_CONNECTIONS to spare: processes * pool size <= connection_limit - SPARE_CONNECTIONS.
+
+    Each pool is PATRON_POOL_MAX_SIZE connections, made smaller when all of them would not fit.
+    When not even MIN_POOL_SIZE each fits, a number of processes the operator asked for
+    (`explicit`) is refused with a CommandError; the default, one per core, is lowered instead.
+    """
+    budget = connection_limit - SPARE_CONNECTIONS
+    fitting = max(0, budget // MIN_POOL_SIZE)
+    if processes > fitting:
+        if explicit or fitting == 0:
+            raise CommandError(
+                f"{processes} server processes need at least {processes * MIN_POOL_SIZE} "
+                f"database connections ({MIN_POOL_SIZE} each) and the database allows "
+                f"{connection_limit} (max_connections less the reserved ones), of which Patron "
+                f"leaves {SPARE_CONNECTIONS} to other programs: run at most {fitting} "
+                "(--workers, PATRON_WORKERS), or raise max_connections"
+            )
+        logger.warning(
+            "%d cores, but the database's %d connections allow %d server processes "
+            "(max_connections); serving with %d",
+            processes,
+            connection_limit,
+            fitting,
+            fitting,
+        )
+        processes = fitting
+    pool_size = min(settings.pool_max_size, budget // processes)
+    if pool_size < settings.pool_max_size:
+        logger.warning(
+            "%d server processes x %d connections (PATRON_POOL_MAX_SIZE) would not fit in the "
+            "database's %d (max_connections); each process's pool is limited to %d",
+            processes,
+            settings.pool_max_size,
+            connection_limit,
+            pool_size,
+        )
+    return processes, pool_size
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
+    """Prepare the database (start the embedded one, migrate, make sure of the first project),
+    then serve with `settings.workers` processes (one per core when None) until SIGTERM/SIGINT,
+    and stop the embedded PostgreSQL last.
+
+    One process serves in this one. Several are uvicorn's supervisor's children sharing the
+    listening socket; they are told the database through PATRON_DATABASE_URL (so that none
+    starts a PostgreSQL of its own) and their pool size through PATRON_POOL_MAX_SIZE (see
+    `pool_size_per_process`); each runs its own pool, its own async-action worker (unless
+    PATRON_WORKER=0) and settles its garbage collector once started (app.py). Raises
+    CommandError for a setting the operator must change.
+    """
     import uvicorn
 
     from patron.app import create_asgi
 
     if bool(settings.app_id) != bool(settings.app_token):
         raise CommandError("set both PATRON_APP_ID and PATRON_APP_TOKEN, or neither")
+    if settings.workers is not None and settings.workers < 1:
+        raise CommandError("--workers (PATRON_WORKERS) must be 1 or more")
     with database(settings, share_running=False) as dsn:
         check_durability(settings, dsn)
         migrate.upgrade(dsn)
@@ -118,22 +185,114 @@ def serve(settings: Settings, host: str, port: int) -> None:
             first = asyncio.run(_with_connection(dsn, projects.create_first))
             if isinstance(first, Credentials):
                 _print_credentials(first, "Created a first project:")
+        limit = asyncpg_run(dsn, migrate.connection_limit)
+        assert isinstance(limit, int)
+        processes, pool_size = pool_size_per_process(
+            settings,
+            processes=settings.workers or cores(),
+            connection_limit=limit,
+            explicit=settings.workers is not None,
+        )
+        settings = dataclasses.replace(
+            settings,
+            pool_max_size=pool_size,
+            pool_min_size=min(settings.pool_min_size, pool_size),
+        )
         sys.stdout.flush()
         # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal; these
         # handlers turn it into an ordinary exit, so that the embedded PostgreSQL is stopped.
+        # With several processes, uvicorn's supervisor replaces them: it stops its children
+        # and returns.
         signal.signal(signal.SIGTERM, _stop_on_signal)
         signal.signal(signal.SIGINT, _stop_on_signal)
-        uvicorn.run(
-            create_asgi(settings, dsn),
-            host=host,
-            port=port,
-            log_level=settings.log_level.lower(),
+        options: dict[str, Any] = {
+            "host": host,
+            "port": port,
+            "log_level": settings.log_level.lower(),
             # uvicorn's lines go through Patron's handler (kit/logs.py), not a config of its own.
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            server_header=False,
+            "log_config": None,
+            "access_log": False,
+            "lifespan": "on",
+            "server_header": False,
+        }
+        if processes == 1:
+            uvicorn.run(create_asgi(settings, dsn), **options)
+            return
+        logger.info(
+            "%d server processes x %d connections = %d of the database's %d",
+            processes,
+            pool_size,
+            processes * pool_size,
+            limit,
         )
+        os.environ.update(
+            {
+                "PATRON_DATABASE_URL": dsn,
+                "PATRON_POOL_MAX_SIZE": str(settings.pool_max_size),
+                "PATRON_POOL_MIN_SIZE": str(settings.pool_min_size),
+            }
+        )
+        config = uvicorn.Config(
+            SERVER_PROCESS_APP,
+            factory=True,
+            workers=processes,
+            # The supervisor kills a child that has not answered its ping within this long,
+            # starting up included: a child took 6 s to start on a busy 2-core machine (load
+            # 7), past uvicorn's default of 5.
+            timeout_worker_healthcheck=HEALTHCHECK_SECONDS,
+            **options,
+        )
+        _supervise(config)
+
+
+SERVER_PROCESS_APP = "patron.cli:server_process_app"
+HEALTHCHECK_SECONDS = 30
+
+
+def server_process_app() -> Any:
+    """The app of one of several server processes (uvicorn imports and calls this in each):
+    the parent has migrated the database and passes its DSN as PATRON_DATABASE_URL."""
+    from patron.app import create_asgi
+
+    _stop_with_parent()
+    settings = Settings.from_env()
+    logs.configure(settings.log_level)
+    if not settings.database_url:
+        raise RuntimeError("a server process is started by `patron serve` with a database URL")
+    return create_asgi(settings, settings.database_url)
+
+
+# prctl(2) option: the signal the kernel sends this process when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def _stop_with_parent() -> None:
+    """Have this server process stopped (SIGTERM, so gracefully) when `patron serve`'s first
+    process dies, even by SIGKILL: orphans would go on holding the port, and a restarted
+    `patron serve` could not bind it. Linux only; raises SystemExit when the parent is
+    already gone."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+    import multiprocessing
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        logger.warning("cannot ask to be stopped with the parent process (prctl failed)")
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid != os.getppid():
+        raise SystemExit("patron serve's first process is gone")
+
+
+def _supervise(config: Any) -> None:
+    """What `uvicorn.run` does for several workers, and then tells a failed start apart."""
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        raise CommandError("a server process could not start; its log is above")
 
 
 def run_worker(settings: Settings) -> None:
@@ -278,6 +437,12 @@ def main(argv: list[str] | None = None) -> None:
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8000)
     serve_cmd.add_argument(
+        "--workers",
+        type=int,
+        help="server processes, sharing the port and the database "
+        "(PATRON_WORKERS; default: one per core)",
+    )
+    serve_cmd.add_argument(
         "--allow-unsafe-durability",
         action="store_true",
         help="start even if PostgreSQL runs with fsync or synchronous_commit off",
@@ -334,6 +499,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.command == "serve":
             if args.allow_unsafe_durability:
                 settings = dataclasses.replace(settings, allow_unsafe_durability=True)
+            if args.workers is not None:
+                settings = dataclasses.replace(settings, workers=args.workers)
             serve(settings, args.host, args.port)
         elif args.command == "migrate":
             with database(settings, share_running=True) as dsn:

@@ -11,6 +11,13 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_IMPORT_BYTES = 2 * 1024 * 1024 * 1024
 
 
+def cores() -> int:
+    """The CPU cores this process may run on (its affinity, which containers narrow), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything Patron can be configured with, read once from the environment."""
@@ -22,6 +29,9 @@ class Settings:
     pool_min_size: int = 2
     pool_max_size: int = 20
     log_level: str = "INFO"
+    # Server processes of `patron serve`; None: one per core (`cores()`).
+    workers: int | None = None
+    # Whether each server process also carries out async actions (`patron worker`'s work).
     worker: bool = True
     worker_poll_seconds: float = 1.0
     segments_refresh_seconds: float = 600.0
@@ -41,6 +51,7 @@ class Settings:
             pool_min_size=int(env.get("PATRON_POOL_MIN_SIZE", "2")),
             pool_max_size=int(env.get("PATRON_POOL_MAX_SIZE", "20")),
             log_level=env.get("PATRON_LOG_LEVEL", "INFO").upper(),
+            workers=int(env["PATRON_WORKERS"]) if env.get("PATRON_WORKERS") else None,
             worker=env.get("PATRON_WORKER", "1") not in ("0", "false", "no"),
             worker_poll_seconds=float(env.get("PATRON_WORKER_POLL_SECONDS", "1.0")),
             segments_refresh_seconds=float(env.get("PATRON_SEGMENTS_REFRESH_SECONDS", "600")),

@@ -164,6 +164,9 @@ def _from_http_exception(exc: HTTPException, request: Request[Any, Any, Any]) ->
     return APIError()
 
 
+UNEXPECTED = "An unexpected error occurred; it has been logged."
+
+
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """Render any exception as Voucherify's error body, with the request id."""
     request_id = request_id_of(request.scope)
@@ -173,5 +176,5 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         error = _from_http_exception(exc, request)
     else:
         logger.exception("unhandled error request_id=%s", request_id)
-        error = APIError("An unexpected error occurred; it has been logged.")
+        error = APIError(UNEXPECTED)
     return _response(error, request_id)

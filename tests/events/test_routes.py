@@ -11,7 +11,15 @@ import pytest
 import voucherify
 
 from patron.projects.service import Credentials, create_client_key
-from tests.conftest import TEST_SETTINGS, Database, RunningServer, _serve, run, sdk_client
+from tests.conftest import (
+    TEST_SETTINGS,
+    Database,
+    RunningServer,
+    _serve,
+    create_project,
+    run,
+    sdk_client,
+)
 from tests.factories import create_customer
 
 ORIGIN = "https://shop.example"
@@ -229,36 +237,45 @@ class TestClientSideEvents:
         assert event_count(server.db, project, "e") == 0
 
 
+@dataclasses.dataclass
+class LimitedServer:
+    base_url: str
+    db: Database
+    project: Credentials
+    client_key: ClientCredentials
+
+
 @pytest.fixture
-def limited_server(server: RunningServer) -> Iterator[str]:
+def limited_server(fresh_database: Database) -> Iterator[LimitedServer]:
+    """A server with the default limit on a database of its own: the counts live in the
+    database, and other tests' client requests from 127.0.0.1 must not count here."""
     settings = dataclasses.replace(TEST_SETTINGS, client_rate_limit=5, client_rate_seconds=5.0)
-    yield from _serve(server.db.dsn, settings)
+    project = create_project(fresh_database)
+    client_key = make_client_key(fresh_database, project)
+    for base_url in _serve(fresh_database.dsn, settings):
+        yield LimitedServer(base_url, fresh_database, project, client_key)
 
 
 class TestClientRateLimit:
-    def test_six_requests_in_five_seconds(
-        self,
-        server: RunningServer,
-        project: Credentials,
-        client_key: ClientCredentials,
-        limited_server: str,
-    ) -> None:
+    def test_six_requests_in_five_seconds(self, limited_server: LimitedServer) -> None:
+        base_url, client_key = limited_server.base_url, limited_server.client_key
         body = {"event": "limited", "customer": {"source_id": "rl"}}
         statuses = []
         for _ in range(5):
             statuses.append(
                 httpx.post(
-                    f"{limited_server}/client/v1/events", headers=client_key.headers(), json=body
+                    f"{base_url}/client/v1/events", headers=client_key.headers(), json=body
                 ).status_code
             )
         refused = httpx.post(
-            f"{limited_server}/client/v1/events", headers=client_key.headers(), json=body
+            f"{base_url}/client/v1/events", headers=client_key.headers(), json=body
         )
         assert statuses == [200] * 5
         assert refused.status_code == 429
         assert 1 <= int(refused.headers["retry-after"]) <= 5
         assert refused.json()["code"] == 429
-        assert event_count(server.db, project, "limited") == 5
+        assert event_count(limited_server.db, limited_server.project, "limited") == 5
         # Server routes are not limited.
+        project = limited_server.project
         headers = {"X-App-Id": project.app_id, "X-App-Token": project.app_token}
-        assert httpx.get(f"{limited_server}/v1/customers", headers=headers).status_code == 200
+        assert httpx.get(f"{base_url}/v1/customers", headers=headers).status_code == 200

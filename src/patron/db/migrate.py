@@ -47,3 +47,15 @@ def head_revision() -> str:
     if head is None:
         raise RuntimeError("no migrations found")
     return head
+
+
+async def connection_limit(conn: Any) -> int:
+    """How many connections PostgreSQL accepts from a role that is not a superuser:
+    max_connections less superuser_reserved_connections and, from PostgreSQL 16 on,
+    reserved_connections."""
+    value = await conn.fetchval(
+        "SELECT current_setting('max_connections')::int"
+        " - current_setting('superuser_reserved_connections')::int"
+        " - coalesce(current_setting('reserved_connections', true)::int, 0)"
+    )
+    return int(value)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from patron.errors import JSON_CONTENT_TYPE, APIError, Forbidden, TooManyRequests
+from patron.errors import JSON_CONTENT_TYPE, UNEXPECTED, APIError, Forbidden, TooManyRequests
 from patron.kit import json
 from patron.kit.context import request_id_of
-from patron.kit.ratelimit import SlidingWindow
+from patron.kit.ratelimit import ClientRateLimit
 from patron.projects.service import Authenticator, ClientAuthenticator, normalize_origin
 
 PROJECT_KEY = "patron.project"
 CLIENT_KEY = "patron.client_key"
+
+logger = logging.getLogger("patron.errors")
 
 ASGIApp = Any
 
@@ -28,7 +31,7 @@ class Authentication:
         app: ASGIApp,
         authenticator: Authenticator,
         client_authenticator: ClientAuthenticator,
-        client_limit: SlidingWindow,
+        client_limit: ClientRateLimit,
     ) -> None:
         self.app = app
         self._authenticator = authenticator
@@ -59,12 +62,19 @@ class Authentication:
     async def _client(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Client routes: a rate limit per client IP, client credentials, an allowed origin.
 
-        A refused request is answered here, before the router, so it changes nothing.
+        A refused request is answered here, before the router, so it changes nothing. The limit
+        is counted in the database, so it holds across every server process on it.
         """
         request_id = request_id_of(scope)
         client = scope.get("client")
         ip = client[0] if client else "unknown"
-        wait = self._client_limit.retry_after(ip)
+        try:
+            wait = await self._client_limit.retry_after(ip)
+        except Exception:
+            # Outside the router, so handle_exception would not see it: the same logged 500.
+            logger.exception("client rate limit failed request_id=%s", request_id)
+            await _send_error(send, APIError(UNEXPECTED), request_id)
+            return
         if wait is not None:
             error = TooManyRequests(
                 f"At most {self._client_limit.limit} requests per "
