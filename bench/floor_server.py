@@ -15,9 +15,9 @@ the same answer from the same tables:
 
 What it leaves out, and `Patron / floor` therefore contains along with the framework: request
 ids and the access log, msgspec's checks of every field, the upsert's row locks taken before
-writing, the project's customer count, segments, and skipping the write when nothing changes (the floor writes and
-records an activity every time). It serves nothing else: every other path is a 404, and a body
-names its customer by `source_id` only (an `id` in it is ignored).
+writing, the project's customer count, segments, and skipping the write when nothing changes
+(the floor writes and records an activity every time). It serves nothing else: every other
+path is a 404, and a body names its customer by `source_id` only (an `id` in it is ignored).
 
     .venv/bin/python -m bench.floor_server --dsn postgresql://… [--port 8002]
 """

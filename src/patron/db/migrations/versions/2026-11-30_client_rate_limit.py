@@ -7,15 +7,15 @@ WAL flush, and a crash empties it, which only forgets the last few seconds' coun
 a project's: the limit applies before the client is authenticated. Rows older than the window
 are deleted by the server processes as they go.
 
-Revision ID: 0011_client_rate_limit
-Revises: 0010_customers_city_column
+Revision ID: 0012_client_rate_limit
+Revises: 0011_write_path
 Create Date: 2026-11-30
 """
 
 from alembic import op
 
-revision = "0011_client_rate_limit"
-down_revision = "0010_customers_city_column"
+revision = "0012_client_rate_limit"
+down_revision = "0011_write_path"
 branch_labels = None
 depends_on = None
 
