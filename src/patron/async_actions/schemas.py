@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
 
 from patron.kit.time import render_datetime
+from patron.openapi.operation import Link
 
 CUSTOMERS_BULK_UPDATE = "CUSTOMERS.BULK_UPDATE"
 CUSTOMERS_METADATA_UPDATE = "CUSTOMERS.METADATA_UPDATE"
 CUSTOMERS_IMPORT_CSV = "CUSTOMERS.IMPORT_CSV"
 ORDERS_IMPORT = "ORDERS.IMPORT"
+
+
+class AsyncActionAccepted(msgspec.Struct, forbid_unknown_fields=True):
+    """The answer of a route that queues an async action."""
+
+    async_action_id: Annotated[str, Meta(description="Follow it with GET /v1/async-actions/{id}.")]
+
+
+# What the answer of a route that queues an action links to (read by stateful fuzzers).
+ACCEPTED_LINKS = {
+    "GetAsyncAction": Link(
+        "get-async-action",
+        "Follow the action.",
+        {"asyncActionId": "$response.body#/async_action_id"},
+    )
+}
 
 
 def _processing_time(row: Any) -> int:

@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any
+from typing import IO, Annotated, Any
 
 import msgspec
 
@@ -40,7 +40,7 @@ from patron.customers.schemas import (
 )
 from patron.db.pool import Connection
 from patron.errors import APIError, InvalidPayload
-from patron.kit import ids, json
+from patron.kit import fields, ids, json
 from patron.kit.time import render_datetime
 from patron.kit.validation import check_json_value, check_metadata, check_text
 from patron.segments import service as segments
@@ -363,7 +363,7 @@ class MetadataBulk(msgspec.Struct):
     """Body of `POST /v1/customers/metadata/async`."""
 
     source_ids: list[SourceId]
-    metadata: dict[str, Any]
+    metadata: Annotated[dict[str, Any], fields.metadata("Merged into each customer's metadata.")]
 
 
 async def enqueue_bulk_update(conn: Connection, actor: Actor, rows: list[Any]) -> str:
