@@ -8,7 +8,7 @@ schemas (`patron.openapi`); `tests/openapi/test_responses.py` holds real respons
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -16,7 +16,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from patron.errors import InvalidPayload
 from patron.kit import fields
-from patron.kit.fields import MAX_INDEXED_BYTES, MAX_TEXT
+from patron.kit.fields import MAX_INDEXED_BYTES, MAX_TEXT, Count, Moment
 from patron.kit.time import DATE_PATTERN, render_date, render_datetime, render_optional_datetime
 from patron.kit.validation import check_metadata, check_text
 
@@ -174,13 +174,6 @@ def column_values(fields: CustomerFields) -> dict[str, Any]:
 
 
 # --- the customer object (responses) ------------------------------------------------------------
-
-Count = Annotated[int, Meta(ge=0)]
-# A moment as Patron renders it (`render_datetime`): ISO 8601 UTC with milliseconds and `Z`.
-Moment = Annotated[
-    datetime,
-    Meta(examples=["2024-01-02T03:04:05.678Z"], extra_json_schema={"format": "date-time"}),
-]
 
 
 class AddressObject(msgspec.Struct, forbid_unknown_fields=True):

@@ -9,7 +9,8 @@ text, the e-mail shape, free-form JSON without NUL characters — are applied by
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 from msgspec import Meta
 
@@ -26,6 +27,15 @@ MAX_INDEXED_BYTES = 1000
 # A bound in UTF-8 bytes, an OpenAPI extension keyword; the document's builder also makes it the
 # schema's `maxLength` (text of more characters has more bytes).
 MAX_BYTES = "x-max-bytes"
+
+# --- in responses ---
+
+Count = Annotated[int, Meta(ge=0)]
+# A moment as Patron renders it (`render_datetime`): ISO 8601 UTC with milliseconds and `Z`.
+Moment = Annotated[
+    datetime,
+    Meta(examples=["2024-01-02T03:04:05.678Z"], extra_json_schema={"format": "date-time"}),
+]
 
 JSON_VALUE_REF: dict[str, Any] = {"$ref": "#/components/schemas/JsonValue"}
 
