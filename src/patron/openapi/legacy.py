@@ -14,7 +14,6 @@ from patron.openapi import (
     consents,
     customers,
     events,
-    orders,
     segments,
     system,
 )
@@ -23,7 +22,6 @@ DOMAINS: tuple[ModuleType, ...] = (
     customers,
     activities,
     async_actions,
-    orders,
     events,
     consents,
     segments,
