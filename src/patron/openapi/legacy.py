@@ -10,7 +10,6 @@ from typing import Any
 
 from patron.openapi import (
     activities,
-    async_actions,
     consents,
     customers,
     events,
@@ -21,7 +20,6 @@ from patron.openapi import (
 DOMAINS: tuple[ModuleType, ...] = (
     customers,
     activities,
-    async_actions,
     events,
     consents,
     segments,
