@@ -231,7 +231,8 @@ def _operation(
     if described.response is None:
         responses[status] = common.no_content(described.response_description)
     else:
-        links = {name: link.openapi() for name, link in described.links.items()}
+        # A link leads to a server operation: client credentials cannot follow it.
+        links = {} if client else {n: link.openapi() for n, link in described.links.items()}
         responses[status] = common.json_response(
             schema_of[described.response], described.response_description, links
         )

@@ -12,7 +12,6 @@ from patron.openapi import (
     activities,
     consents,
     customers,
-    events,
     segments,
     system,
 )
@@ -20,7 +19,6 @@ from patron.openapi import (
 DOMAINS: tuple[ModuleType, ...] = (
     customers,
     activities,
-    events,
     consents,
     segments,
     system,
