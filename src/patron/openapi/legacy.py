@@ -10,7 +10,6 @@ from typing import Any
 
 from patron.openapi import (
     activities,
-    consents,
     customers,
     segments,
     system,
@@ -19,7 +18,6 @@ from patron.openapi import (
 DOMAINS: tuple[ModuleType, ...] = (
     customers,
     activities,
-    consents,
     segments,
     system,
 )
