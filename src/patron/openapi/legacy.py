@@ -9,7 +9,6 @@ from types import ModuleType
 from typing import Any
 
 from patron.openapi import (
-    activities,
     customers,
     segments,
     system,
@@ -17,7 +16,6 @@ from patron.openapi import (
 
 DOMAINS: tuple[ModuleType, ...] = (
     customers,
-    activities,
     segments,
     system,
 )
