@@ -188,12 +188,20 @@ class Timestamp(Parameter):
 
 @dataclass(frozen=True)
 class Texts(Parameter):
-    """A list of texts (`texts`): `name=a&name=b`, `name[]=a` or `name[0]=a`."""
+    """A list of texts (`texts`): `name=a&name=b`, `name[]=a` or `name[0]=a`.
+
+    `allowed`, when given, is stated to the document; the route checks it (its message names
+    the field that several parameters filter on).
+    """
+
+    allowed: Collection[str] | None = None
 
     def parse(self, params: QueryParams) -> tuple[str, ...] | None:
         return texts(params, self.name)
 
     def schema(self) -> Schema:
+        if self.allowed is not None:
+            return {"type": "array", "items": {"type": "string", "enum": sorted(self.allowed)}}
         return {"type": "array", "items": {"type": "string", "pattern": NO_NUL}}
 
 

@@ -10,13 +10,11 @@ from typing import Any
 
 from patron.openapi import (
     customers,
-    segments,
     system,
 )
 
 DOMAINS: tuple[ModuleType, ...] = (
     customers,
-    segments,
     system,
 )
 
