@@ -21,9 +21,7 @@ def document_of(app: Litestar) -> dict[str, Any]:
     """The document of `app`'s routes (built on the first call, then kept in its state)."""
     built: dict[str, Any] | None = app.state.get("openapi_document")
     if built is None:
-        from patron.openapi import legacy  # temporary, see legacy.py
-
-        built = build(app.routes, legacy.PATHS, legacy.SCHEMAS)
+        built = build(app.routes)
         app.state["openapi_document"] = built
     return built
 

@@ -58,21 +58,8 @@ class UndescribedRoute(Exception):
     """A route is served without an `@operation`, or its description is incomplete."""
 
 
-def build(
-    routes: Iterable[BaseRoute], legacy: Schema | None = None, legacy_schemas: Schema | None = None
-) -> Schema:
-    """The document of every HTTP route in `routes` (an app's `routes`).
-
-    `legacy` (temporary, while domains move to `@operation`): hand-written path items for the
-    routes not yet described by their types, keyed by the document's path template.
-    """
-    legacy_items: dict[tuple[str, str], tuple[str, Schema]] = {
-        (_shape(template), method): (template, item[method])
-        for template, item in (legacy or {}).items()
-        for method in item
-        if method in METHODS
-    }
-    kept: list[tuple[str, Schema, str]] = []
+def build(routes: Iterable[BaseRoute]) -> Schema:
+    """The document of every HTTP route in `routes` (an app's `routes`)."""
     found: list[tuple[str, str, HTTPRouteHandler, Operation]] = []
     undescribed: list[str] = []
     for route in routes:
@@ -84,10 +71,6 @@ def build(
                 continue  # Litestar's own OPTIONS handler
             described = operation_of(handler)
             if described is None:
-                for method in list(methods):
-                    if (_shape(route.path), method) in legacy_items:
-                        kept.append((*legacy_items[(_shape(route.path), method)], method))
-                        methods.remove(method)
                 undescribed.extend(f"{m.upper()} {route.path}" for m in methods)
                 continue
             found.extend((route.path, method, handler, described) for method in methods)
@@ -106,7 +89,6 @@ def build(
         if "description" in component:  # a class's docstring
             component["description"] = " ".join(component["description"].split())
     schema_of = dict(zip(types, schemas, strict=True))
-    components = {**(legacy_schemas or {}), **components}
     for name in common.SCHEMAS:
         if name in components:
             raise UndescribedRoute(f"schema {name} is both derived and kept by hand")
@@ -119,12 +101,6 @@ def build(
         item[method] = _operation(
             handler, described, schema_of, client=path.startswith(CLIENT_PREFIX), path=path
         )
-    for template, legacy_operation, method in kept:
-        item = paths.setdefault(template, {})
-        item[method] = legacy_operation
-        for name, value in legacy[template].items() if legacy else ():
-            if name not in METHODS:
-                item[name] = value
     return {
         "openapi": OPENAPI_VERSION,
         "info": INFO,
@@ -159,10 +135,6 @@ def _bound_bytes(schema: Any) -> None:
     elif isinstance(schema, list):
         for value in schema:
             _bound_bytes(value)
-
-
-def _shape(path: str) -> str:
-    return _PATH_PARAMETER.sub("{}", path)
 
 
 def _types(operations: Iterable[Operation]) -> list[Any]:
