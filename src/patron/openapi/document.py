@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -58,9 +59,45 @@ class UndescribedRoute(Exception):
     """A route is served without an `@operation`, or its description is incomplete."""
 
 
-def build(routes: Iterable[BaseRoute]) -> Schema:
-    """The document of every HTTP route in `routes` (an app's `routes`)."""
-    found: list[tuple[str, str, HTTPRouteHandler, Operation]] = []
+@dataclass(frozen=True)
+class Served:
+    """One method of one route as served, with its description."""
+
+    path: str  # Litestar's template: `/v1/customers/{customer_id:str}`
+    method: str  # lower case: `get`
+    handler: HTTPRouteHandler
+    operation: Operation
+
+    @property
+    def client(self) -> bool:
+        return self.path.startswith(CLIENT_PREFIX)
+
+    @property
+    def operation_id(self) -> str:
+        return self.operation.operation_id + ("-client-side" if self.client else "")
+
+    @property
+    def template(self) -> str:
+        """The path as the document writes it: `/v1/customers/{customerId}`."""
+
+        def rename(match: re.Match[str]) -> str:
+            parameter = self.operation.path.get(match.group(1))
+            if parameter is None:
+                raise UndescribedRoute(
+                    f"{self.path}: path parameter {match.group(1)} is not in"
+                    f" {self.operation.operation_id}'s `path`"
+                )
+            return "{" + parameter.name + "}"
+
+        return _PATH_PARAMETER.sub(rename, self.path)
+
+
+def served(routes: Iterable[BaseRoute]) -> list[Served]:
+    """Every method of every HTTP route in `routes`, with its `Operation`.
+
+    Raises UndescribedRoute naming every route served without an `@operation`.
+    """
+    found: list[Served] = []
     undescribed: list[str] = []
     for route in routes:
         if not isinstance(route, HTTPRoute):
@@ -73,13 +110,19 @@ def build(routes: Iterable[BaseRoute]) -> Schema:
             if described is None:
                 undescribed.extend(f"{m.upper()} {route.path}" for m in methods)
                 continue
-            found.extend((route.path, method, handler, described) for method in methods)
+            found.extend(Served(route.path, method, handler, described) for method in methods)
     if undescribed:
         raise UndescribedRoute(
             "routes served without an @operation (patron.openapi.operation): "
             + ", ".join(sorted(undescribed))
         )
-    types = _types(described for _, _, _, described in found)
+    return found
+
+
+def build(routes: Iterable[BaseRoute]) -> Schema:
+    """The document of every HTTP route in `routes` (an app's `routes`)."""
+    found = served(routes)
+    types = _types(item.operation for item in found)
     schemas, components = msgspec.json.schema_components(
         types, ref_template="#/components/schemas/{name}"
     )
@@ -93,14 +136,18 @@ def build(routes: Iterable[BaseRoute]) -> Schema:
         if name in components:
             raise UndescribedRoute(f"schema {name} is both derived and kept by hand")
     paths: dict[str, Schema] = {}
-    for path, method, handler, described in sorted(found, key=lambda item: item[0]):
-        template = _template(path, described)
-        item = paths.setdefault(template, {})
-        if method in item:
-            raise UndescribedRoute(f"{method.upper()} {template} is served twice")
-        item[method] = _operation(
-            handler, described, schema_of, client=path.startswith(CLIENT_PREFIX), path=path
-        )
+    for one in sorted(found, key=lambda one: one.path):
+        item = paths.setdefault(one.template, {})
+        if one.method in item:
+            raise UndescribedRoute(f"{one.method.upper()} {one.template} is served twice")
+        item[one.method] = _operation(one, schema_of)
+    operation_ids = {one.operation_id for one in found}
+    for one in found:
+        for link in one.operation.links.values():
+            if link.operation_id not in operation_ids:
+                raise UndescribedRoute(
+                    f"{one.operation_id} links to {link.operation_id}, which is not served"
+                )
     return {
         "openapi": OPENAPI_VERSION,
         "info": INFO,
@@ -147,21 +194,6 @@ def _types(operations: Iterable[Operation]) -> list[Any]:
     return types
 
 
-def _template(path: str, described: Operation) -> str:
-    """`/v1/customers/{customer_id:str}` as the document writes it: `/v1/customers/{customerId}`."""
-
-    def rename(match: re.Match[str]) -> str:
-        parameter = described.path.get(match.group(1))
-        if parameter is None:
-            raise UndescribedRoute(
-                f"{path}: path parameter {match.group(1)} is not in {described.operation_id}'s"
-                " `path`"
-            )
-        return "{" + parameter.name + "}"
-
-    return _PATH_PARAMETER.sub(rename, path)
-
-
 def _summary(handler: HTTPRouteHandler, described: Operation) -> str:
     doc = (handler.fn.__doc__ or "").strip()
     if not doc:
@@ -169,18 +201,11 @@ def _summary(handler: HTTPRouteHandler, described: Operation) -> str:
     return " ".join(doc.split())
 
 
-def _operation(
-    handler: HTTPRouteHandler,
-    described: Operation,
-    schema_of: dict[Any, Schema],
-    *,
-    client: bool,
-    path: str,
-) -> Schema:
-    operation_id = described.operation_id + ("-client-side" if client else "")
+def _operation(one: Served, schema_of: dict[Any, Schema]) -> Schema:
+    described, client = one.operation, one.client
     op: Schema = {
-        "operationId": operation_id,
-        "summary": _summary(handler, described),
+        "operationId": one.operation_id,
+        "summary": _summary(one.handler, described),
         "tags": [described.tag],
     }
     if described.description is not None:
@@ -188,7 +213,7 @@ def _operation(
     if described.deprecated:
         op["deprecated"] = True
     parameters: list[Schema] = [common.ORIGIN_PARAMETER] if client else []
-    parameters += [described.path[name].openapi() for name in _PATH_PARAMETER.findall(path)]
+    parameters += [described.path[name].openapi() for name in _PATH_PARAMETER.findall(one.path)]
     parameters += [parameter.openapi() for parameter in described.query]
     if parameters:
         op["parameters"] = parameters
@@ -198,7 +223,7 @@ def _operation(
         op["security"] = []
     if described.body is not None:
         op["requestBody"] = _request_body(described, schema_of)
-    status = str(handler.status_code)
+    status = str(one.handler.status_code)
     responses: Schema = {}
     if described.response is None:
         responses[status] = common.no_content(described.response_description)
