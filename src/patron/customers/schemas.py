@@ -16,11 +16,11 @@ from msgspec import UNSET, Meta, UnsetType
 
 from patron.errors import InvalidPayload
 from patron.kit import fields
-from patron.kit.fields import MAX_INDEXED_BYTES, MAX_TEXT, Count, Moment
+from patron.kit.fields import MAX_INDEXED_BYTES as MAX_INDEXED_BYTES  # csv_import reads them here
+from patron.kit.fields import MAX_TEXT as MAX_TEXT
+from patron.kit.fields import Count, Moment
 from patron.kit.time import DATE_PATTERN, render_date, render_datetime, render_optional_datetime
 from patron.kit.validation import check_metadata, check_text
-
-__all__ = ["MAX_INDEXED_BYTES", "MAX_TEXT"]
 
 Text = Annotated[str, fields.text()]
 SourceId = Annotated[str, fields.text(1024, min_length=1, indexed=True)]
