@@ -1,10 +1,11 @@
-"""Annotations for the fields of request bodies: what the document states about them.
+"""Annotations for the fields of bodies: what the OpenAPI document states about them.
 
 msgspec applies a `Meta`'s constraints (lengths, ranges) when it decodes a body and writes them
 into the body's JSON Schema. Rules it cannot apply — no NUL character, the byte bound of indexed
 text, the e-mail shape, free-form JSON without NUL characters — are applied by the domains'
 `check_*` functions (with Voucherify's error messages) and stated to the document here, through
-`extra_json_schema`, from the same constants those functions use.
+`extra_json_schema`, from the same constants those functions use. `Count` and `Moment` are the
+fields of responses every domain renders.
 """
 
 from __future__ import annotations
@@ -62,8 +63,8 @@ def text(
     schema: dict[str, Any] = {"pattern": NO_NUL}
     if indexed:
         schema[MAX_BYTES] = MAX_INDEXED_BYTES
-        extra = f" At most {MAX_INDEXED_BYTES:,} bytes of UTF-8."
-        description = (description or "") + extra if description else extra.strip()
+        bound = f"At most {MAX_INDEXED_BYTES:,} bytes of UTF-8."
+        description = f"{description} {bound}" if description else bound
     return Meta(
         min_length=min_length,
         max_length=max_length,
@@ -73,7 +74,7 @@ def text(
 
 
 def metadata(description: str) -> Meta:
-    """Free-form JSON an object of custom attributes: bounded by `check_metadata`."""
+    """An object of custom attributes (free-form JSON), bounded by `check_metadata`."""
     return Meta(
         description=description + METADATA_LIMITS,
         extra_json_schema={
@@ -85,12 +86,10 @@ def metadata(description: str) -> Meta:
 
 def json_values(description: str, *, max_items: int | None = None) -> Meta:
     """A list of any JSON values (bulk rows), each checked by the operation that applies it."""
-    return Meta(
-        max_length=None,
-        description=description,
-        extra_json_schema={"items": JSON_VALUE_REF}
-        | ({"maxItems": max_items} if max_items is not None else {}),
-    )
+    schema: dict[str, Any] = {"items": JSON_VALUE_REF}
+    if max_items is not None:
+        schema["maxItems"] = max_items  # the route checks it, with its own message
+    return Meta(description=description, extra_json_schema=schema)
 
 
 def pattern(regex: str, description: str | None = None, **extra: Any) -> Meta:

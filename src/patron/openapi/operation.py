@@ -1,7 +1,7 @@
 """What a route says about itself in the OpenAPI document, attached to the route by `@operation`.
 
-    @operation("get-customer", "Customers", response=CustomerObject, errors=("NotFound",),
-               path={"customer_id": CUSTOMER_ID}, links=CUSTOMER_LINKS)
+    @operation("get-customer", "Customers", path={"customer_id": CUSTOMER_ID},
+               response=CustomerObject, errors=("NotFound",), links=CUSTOMER_LINKS)
     @get("/{customer_id:str}")
     async def get_customer(...) -> ASGIApp:
         \"\"\"Get a customer by `id` or `source_id`.\"\"\"   # the operation's summary
