@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
+from functools import cache
 from typing import Any
 
 from litestar import Litestar
@@ -23,7 +24,8 @@ from patron.kit.asgi import RequestContext
 from patron.kit.collector import settle_after_startup
 from patron.kit.http import answer_options
 from patron.kit.ratelimit import ClientRateLimit
-from patron.openapi.routes import openapi_document
+from patron.openapi.document import document_of
+from patron.openapi.routes import openapi_document as serve_openapi_document
 from patron.orders.routes import OrderRoutes
 from patron.projects.asgi import Authentication
 from patron.projects.service import Authenticator, ClientAuthenticator
@@ -59,7 +61,7 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
     return Litestar(
         route_handlers=[
             health,
-            openapi_document,
+            serve_openapi_document,
             CustomerRoutes,
             ActivityRoutes,
             AsyncActionRoutes,
@@ -92,3 +94,9 @@ def create_asgi(settings: Settings, dsn: str) -> Any:
     return RequestContext(
         Authentication(app, Authenticator(pool), ClientAuthenticator(pool), limit)
     )
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document of the app `patron serve` builds (read-only; for tests and tools)."""
+    return document_of(create_app(Settings(), "postgresql://unused"))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
 from litestar import Request, get
 from litestar.types import ASGIApp
 
@@ -11,8 +12,26 @@ from patron.db import migrate
 from patron.db.pool import Pool
 from patron.errors import ServiceUnavailable
 from patron.kit.http import json_response
+from patron.openapi.operation import operation
 
 
+class Health(msgspec.Struct, forbid_unknown_fields=True):
+    """The health check's answer."""
+
+    status: Literal["ok"]
+    schema_revision: str
+
+
+@operation(
+    "health",
+    "System",
+    response=Health,
+    response_description="Ready.",
+    errors=("ServiceUnavailable",),
+    public=True,
+    description="200 once the database answers and carries the newest migration; no credentials"
+    " needed.",
+)
 @get("/health", include_in_schema=False)
 async def health(request: Request[Any, Any, Any]) -> ASGIApp:
     """Answer 200 when the database answers and carries the newest migration."""

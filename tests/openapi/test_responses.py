@@ -1,16 +1,22 @@
-"""Real responses of every kind, checked against the document: what the fuzzer reaches
-rarely (consents, order items, failed rows, segments with members) is covered here."""
+"""Real responses of every kind, checked against the document and against the response type its
+route names (the document's schema is derived from that type): what the fuzzer reaches rarely
+(consents, order items, failed rows, segments with members) is covered here."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 import httpx
+import msgspec
 import pytest
 import schemathesis
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
-from patron.openapi import document
+from patron.app import create_app
+from patron.app import openapi_document as document
+from patron.config import Settings
+from patron.openapi.document import served
 from patron.projects.service import Credentials
 from tests.async_actions.helpers import wait_done
 from tests.conftest import RunningServer
@@ -24,23 +30,40 @@ def schema() -> OpenApiSchema:
     return schemathesis.openapi.from_dict(document())
 
 
-class Checked:
-    """An HTTP client whose every response must match the document's operation."""
+@pytest.fixture(scope="module")
+def response_types() -> dict[str, Any]:
+    """Each operation's success response type, by operation id."""
+    app = create_app(Settings(), "postgresql://unused")
+    return {one.operation_id: one.operation.response for one in served(app.routes)}
 
-    def __init__(self, http: httpx.Client, schema: OpenApiSchema) -> None:
+
+class Checked:
+    """An HTTP client whose every response must match the document's operation, and whose every
+    success body must convert to the operation's response type (no property it does not name)."""
+
+    def __init__(
+        self, http: httpx.Client, schema: OpenApiSchema, response_types: dict[str, Any]
+    ) -> None:
         self.http = http
         self.schema = schema
+        self.response_types = response_types
+        self.converted: set[str] = set()
 
     def __call__(self, method: str, template: str, path: str, **kwargs: object) -> httpx.Response:
         response = self.http.request(method, path, **kwargs)  # type: ignore[arg-type]
         response.request.read()  # a multipart body is streamed; the check reads it
-        self.schema[template][method].validate_response(response)
+        operation = self.schema[template][method]
+        operation.validate_response(response)
+        kind = self.response_types[operation.definition.raw["operationId"]]
+        if response.is_success and kind is not None:
+            msgspec.convert(response.json(), kind, strict=False)
+            self.converted.add(operation.definition.raw["operationId"])
         return response
 
 
 @pytest.fixture
-def call(http: httpx.Client, schema: OpenApiSchema) -> Checked:
-    return Checked(http, schema)
+def call(http: httpx.Client, schema: OpenApiSchema, response_types: dict[str, Any]) -> Checked:
+    return Checked(http, schema, response_types)
 
 
 class TestResponsesMatchTheDocument:

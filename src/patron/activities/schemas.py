@@ -1,11 +1,14 @@
-"""Activity types, categories and the activity object."""
+"""Activity types, categories and the activity object (`render_activity`, and its Structs for
+the OpenAPI document)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
+from msgspec import UNSET, Meta, UnsetType
 
+from patron.kit.fields import Count, Moment
 from patron.kit.time import render_datetime
 
 # Exactly the types the official Python SDK 6.1.1 accepts (CONTRACT.md §6): one other value
@@ -115,3 +118,57 @@ def render_activity(row: Any) -> dict[str, Any]:
         "created_at": render_datetime(row["created_at"]),
         "group_id": row["group_id"],
     }
+
+
+# --- the activity object (responses) -------------------------------------------------------------
+
+_DATA = Meta(
+    description="What happened (e.g. `customer`, `order`), and `event_source`: the channel and"
+    " credentials that caused it."
+)
+_ID = Meta(examples=["evcus_0c9e8d2f1a2b3c4d5e"])
+_GROUP_ID = Meta(description="The id of the request that caused it.")
+
+
+class CustomerActivity(msgspec.Struct, forbid_unknown_fields=True):
+    """An activity as `/activity` lists it (`render_activity`)."""
+
+    id: Annotated[str, _ID]
+    type: Annotated[str, Meta(extra_json_schema={"enum": sorted(ACTIVITY_TYPES)})]
+    data: Annotated[dict[str, Any], _DATA]
+    created_at: Moment
+    group_id: Annotated[str, _GROUP_ID]
+
+
+class CustomerActivityLegacy(msgspec.Struct, forbid_unknown_fields=True):
+    """An activity as the legacy `/activities` lists it, consent activities included."""
+
+    id: Annotated[str, _ID]
+    type: Annotated[
+        str, Meta(extra_json_schema={"enum": sorted(ACTIVITY_TYPES | LEGACY_ONLY_TYPES)})
+    ]
+    data: Annotated[dict[str, Any], _DATA]
+    created_at: Moment
+    group_id: Annotated[str, _GROUP_ID]
+
+
+class ActivityPage(msgspec.Struct, forbid_unknown_fields=True):
+    """A page of a customer's activities (`service.timeline_page`)."""
+
+    object: Literal["list"]
+    data_ref: Literal["data"]
+    data: list[CustomerActivity]
+    has_more: bool
+    more_starting_after: (
+        Annotated[str, Meta(description="Present when `has_more`: the last activity's id.")]
+        | UnsetType
+    ) = UNSET
+
+
+class LegacyActivityPage(msgspec.Struct, forbid_unknown_fields=True):
+    """A page of a customer's activities with a `total` (`service.legacy_page`)."""
+
+    object: Literal["list"]
+    data_ref: Literal["data"]
+    data: list[CustomerActivityLegacy]
+    total: Count

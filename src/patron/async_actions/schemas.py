@@ -1,16 +1,38 @@
-"""The async action object as Voucherify shows it."""
+"""The async action object as Voucherify shows it (`render_action`, and its Structs for the
+OpenAPI document)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from patron.kit.fields import Count, Moment
 from patron.kit.time import render_datetime
+from patron.openapi.operation import Link
 
 CUSTOMERS_BULK_UPDATE = "CUSTOMERS.BULK_UPDATE"
 CUSTOMERS_METADATA_UPDATE = "CUSTOMERS.METADATA_UPDATE"
 CUSTOMERS_IMPORT_CSV = "CUSTOMERS.IMPORT_CSV"
 ORDERS_IMPORT = "ORDERS.IMPORT"
+
+
+class AsyncActionAccepted(msgspec.Struct, forbid_unknown_fields=True):
+    """The answer of a route that queues an async action."""
+
+    async_action_id: Annotated[str, Meta(description="Follow it with GET /v1/async-actions/{id}.")]
+
+
+# What the answer of a route that queues an action links to (read by stateful fuzzers).
+ACCEPTED_LINKS = {
+    "GetAsyncAction": Link(
+        "get-async-action",
+        "Follow the action.",
+        {"asyncActionId": "$response.body#/async_action_id"},
+    )
+}
 
 
 def _processing_time(row: Any) -> int:
@@ -77,3 +99,70 @@ def render_action(row: Any, *, with_result: bool) -> dict[str, Any]:
         }
     )
     return action
+
+
+# --- the async action object (responses) ---------------------------------------------------------
+
+# The values of the constants above (a Literal cannot name them).
+ActionType = Literal[
+    "CUSTOMERS.BULK_UPDATE", "CUSTOMERS.IMPORT_CSV", "CUSTOMERS.METADATA_UPDATE", "ORDERS.IMPORT"
+]
+ActionStatus = Literal["ENQUEUED", "IN_PROGRESS", "DONE", "FAILED"]
+
+
+class ActionResult(msgspec.Struct, forbid_unknown_fields=True):
+    """Counts so far and the errors of failed rows (`render_result`); the properties depend on
+    `type`."""
+
+    done_count: Count
+    failed_count: Count
+    message: str | UnsetType = UNSET
+    errors: (
+        Annotated[list[dict[str, Any]], Meta(description="The failed rows, and why.")] | UnsetType
+    ) = UNSET
+    failed: (
+        Annotated[
+            list[dict[str, Any]], Meta(description="CSV imports: `{row, source_id, reason}`.")
+        ]
+        | UnsetType
+    ) = UNSET
+    reports: Annotated[list[str], Meta(max_length=0)] | UnsetType = UNSET
+    reports_available_till: UnsetType | None = UNSET
+
+
+class AsyncActionBase(msgspec.Struct, forbid_unknown_fields=True):
+    """An async action without its result (`render_action`), as lists show it."""
+
+    id: Annotated[str, Meta(examples=["aa_0a875d56c805df6601"])]
+    type: ActionType
+    status: ActionStatus
+    created_at: Moment
+    updated_at: Moment
+    request_id: Annotated[str, Meta(description="The request that queued it.")]
+    processing_time: Annotated[int, Meta(ge=0, description="Milliseconds.")]
+    progress: Annotated[int, Meta(ge=0, le=100, description="Percent.")]
+    object: Literal["async_action"]
+    operation_status: (
+        Annotated[
+            Literal["SUCCESS", "FAILED", "UNKNOWN"],
+            Meta(
+                description="`UNKNOWN` while running; `FAILED` when any row (or the action) failed."
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+
+
+class AsyncAction(AsyncActionBase, forbid_unknown_fields=True, kw_only=True):
+    """An async action with its result (`render_action`)."""
+
+    result: ActionResult
+
+
+class AsyncActionsList(msgspec.Struct, forbid_unknown_fields=True):
+    """A page of async actions (`service.list_actions`)."""
+
+    object: Literal["list"]
+    data_ref: Literal["async_actions"]
+    async_actions: list[AsyncActionBase]
+    has_more: bool

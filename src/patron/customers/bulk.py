@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Annotated, Any
 
 import msgspec
 
@@ -39,7 +39,7 @@ from patron.customers.schemas import (
 )
 from patron.db.pool import Connection
 from patron.errors import APIError, InvalidPayload
-from patron.kit import ids, json
+from patron.kit import fields, ids, json
 from patron.kit.validation import check_json_value, check_metadata, check_text
 from patron.writes import bulk as bulk_writes
 from patron.writes.bulk import Change
@@ -239,7 +239,7 @@ class MetadataBulk(msgspec.Struct):
     """Body of `POST /v1/customers/metadata/async`."""
 
     source_ids: list[SourceId]
-    metadata: dict[str, Any]
+    metadata: Annotated[dict[str, Any], fields.metadata("Merged into each customer's metadata.")]
 
 
 async def enqueue_bulk_update(conn: Connection, actor: Actor, rows: list[Any]) -> str:

@@ -1,29 +1,55 @@
-"""Customer request bodies and the customer object as Voucherify shows it."""
+"""Customer request bodies and the customer object as Voucherify shows it.
+
+The request Structs are what the routes decode into; the response Structs (`CustomerObject`, …)
+describe what `render_customer` and the service produce. Both are the OpenAPI document's
+schemas (`patron.openapi`); `tests/openapi/test_responses.py` holds real responses to them.
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from patron.errors import InvalidPayload, NotFound
-from patron.kit.time import render_date, render_datetime, render_optional_datetime
+from patron.kit import fields
+from patron.kit.fields import MAX_INDEXED_BYTES as MAX_INDEXED_BYTES  # csv_import reads them here
+from patron.kit.fields import MAX_TEXT as MAX_TEXT
+from patron.kit.fields import Count, Moment
+from patron.kit.time import DATE_PATTERN, render_date, render_datetime, render_optional_datetime
 from patron.kit.validation import check_metadata, check_text
+from patron.openapi.operation import PathParameter
 
-MAX_TEXT = 4096
-
-Text = Annotated[str, Meta(max_length=MAX_TEXT)]
-SourceId = Annotated[str, Meta(min_length=1, max_length=1024)]
+Text = Annotated[str, fields.text()]
+SourceId = Annotated[str, fields.text(1024, min_length=1, indexed=True)]
+# Every route under /v1/customers/{customer_id}, of any domain, names its path parameter so.
+CUSTOMER_PATH = {
+    "customer_id": PathParameter(
+        "customerId",
+        "The customer's `id` or `source_id` (percent-encoded; a source_id may be an e-mail"
+        " address).",
+    )
+}
 MAX_EMAIL = 254
-Email = Annotated[str, Meta(max_length=MAX_EMAIL)]
 # Something, `@`, a domain with a dot; no spaces or control characters. Spelled out rather than
 # with `\s`, whose meaning differs between regex engines: the OpenAPI document states it too.
 _EMAIL_PART = r"[^@\x00-\x20\x7f]+"
 EMAIL_PATTERN = rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$"
 _EMAIL = re.compile(EMAIL_PATTERN)
+# The pattern is applied by `check_fields`, with Voucherify's message.
+Email = Annotated[
+    str,
+    Meta(
+        max_length=MAX_EMAIL,
+        description="E-mail address.",
+        extra_json_schema={"pattern": EMAIL_PATTERN},
+    ),
+]
+# A date in a body, `YYYY-MM-DD` (msgspec reads the years 0001 to 9999, as the pattern says).
+CalendarDate = Annotated[date, fields.pattern(DATE_PATTERN)]
 
 
 def is_email(text: str) -> bool:
@@ -34,36 +60,97 @@ ADDRESS_FIELDS = ("city", "state", "line_1", "line_2", "country", "postal_code")
 
 
 class Address(msgspec.Struct, omit_defaults=True):
-    city: Text | None = None
-    state: Text | None = None
-    line_1: Text | None = None
-    line_2: Text | None = None
-    country: Text | None = None
-    postal_code: Text | None = None
+    """The customer's address; `null` clears it."""
+
+    city: Annotated[str, fields.text(indexed=True, description="City.")] | None = None
+    state: Annotated[str, fields.text(description="State.")] | None = None
+    line_1: Annotated[str, fields.text(description="First line of the address.")] | None = None
+    line_2: Annotated[str, fields.text(description="Second line of the address.")] | None = None
+    country: Annotated[str, fields.text(description="Country.")] | None = None
+    postal_code: Annotated[str, fields.text(description="Postal code.")] | None = None
 
 
 class CustomerFields(msgspec.Struct):
     """The fields a client may set; UNSET means "not sent", None means "clear it"."""
 
-    name: Text | UnsetType | None = UNSET
-    description: Text | UnsetType | None = UNSET
+    name: (
+        Annotated[str, fields.text(indexed=True, description="First and last name.")]
+        | UnsetType
+        | None
+    ) = UNSET
+    description: (
+        Annotated[str, fields.text(description="Anything to remember about the customer.")]
+        | UnsetType
+        | None
+    ) = UNSET
     email: Email | UnsetType | None = UNSET
-    phone: Text | UnsetType | None = UNSET
-    birthdate: date | UnsetType | None = UNSET
-    birthday: date | UnsetType | None = UNSET
+    phone: Annotated[str, fields.text(description="Phone number.")] | UnsetType | None = UNSET
+    birthdate: (
+        Annotated[CalendarDate, Meta(description="Birth date, `YYYY-MM-DD`.")] | UnsetType | None
+    ) = UNSET
+    birthday: (
+        Annotated[CalendarDate, Meta(description="Deprecated alias of `birthdate`.")]
+        | UnsetType
+        | None
+    ) = UNSET
     address: Address | UnsetType | None = UNSET
-    metadata: dict[str, Any] | UnsetType | None = UNSET
+    metadata: (
+        Annotated[
+            dict[str, Any],
+            fields.metadata(
+                "Custom attributes; sent, it replaces the stored metadata whole (`null` clears it)."
+            ),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
 
 
 class CustomerCreate(CustomerFields):
-    """Body of `POST /v1/customers`: create, or upsert by `id` or `source_id`."""
+    """Body of `POST /v1/customers`: every property is optional; only the ones sent change.
+    Unknown properties are ignored."""
 
-    id: Annotated[str, Meta(min_length=1, max_length=200)] | UnsetType | None = UNSET
-    source_id: SourceId | UnsetType | None = UNSET
+    id: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=200,
+                description="The `id` of an existing customer to update (404 if there is none);"
+                " it wins over `source_id`.",
+                extra_json_schema={"pattern": fields.NO_NUL},
+            ),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
+    source_id: (
+        Annotated[
+            str,
+            fields.text(
+                1024,
+                min_length=1,
+                indexed=True,
+                description="The shop's own identifier; an existing customer with it is updated.",
+            ),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
+
+
+BulkRows = Annotated[
+    list[Any],
+    fields.json_values(
+        "Customers, each like `CustomerCreate` with a `source_id`; an element that is not a valid"
+        " customer is reported in the async action's `result`."
+    ),
+]
 
 
 class CustomerUpdate(CustomerFields):
-    """Body of `PUT /v1/customers/{id}`; a `source_id` sent here is ignored (it is immutable)."""
+    """Body of `PUT /v1/customers/{id}`: only the properties sent change; `null` clears one. A
+    `source_id` sent here is ignored: it cannot change."""
 
 
 # The columns a client can change, in the order the repository writes them.
@@ -93,6 +180,135 @@ def column_values(fields: CustomerFields) -> dict[str, Any]:
             value = {}
         values[column] = value
     return values
+
+
+# --- the customer object (responses) ------------------------------------------------------------
+
+
+class AddressObject(msgspec.Struct, forbid_unknown_fields=True):
+    """A stored address: every field, `null` where it is not set."""
+
+    city: str | None
+    state: str | None
+    line_1: str | None
+    line_2: str | None
+    country: str | None
+    postal_code: str | None
+
+
+class GiftRedemptions(msgspec.Struct, forbid_unknown_fields=True):
+    redeemed_amount: Count
+    amount_to_go: Count
+
+
+class LoyaltyCardRedemptions(msgspec.Struct, forbid_unknown_fields=True):
+    redeemed_points: Count
+    points_to_go: Count
+
+
+class RedemptionsSummary(msgspec.Struct, forbid_unknown_fields=True):
+    """Zero: redemptions arrive in a later release."""
+
+    total_redeemed: Count
+    total_failed: Count
+    total_succeeded: Count
+    total_rolled_back: Count
+    total_rollback_failed: Count
+    total_rollback_succeeded: Count
+    gift: GiftRedemptions
+    loyalty_card: LoyaltyCardRedemptions
+
+
+class OrdersSummary(msgspec.Struct, forbid_unknown_fields=True):
+    """PAID and FULFILLED orders (`render_orders_summary`); amounts in the smallest currency
+    unit."""
+
+    total_amount: Count
+    total_count: Count
+    average_amount: Count
+    last_order_amount: Count
+    last_order_date: Moment | UnsetType = UNSET
+
+
+class CustomerSummary(msgspec.Struct, forbid_unknown_fields=True):
+    redemptions: RedemptionsSummary
+    orders: OrdersSummary
+
+
+# An object that is always empty in this release.
+Empty = Annotated[dict[str, Any], Meta(extra_json_schema={"additionalProperties": False})]
+
+
+class LoyaltySummary(msgspec.Struct, forbid_unknown_fields=True):
+    points: Count
+    referred_customers: Count
+    campaigns: Annotated[Empty, Meta(description="Empty: no loyalty programs yet.")]
+
+
+class Referrals(msgspec.Struct, forbid_unknown_fields=True):
+    total: Count
+    campaigns: Annotated[list[dict[str, Any]], Meta(max_length=0, description="Empty.")]
+
+
+class CustomerObject(msgspec.Struct, forbid_unknown_fields=True):
+    """The customer object (`render_customer`)."""
+
+    id: Annotated[str, Meta(description="`cust_` and 24 letters or digits.", examples=["cust_xyz"])]
+    source_id: str | None
+    name: str | None
+    description: str | None
+    email: str | None
+    phone: str | None
+    birthdate: date | None
+    address: AddressObject | None
+    metadata: dict[str, Any]
+    summary: CustomerSummary
+    loyalty: LoyaltySummary
+    referrals: Referrals
+    system_metadata: Annotated[
+        dict[str, Any],
+        Meta(description="`consents` holds the legacy consents as `{id: {date, value}}`."),
+    ]
+    created_at: Moment
+    updated_at: Annotated[Moment, Meta(description="`null` until the first change.")] | None
+    email_unsubscribed: bool
+    assets: Annotated[Empty, Meta(description="Empty: there is no customer-facing page yet.")]
+    object: Literal["customer"]
+    birthday: Annotated[date, Meta(description="Present only when it was set.")] | UnsetType = UNSET
+
+
+class CustomersList(msgspec.Struct, forbid_unknown_fields=True):
+    """A page of customers (`service.list_customers`)."""
+
+    object: Literal["list"]
+    data_ref: Literal["customers"]
+    customers: list[CustomerObject]
+    total: Count
+    has_more: bool
+
+
+class ErasedCounts(msgspec.Struct, forbid_unknown_fields=True):
+    """How many of each were erased."""
+
+    events: Count
+    customer_events: Count
+    daily_events: Count
+    segments: Count
+    orders: Count
+    order_events: Count
+    customer: Count
+
+
+class PermanentDeletion(msgspec.Struct, forbid_unknown_fields=True):
+    """What a permanent deletion erased (`service.delete_permanently`)."""
+
+    id: Annotated[str, Meta(examples=["del_xyz"])]
+    created_at: Moment
+    related_object_id: Annotated[str, Meta(description="The customer's id.")]
+    related_object: Literal["customer"]
+    status: Literal["DONE"]
+    data_json: ErasedCounts
+    object: Annotated[Literal["pernament_deletion"], Meta(description="Spelled as in Voucherify.")]
 
 
 EMPTY_SUMMARY: dict[str, Any] = {
@@ -205,10 +421,6 @@ def render_customer(row: Any) -> dict[str, Any]:
     customer["assets"] = {}
     customer["object"] = "customer"
     return customer
-
-
-# Indexed text must fit a btree entry (about 2,700 bytes); these bounds leave room.
-MAX_INDEXED_BYTES = 1000
 
 
 def check_indexed(value: object, path: str) -> None:

@@ -1,36 +1,51 @@
-"""Custom event request bodies and the event object."""
+"""Custom event request bodies and the event object (`render_event`, and its Struct for the
+OpenAPI document)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from patron.customers.schemas import CustomerCreate, Text, check_fields
 from patron.errors import InvalidPayload
+from patron.kit import fields
 from patron.kit.validation import check_metadata, check_text
 
-EventName = Annotated[str, Meta(min_length=1, max_length=300)]
+EventName = Annotated[str, fields.text(300, min_length=1, description="The event's name.")]
+# `code` is required: `check_event` says so with Voucherify's message, the document here.
+_CODE_REQUIRED = Meta(extra_json_schema={"required": ["code"]})
 
 
 class Referral(msgspec.Struct):
-    code: Text | UnsetType = UNSET
+    """Accepted, but nothing is credited yet (no referral programs)."""
+
+    code: Annotated[str, fields.text(description="The referral code the visitor came with.")] | (
+        UnsetType
+    ) = UNSET
     referrer_id: Text | UnsetType | None = UNSET
 
 
 class Loyalty(msgspec.Struct):
-    code: Text | UnsetType = UNSET
+    """Accepted, but nothing is credited yet (no loyalty programs)."""
+
+    code: Annotated[str, fields.text(description="The loyalty card to credit.")] | UnsetType = UNSET
 
 
 class EventCreate(msgspec.Struct):
-    """Body of `POST /v1/events` and `POST /client/v1/events`."""
+    """Body of `POST /v1/events` and `POST /client/v1/events`. The customer is upserted as by
+    POST /v1/customers (created when unknown; an unknown `id` is a 404)."""
 
     event: EventName
     customer: CustomerCreate
-    referral: Referral | UnsetType | None = UNSET
-    loyalty: Loyalty | UnsetType | None = UNSET
-    metadata: dict[str, Any] | UnsetType | None = UNSET
+    referral: Annotated[Referral, _CODE_REQUIRED] | UnsetType | None = UNSET
+    loyalty: Annotated[Loyalty, _CODE_REQUIRED] | UnsetType | None = UNSET
+    metadata: (
+        Annotated[dict[str, Any], fields.metadata("The event's custom attributes.")]
+        | UnsetType
+        | None
+    ) = UNSET
 
 
 def check_event(body: EventCreate) -> None:
@@ -65,3 +80,23 @@ def render_event(name: str, customer: dict[str, Any], metadata: dict[str, Any]) 
         "loyalty": None,
         "metadata": metadata,
     }
+
+
+class EventCustomer(msgspec.Struct, forbid_unknown_fields=True):
+    id: str
+    source_id: str | None
+    name: str | None
+    email: str | None
+    metadata: dict[str, Any]
+    object: Literal["customer"]
+
+
+class EventObject(msgspec.Struct, forbid_unknown_fields=True):
+    """The event object (`render_event`)."""
+
+    object: Literal["event"]
+    type: Annotated[str, Meta(description="The event's name.")]
+    customer: EventCustomer
+    referral: None
+    loyalty: None
+    metadata: dict[str, Any]

@@ -1,13 +1,21 @@
-"""Query-string parsing: every bad value becomes a 400 invalid_query_params that names it."""
+"""Query-string parsing: every bad value becomes a 400 invalid_query_params that names it.
+
+A route declares its parameters as `Parameter`s (`Text`, `Integer`, `Choice`, `Timestamp`,
+`Texts`) next to it, parses with them, and names them in its `@operation(query=…)`: the OpenAPI
+document shows the same definitions (`Parameter.openapi()`).
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from patron.errors import InvalidQueryParams
-from patron.kit.time import parse_datetime
+from patron.kit.fields import NO_NUL
+from patron.kit.time import MOMENT_PATTERN, parse_datetime
 
 QueryParams = Mapping[str, str]
 
@@ -81,3 +89,135 @@ def texts(params: QueryParams, name: str) -> tuple[str, ...] | None:
         if "\x00" in value:
             raise InvalidQueryParams(f"Query parameter {name} must not contain NUL characters")
     return tuple(dict.fromkeys(found))
+
+
+# --- declared parameters: what a route parses is what the OpenAPI document states -------------
+
+Schema = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One query parameter a route reads: its name, its rule, and the words that explain it.
+
+    The route parses with `parse`; the OpenAPI document shows `openapi()`; both read this one
+    definition, so the document cannot state a rule the route does not apply.
+    """
+
+    name: str
+    description: str
+
+    def schema(self) -> Schema:
+        raise NotImplementedError
+
+    def openapi(self) -> Schema:
+        """The parameter as an OpenAPI parameter object (`in: query`)."""
+        return {
+            "name": self.name,
+            "in": "query",
+            "required": False,
+            "description": self.description,
+            "schema": self.schema(),
+        }
+
+
+@dataclass(frozen=True)
+class Text(Parameter):
+    """Text of any length without NUL characters; None when left out."""
+
+    def parse(self, params: QueryParams) -> str | None:
+        return text(params, self.name)
+
+    def schema(self) -> Schema:
+        return {"type": "string", "pattern": NO_NUL}
+
+
+@dataclass(frozen=True)
+class Integer(Parameter):
+    """An integer from `minimum` to `maximum`; `default` when left out."""
+
+    default: int
+    minimum: int
+    maximum: int
+
+    def parse(self, params: QueryParams) -> int:
+        return integer(
+            params, self.name, default=self.default, minimum=self.minimum, maximum=self.maximum
+        )
+
+    def schema(self) -> Schema:
+        return {
+            "type": "integer",
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "default": self.default,
+        }
+
+
+@dataclass(frozen=True)
+class Choice(Parameter):
+    """One of `allowed`; None when left out."""
+
+    allowed: Collection[str]
+
+    def parse(self, params: QueryParams) -> str | None:
+        return choice(params, self.name, self.allowed)
+
+    def schema(self) -> Schema:
+        return {"type": "string", "enum": sorted(self.allowed)}
+
+
+@dataclass(frozen=True)
+class Timestamp(Parameter):
+    """An ISO 8601 date or moment (`parse_datetime`); None when left out."""
+
+    def parse(self, params: QueryParams) -> datetime | None:
+        return timestamp(params, self.name)
+
+    def schema(self) -> Schema:
+        return {"type": "string", "pattern": MOMENT_PATTERN, "example": "2024-01-02T03:04:05Z"}
+
+    def openapi(self) -> Schema:
+        return {
+            **super().openapi(),
+            "description": self.description
+            + " ISO 8601: a date such as `2024-01-02`, or a date and time (UTC when it has no"
+            " offset), in the years 0002 to 9998; anything else is a 400 `invalid_query_params`.",
+        }
+
+
+@dataclass(frozen=True)
+class Texts(Parameter):
+    """A list of texts (`texts`): `name=a&name=b`, `name[]=a` or `name[0]=a`.
+
+    `allowed`, when given, is stated to the document; the route checks it (its message names
+    the field that several parameters filter on).
+    """
+
+    allowed: Collection[str] | None = None
+
+    def parse(self, params: QueryParams) -> tuple[str, ...] | None:
+        return texts(params, self.name)
+
+    def schema(self) -> Schema:
+        if self.allowed is not None:
+            return {"type": "array", "items": {"type": "string", "enum": sorted(self.allowed)}}
+        return {"type": "array", "items": {"type": "string", "pattern": NO_NUL}}
+
+
+def limit(maximum: int = 100, default: int = 10) -> Integer:
+    """The page size parameter every list takes."""
+    return Integer(
+        "limit",
+        f"How many items a page holds (1 to {maximum}; {default} when left out).",
+        default=default,
+        minimum=1,
+        maximum=maximum,
+    )
+
+
+def page(maximum: int) -> Integer:
+    """The page number parameter of lists that take one."""
+    return Integer(
+        "page", f"Which page to return (1 to {maximum}).", default=1, minimum=1, maximum=maximum
+    )

@@ -9,16 +9,35 @@ from litestar.params import FromPath
 from litestar.types import ASGIApp
 
 from patron.async_actions import service as async_actions
-from patron.async_actions.schemas import ORDERS_IMPORT
+from patron.async_actions.schemas import ACCEPTED_LINKS, ORDERS_IMPORT, AsyncActionAccepted
 from patron.dependencies import actor_of, project_of, read, snapshot, transaction
 from patron.errors import InvalidPayload
 from patron.kit import query
 from patron.kit.http import json_response, key_or_404, read_json
 from patron.kit.validation import check_json_value
+from patron.openapi.operation import Link, PathParameter, operation
 from patron.orders import service
-from patron.orders.schemas import OrderCreate, OrderUpdate, check_order
+from patron.orders.schemas import (
+    MAX_IMPORT_ORDERS,
+    ImportRows,
+    OrderCreate,
+    OrderObject,
+    OrdersList,
+    OrderUpdate,
+    check_order,
+)
 
-MAX_IMPORT_ORDERS = 2000
+TAG = "Orders"
+PATH = {"order_id": PathParameter("orderId", "The order's `id` or `source_id`.")}
+_BY_ID = {"orderId": "$response.body#/id"}
+ORDER_LINKS = {
+    "GetOrder": Link("get-order", "Read the order.", _BY_ID),
+    "UpdateOrder": Link("update-order", "Change the order.", _BY_ID),
+}
+
+LIMIT = query.limit()
+PAGE = query.page(100)
+ORDER = query.Choice("order", "Sort order (`-created_at`).", service.LIST_ORDERS)
 
 
 def order_key(raw: str) -> str:
@@ -28,6 +47,18 @@ def order_key(raw: str) -> str:
 class OrderRoutes(Controller):
     path = "/v1/orders"
 
+    @operation(
+        "create-order",
+        TAG,
+        body=OrderCreate,
+        body_description="The order.",
+        response=OrderObject,
+        response_description="The order.",
+        links=ORDER_LINKS,
+        errors=("NotFound",),
+        description="Creates an order, or updates the one with the same `id` or `source_id`; its"
+        " `customer` and `referrer` are upserted as by POST /v1/customers.",
+    )
     @post("/", status_code=200)
     async def create_order(
         self,
@@ -41,6 +72,14 @@ class OrderRoutes(Controller):
             order = await service.upsert(conn, actor, payload=payload)
         return json_response(order)
 
+    @operation(
+        "list-orders",
+        TAG,
+        query=(LIMIT, PAGE, ORDER),
+        response=OrdersList,
+        response_description="A page of orders.",
+        errors=("InvalidQueryParams",),
+    )
     @get("/")
     async def list_orders(
         self,
@@ -53,12 +92,24 @@ class OrderRoutes(Controller):
             body = await service.list_orders(
                 conn,
                 project.id,
-                limit=query.integer(params, "limit", default=10, minimum=1, maximum=100),
-                page=query.integer(params, "page", default=1, minimum=1, maximum=100),
-                order=query.choice(params, "order", service.LIST_ORDERS) or "-created_at",
+                limit=LIMIT.parse(params),
+                page=PAGE.parse(params),
+                order=ORDER.parse(params) or "-created_at",
             )
             return json_response(body)
 
+    @operation(
+        "import-orders",
+        TAG,
+        body=ImportRows,
+        body_description="The orders.",
+        response=AsyncActionAccepted,
+        response_description="Queued.",
+        links=ACCEPTED_LINKS,
+        description=f"Queues an import of up to {MAX_IMPORT_ORDERS:,} historical orders; no"
+        " activities are recorded. An element that is not a valid order is reported in the async"
+        " action's `result`.",
+    )
     @post("/import", status_code=200)
     async def import_orders(
         self,
@@ -66,7 +117,7 @@ class OrderRoutes(Controller):
     ) -> ASGIApp:
         """Queue an import of up to 2,000 historical orders (no activities are recorded)."""
         actor = actor_of(request)
-        rows: list[Any] = await read_json(request, list[Any])
+        rows: list[Any] = await read_json(request, ImportRows)
         if len(rows) > MAX_IMPORT_ORDERS:
             raise InvalidPayload(f"At most {MAX_IMPORT_ORDERS} orders can be imported at once")
         check_json_value(rows, "")
@@ -76,6 +127,15 @@ class OrderRoutes(Controller):
             )
         return json_response({"async_action_id": action_id})
 
+    @operation(
+        "get-order",
+        TAG,
+        path=PATH,
+        response=OrderObject,
+        response_description="The order.",
+        links=ORDER_LINKS,
+        errors=("NotFound",),
+    )
     @get("/{order_id:str}")
     async def get_order(
         self,
@@ -87,6 +147,17 @@ class OrderRoutes(Controller):
         async with read(request) as conn:
             return json_response(await service.get(conn, project.id, order_key(order_id)))
 
+    @operation(
+        "update-order",
+        TAG,
+        path=PATH,
+        body=OrderUpdate,
+        body_description="What to change.",
+        response=OrderObject,
+        response_description="The order, changed.",
+        errors=("NotFound",),
+        description="Changes only the properties sent.",
+    )
     @put("/{order_id:str}")
     async def update_order(
         self,

@@ -1,4 +1,9 @@
-"""Order request bodies and the order object as Voucherify shows it."""
+"""Order request bodies and the order object as Voucherify shows it.
+
+The request Structs are what the routes decode into; the response Structs (`OrderObject`,
+`OrdersList`) describe what `render_order` and the service produce. Both are the OpenAPI
+document's schemas (`patron.openapi`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from msgspec import UNSET, Meta, UnsetType
 
 from patron.customers.schemas import CustomerCreate, Text, check_fields
 from patron.errors import InvalidPayload
+from patron.kit import fields
+from patron.kit.fields import Count, Moment
 from patron.kit.time import HOUR, date_pattern, render_datetime, render_optional_datetime
 from patron.kit.validation import check_metadata, check_text
 
@@ -19,27 +26,48 @@ Status = Literal["CREATED", "PAID", "CANCELED", "FULFILLED"]
 
 COUNTED_STATUSES = frozenset(["PAID", "FULFILLED"])
 MAX_ITEMS = 500
+MAX_IMPORT_ORDERS = 2000
+
+ItemMetadata = Annotated[dict[str, Any], fields.metadata("The item's custom attributes.")]
+
+
+# An order's `created_at` must be written in one of these years, whatever its offset: so it
+# renders in ISO 8601 in UTC. The OpenAPI document states the same as a pattern.
+FIRST_YEAR, LAST_YEAR = 1900, 9998
+_YEAR = "(?:19[0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+_LEAP_YEAR = "(?:(?:19|[2-9][0-9])(?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[3579][26])00)"
+# RFC 3339 as msgspec reads a datetime: `T`, `t` or a space; seconds required; offset optional.
+CREATED_AT_PATTERN = (
+    f"^{date_pattern(_YEAR, _LEAP_YEAR)}[Tt ]{HOUR}:[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{{1,9}})?"
+    f"(?:[Zz]|[+-]{HOUR}:?[0-5][0-9])?$"
+)
 
 
 class ProductRef(msgspec.Struct, omit_defaults=True):
+    """A product an item names (kept as sent)."""
+
     id: Text | None = None
     source_id: Text | None = None
     override: bool | None = None
     name: Text | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: ItemMetadata | None = None
     price: Money | None = None
 
 
 class SkuRef(msgspec.Struct, omit_defaults=True):
+    """A SKU an item names (kept as sent)."""
+
     id: Text | None = None
     source_id: Text | None = None
     override: bool | None = None
     sku: Text | None = None
     price: Money | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: ItemMetadata | None = None
 
 
 class OrderItem(msgspec.Struct, omit_defaults=True):
+    """An order's item; amounts are integers in the smallest currency unit."""
+
     sku_id: Text | None = None
     product_id: Text | None = None
     related_object: Literal["product", "sku"] | None = None
@@ -53,20 +81,37 @@ class OrderItem(msgspec.Struct, omit_defaults=True):
     price: Money | None = None
     product: ProductRef | None = None
     sku: SkuRef | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: ItemMetadata | None = None
 
 
 class OrderFields(msgspec.Struct):
     """What a client may set on an order; UNSET means "not sent"."""
 
-    source_id: Annotated[str, Meta(min_length=1, max_length=500)] | UnsetType | None = UNSET
-    status: Status | UnsetType = UNSET
+    source_id: Annotated[str, fields.text(500, min_length=1)] | UnsetType | None = UNSET
+    status: (
+        Annotated[Status, Meta(description="`CREATED` when a new order leaves it out.")] | UnsetType
+    ) = UNSET
     amount: Money | UnsetType | None = UNSET
     initial_amount: Money | UnsetType | None = UNSET
     discount_amount: Money | UnsetType | None = UNSET
     items: Annotated[list[OrderItem], Meta(max_length=MAX_ITEMS)] | UnsetType | None = UNSET
-    metadata: dict[str, Any] | UnsetType | None = UNSET
-    created_at: datetime | UnsetType = UNSET
+    metadata: (
+        Annotated[dict[str, Any], fields.metadata("The order's custom attributes.")]
+        | UnsetType
+        | None
+    ) = UNSET
+    created_at: (
+        Annotated[
+            datetime,
+            fields.pattern(
+                CREATED_AT_PATTERN,
+                "For historical orders: RFC 3339 (UTC without an offset), written in the years"
+                f" {FIRST_YEAR} to {LAST_YEAR} (`check_order`).",
+                examples=["2024-01-02T03:04:05Z"],
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
     referrer_id: Text | UnsetType | None = UNSET
     customer: CustomerCreate | UnsetType | None = UNSET
     referrer: CustomerCreate | UnsetType | None = UNSET
@@ -75,23 +120,23 @@ class OrderFields(msgspec.Struct):
 class OrderCreate(OrderFields):
     """Body of `POST /v1/orders`: create, or upsert by `id` or `source_id`."""
 
-    id: Annotated[str, Meta(min_length=1, max_length=200)] | UnsetType | None = UNSET
+    id: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=200,
+                description="The `id` of an existing order to update (404 if none).",
+                extra_json_schema={"pattern": fields.NO_NUL},
+            ),
+        ]
+        | UnsetType
+        | None
+    ) = UNSET
 
 
 class OrderUpdate(OrderFields):
     """Body of `PUT /v1/orders/{id}`."""
-
-
-# An order's `created_at` must be written in one of these years, whatever its offset: so it
-# renders in ISO 8601 in UTC. The OpenAPI document states the same as a pattern.
-FIRST_YEAR, LAST_YEAR = 1900, 9998
-_YEAR = "(?:19[0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
-_LEAP_YEAR = "(?:(?:19|[2-9][0-9])(?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[3579][26])00)"
-# RFC 3339 as msgspec reads a datetime: `T`, `t` or a space; seconds required; offset optional.
-CREATED_AT_PATTERN = (
-    f"^{date_pattern(_YEAR, _LEAP_YEAR)}[Tt ]{HOUR}:[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{{1,9}})?"
-    f"(?:[Zz]|[+-]{HOUR}:?[0-5][0-9])?$"
-)
 
 
 def check_order(order: OrderFields) -> None:
@@ -117,6 +162,16 @@ def check_order(order: OrderFields) -> None:
     if isinstance(order.items, list):
         for index, item in enumerate(order.items):
             check_metadata(msgspec.to_builtins(item), f".items[{index}]")
+
+
+ImportRows = Annotated[
+    list[Any],
+    fields.json_values(
+        "The orders, each like `OrderCreate`; an element that is not a valid order is reported in"
+        " the async action's `result`.",
+        max_items=MAX_IMPORT_ORDERS,
+    ),
+]
 
 
 def render_items(items: list[OrderItem]) -> list[dict[str, Any]]:
@@ -183,3 +238,54 @@ def render_order(row: Any) -> dict[str, Any]:
         order["referrer"] = {"id": row["referrer_id"], "object": "customer"}
     order["object"] = "order"
     return order
+
+
+# --- the order object (responses) ----------------------------------------------------------------
+
+
+class OrderItemObject(msgspec.Struct):
+    """The item as sent (`OrderItem`), with `amount` (price times quantity when not sent) and
+    `subtotal_amount` (`render_items`)."""
+
+    object: Literal["order_item"]
+    subtotal_amount: int | UnsetType = UNSET
+
+
+class CustomerReference(msgspec.Struct, forbid_unknown_fields=True):
+    id: str
+    object: Literal["customer"]
+
+
+class OrderObject(msgspec.Struct, forbid_unknown_fields=True):
+    """The order object (`render_order`)."""
+
+    id: Annotated[str, Meta(examples=["ord_xyz"])]
+    source_id: str | None
+    created_at: Moment
+    updated_at: Moment | None
+    status: Status
+    items_discount_amount: Count
+    total_discount_amount: Count
+    items: list[OrderItemObject]
+    metadata: dict[str, Any]
+    customer_id: str | None
+    referrer_id: str | None
+    object: Literal["order"]
+    amount: Count | UnsetType = UNSET
+    initial_amount: Count | UnsetType = UNSET
+    discount_amount: Count | UnsetType = UNSET
+    total_amount: (
+        Annotated[int, Meta(ge=0, description="`amount` less all discounts; present when it is.")]
+        | UnsetType
+    ) = UNSET
+    customer: CustomerReference | UnsetType = UNSET
+    referrer: CustomerReference | UnsetType = UNSET
+
+
+class OrdersList(msgspec.Struct, forbid_unknown_fields=True):
+    """A page of orders (`service.list_orders`)."""
+
+    object: Literal["list"]
+    data_ref: Literal["orders"]
+    orders: list[OrderObject]
+    total: Count
