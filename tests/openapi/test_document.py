@@ -239,3 +239,12 @@ class TestPatterns:
     @given(st.from_regex(EMAIL_PATTERN, fullmatch=True).filter(lambda text: len(text) <= 254))
     def test_every_email_the_pattern_admits_is_accepted(self, email: str) -> None:
         check_fields(CustomerCreate(email=email))
+
+
+class TestEventBody:
+    def test_referral_and_loyalty_require_their_code_as_the_server_does(self) -> None:
+        # msgspec drops a Meta on a struct's reference inside a union; the fuzzer found the
+        # document allowing `{"loyalty": {}}`, which the server refuses.
+        properties = document()["components"]["schemas"]["EventCreate"]["properties"]
+        for name in ("referral", "loyalty"):
+            assert properties[name]["required"] == ["code"], properties[name]

@@ -206,3 +206,21 @@ class TestNoProjectLock:
         finally:
             release.set()
             holder.join(30)
+
+
+class TestWhatAWriteAnswers:
+    def test_post_and_put_answer_the_customer_as_a_read_shows_it(self, http: httpx.Client) -> None:
+        """Metadata as jsonb stores it (key order, numbers), in the answer and the snapshot."""
+        body = {"source_id": unique(), "metadata": {"bb": 1, "a": 1e16, "z": -0.0, "c": [1.5]}}
+        created = http.post("/v1/customers", json=body)
+        assert created.status_code == 200
+        read = http.get(f"/v1/customers/{created.json()['id']}")
+        assert created.text == read.text
+        changed = http.put(
+            f"/v1/customers/{body['source_id']}", json={"metadata": {"y": 2e20, "b": True}}
+        )
+        assert changed.text == http.get(f"/v1/customers/{body['source_id']}").text
+        timeline = http.get(f"/v1/customers/{body['source_id']}/activity").json()["data"]
+        snapshots = {a["type"]: a["data"]["customer"] for a in timeline}
+        assert snapshots["customer.updated"] == changed.json()
+        assert snapshots["customer.created"] == created.json()

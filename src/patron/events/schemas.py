@@ -39,8 +39,10 @@ class EventCreate(msgspec.Struct):
 
     event: EventName
     customer: CustomerCreate
-    referral: Annotated[Referral, _CODE_REQUIRED] | UnsetType | None = UNSET
-    loyalty: Annotated[Loyalty, _CODE_REQUIRED] | UnsetType | None = UNSET
+    # On the union: msgspec drops a Meta on a struct's reference inside one (`required` holds
+    # only for an object, so null still passes).
+    referral: Annotated[Referral | None, _CODE_REQUIRED] | UnsetType = UNSET
+    loyalty: Annotated[Loyalty | None, _CODE_REQUIRED] | UnsetType = UNSET
     metadata: (
         Annotated[dict[str, Any], fields.metadata("The event's custom attributes.")]
         | UnsetType

@@ -10,6 +10,7 @@ N milliseconds before it ran, each batch below the one before.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -26,6 +27,8 @@ from patron.kit import json
 from patron.kit.time import render_datetime
 from patron.writes import repository
 from patron.writes import segments as segment_moves
+
+logger = logging.getLogger(__name__)
 
 _MILLISECOND = timedelta(milliseconds=1)
 # Bulk creations keep clear of the milliseconds that single creations take (the latest ones).
@@ -75,10 +78,14 @@ async def merge(
         await savepoint.start()
         try:
             touched = await _merge(conn, actor, changes, merge_metadata)
-        except asyncpg.UniqueViolationError:
+        except asyncpg.UniqueViolationError as exc:
             await savepoint.rollback()
             if attempt == _ATTEMPTS:
                 raise
+            # The constraint's name, never its detail: that quotes the source_id.
+            logger.info(
+                "bulk batch met a concurrent creation (%s); merging it again", exc.constraint_name
+            )
             continue
         except BaseException:
             await savepoint.rollback()
@@ -157,8 +164,10 @@ _LOWEST_LIMIT = 1000
 async def creation_moments(conn: Connection, actor: Actor, count: int) -> list[datetime]:
     """`count` distinct milliseconds, ascending, that no live customer of the project holds,
     the latest free ones at least a second before now and below those this action took
-    before."""
+    before. Bulk batches of one project take turns from here to their commit
+    (`hold_bulk_dating`), so that two imports never choose the same milliseconds."""
     key = (actor.project_id, actor.request_id)
+    await repository.hold_bulk_dating(conn, actor.project_id)
     start = await repository.database_now(conn) - _BEHIND_NOW
     lowest = _LOWEST.get(key)
     if lowest is not None:

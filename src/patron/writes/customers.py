@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
+
 from patron.activities import repository as activities_repository
 from patron.activities import service as activities
 from patron.activities.service import Actor, Prepared
@@ -28,13 +30,14 @@ from patron.customers.schemas import (
     render_customer,
 )
 from patron.db.pool import Connection
+from patron.errors import TooManyRequests
 from patron.events import repository as events_repository
 from patron.kit import ids
 from patron.kit.time import render_datetime
 from patron.orders import repository as orders_repository
 from patron.writes import repository
 from patron.writes import segments as segment_moves
-from patron.writes.repository import CREATED_AT_MARK, UPDATED_AT_MARK
+from patron.writes.repository import CREATED_AT_MARK, METADATA_MARK, UPDATED_AT_MARK
 
 # Each retry follows a concurrent request that made the same source_id live first, or took the
 # creation millisecond chosen (rare: see `patron_customer_created_at`).
@@ -75,6 +78,7 @@ def _new_customer(
     and its `customer.created` activity."""
     customer = render_customer(new_customer_row(customer_id, source_id, values, _SOME_MOMENT))
     customer["created_at"] = CREATED_AT_MARK
+    customer["metadata"] = METADATA_MARK
     created = activities.prepare(
         actor, activity_type="customer.created", data={"customer": customer}
     )
@@ -82,9 +86,10 @@ def _new_customer(
 
 
 def _created(customer: dict[str, Any], row: Row) -> dict[str, Any]:
-    """The new customer as rendered beforehand, with the created_at its statement chose (the
-    rest is what the row holds: no need to render it again)."""
+    """The new customer as rendered beforehand, with the created_at its statement chose and the
+    metadata as stored (jsonb's key order and numbers); the rest is what the row holds."""
     customer["created_at"] = render_datetime(row["created_at"])
+    customer["metadata"] = row["metadata"]
     return customer
 
 
@@ -97,9 +102,25 @@ async def upsert(
     New: one statement inserts it, counts it and records `customer.created`. Existing and
     changed: it is locked, updated and `customer.updated` recorded; unchanged: nothing is
     written. With `settle_segments` false the caller changes more and calls `settle` itself.
-    Raises NotFound for an `id` that names no live customer.
+    Raises NotFound for an `id` that names no live customer, TooManyRequests when the project
+    created more than 60,000 customers in the last minute (no free creation millisecond).
     """
     values = column_values(payload)
+    try:
+        written = await _upsert(conn, actor, payload, values)
+    except asyncpg.LockNotAvailableError:
+        # patron_customer_created_at found no free millisecond in the last minute.
+        raise TooManyRequests(
+            "More than 60,000 customers were created in this project in the last minute"
+        ) from None
+    if settle_segments:
+        await settle(conn, actor, [written.id], auto_update=written.auto_update)
+    return written
+
+
+async def _upsert(
+    conn: Connection, actor: Actor, payload: CustomerCreate, values: dict[str, Any]
+) -> Written:
     project_id = actor.project_id
     if isinstance(payload.id, str):
         auto_update, row = await repository.lock_holding_segments(
@@ -107,12 +128,8 @@ async def upsert(
         )
         if row is None:
             raise customer_not_found(payload.id)
-        written = await _apply(conn, actor, row, values, auto_update)
-    else:
-        written = await _create_or_apply(conn, actor, payload, values)
-    if settle_segments:
-        await settle(conn, actor, [written.id], auto_update=written.auto_update)
-    return written
+        return await _apply(conn, actor, row, values, auto_update)
+    return await _create_or_apply(conn, actor, payload, values)
 
 
 async def _create_or_apply(
@@ -170,12 +187,17 @@ async def _apply(
         return Written(render_customer(row), auto_update)
     customer = render_customer({**dict(row.items()), **merged})
     customer["updated_at"] = UPDATED_AT_MARK
+    customer["metadata"] = METADATA_MARK
     updated = activities.prepare(
         actor, activity_type="customer.updated", data={"customer": customer}
     )
-    updated_at = await repository.update(conn, actor.project_id, row["id"], merged, updated)
-    # The rest of the row is what was rendered: only updated_at was the statement's to choose.
+    updated_at, metadata = await repository.update(
+        conn, actor.project_id, row["id"], merged, updated
+    )
+    # The rest of the row is what was rendered: updated_at was the statement's to choose, and
+    # the metadata is as jsonb stores it.
     customer["updated_at"] = render_datetime(updated_at)
+    customer["metadata"] = metadata
     return Written(customer, auto_update)
 
 

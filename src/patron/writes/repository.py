@@ -28,14 +28,20 @@ Row = asyncpg.Record
 # (the API refuses it), so no client value can look like these.
 CREATED_AT_MARK = "\x00created_at"
 UPDATED_AT_MARK = "\x00updated_at"
+# The metadata as jsonb stores it (its key order and numbers), so that a snapshot is what a read
+# of the customer shows.
+METADATA_MARK = "\x00metadata"
 
 
-def _filled(data_param: str, mark: str, moment: str) -> str:
-    """SQL for the activity data `data_param` (JSON text) with `mark` replaced by `moment`."""
-    mark_json = json.encode(mark).decode()
+def _filled(data_param: str, source: str, moment_mark: str, moment: str) -> str:
+    """SQL for the activity data `data_param` (JSON text) with `moment_mark` replaced by the
+    rendered `source`.`moment` and METADATA_MARK by `source`'s stored metadata."""
+    moment_json = json.encode(moment_mark).decode()
+    metadata_json = json.encode(METADATA_MARK).decode()
     return (
-        f"replace({data_param}::text, '{mark_json}',"
-        f" '\"' || patron_render_timestamp({moment}) || '\"')::json"
+        f"replace(replace({data_param}::text, '{moment_json}',"
+        f" '\"' || patron_render_timestamp({source}.{moment}) || '\"'),"
+        f" '{metadata_json}', {source}.metadata::text)::json"
     )
 
 
@@ -66,6 +72,13 @@ def _count_cte(name: str, source: str, delta: str) -> str:
     )"""
 
 
+# The segments lock, held (shared) before any customer row is locked: the order every write
+# takes them in (`hold_segments`). `_HELD` is a condition without outer references, which
+# PostgreSQL checks once before the scan it guards, so the lock comes first.
+_HOLD = "hold AS MATERIALIZED (SELECT patron_hold_segments($1) AS auto_update)"
+_HELD = "(SELECT auto_update FROM hold) IS NOT NULL"
+
+
 async def hold_segments(conn: Connection, project_id: str) -> bool:
     """Take the project's segments lock shared until commit; whether the project has
     auto-update segments (read once the lock is held)."""
@@ -94,9 +107,10 @@ async def upsert_by_source_id(
     placeholders = "".join(f", ${index}" for index in range(9, 9 + len(columns)))
     row = await conn.fetchrow(
         f"""
-        WITH existing AS MATERIALIZED (
+        WITH {_HOLD},
+        existing AS MATERIALIZED (
             SELECT {COLUMNS} FROM customers
-            WHERE project_id = $1 AND source_id = $3 AND deleted_at IS NULL
+            WHERE {_HELD} AND project_id = $1 AND source_id = $3 AND deleted_at IS NULL
             FOR UPDATE
         ),
         inserted AS (
@@ -107,8 +121,8 @@ async def upsert_by_source_id(
             RETURNING {COLUMNS}
         ),
         {_count_cte("counted", "inserted", "1")},
-        {_activity("inserted", 4, _filled("$8", CREATED_AT_MARK, "inserted.created_at"))}
-        SELECT patron_hold_segments($1) AS auto_update,
+        {_activity("inserted", 4, _filled("$8", "inserted", CREATED_AT_MARK, "created_at"))}
+        SELECT (SELECT auto_update FROM hold) AS auto_update,
                (SELECT count(*) FROM counted) AS counted, found.* FROM (
             SELECT true AS created, {COLUMNS} FROM inserted
             UNION ALL
@@ -141,15 +155,16 @@ async def insert_without_source_id(
     placeholders = "".join(f", ${index}" for index in range(8, 8 + len(columns)))
     row = await conn.fetchrow(
         f"""
-        WITH inserted AS (
+        WITH {_HOLD},
+        inserted AS (
             INSERT INTO customers (project_id, id, created_at{names})
-            VALUES ($1, $2, patron_customer_created_at($1){placeholders})
+            SELECT $1, $2, patron_customer_created_at($1){placeholders} WHERE {_HELD}
             ON CONFLICT DO NOTHING
             RETURNING {COLUMNS}
         ),
         {_count_cte("counted", "inserted", "1")},
-        {_activity("inserted", 3, _filled("$7", CREATED_AT_MARK, "inserted.created_at"))}
-        SELECT patron_hold_segments($1) AS auto_update,
+        {_activity("inserted", 3, _filled("$7", "inserted", CREATED_AT_MARK, "created_at"))}
+        SELECT (SELECT auto_update FROM hold) AS auto_update,
                (SELECT count(*) FROM counted) AS counted, {COLUMNS} FROM inserted
         """,
         project_id,
@@ -171,10 +186,11 @@ async def lock_holding_segments(
     value = customer_id if customer_id is not None else key
     row = await conn.fetchrow(
         f"""
-        SELECT patron_hold_segments($1) AS auto_update, found.* FROM (SELECT NULL) AS anchor
+        WITH {_HOLD}
+        SELECT (SELECT auto_update FROM hold) AS auto_update, found.* FROM (SELECT NULL) AS anchor
         LEFT JOIN LATERAL (
             SELECT {COLUMNS} FROM customers
-            WHERE project_id = $1 AND deleted_at IS NULL AND {match}
+            WHERE {_HELD} AND project_id = $1 AND deleted_at IS NULL AND {match}
             ORDER BY id = $2 DESC
             LIMIT 1
             FOR UPDATE
@@ -193,31 +209,32 @@ async def update(
     customer_id: str,
     values: dict[str, Any],
     updated: Prepared,
-) -> datetime:
+) -> tuple[datetime, dict[str, Any]]:
     """Write every client-settable column of a locked customer, stamp updated_at, and record
-    its `customer.updated` activity (`updated`, whose data holds UPDATED_AT_MARK); returns the
-    new updated_at."""
+    its `customer.updated` activity (`updated`, whose data holds UPDATED_AT_MARK and
+    METADATA_MARK); returns the new updated_at and the metadata as stored."""
     assignments = ", ".join(
         f"{column} = ${index}" for index, column in enumerate(MUTABLE_COLUMNS, start=8)
     )
-    updated_at: datetime = await conn.fetchval(
+    row = await conn.fetchrow(
         f"""
         WITH updated AS (
             UPDATE customers
             SET {assignments},
                 updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), created_at)
             WHERE project_id = $1 AND id = $2
-            RETURNING id, updated_at
+            RETURNING id, updated_at, metadata
         ),
-        {_activity("updated", 3, _filled("$7", UPDATED_AT_MARK, "updated.updated_at"))}
-        SELECT updated_at FROM updated
+        {_activity("updated", 3, _filled("$7", "updated", UPDATED_AT_MARK, "updated_at"))}
+        SELECT updated_at, metadata FROM updated
         """,
         project_id,
         customer_id,
         *_activity_args(updated),
         *(values[column] for column in MUTABLE_COLUMNS),
     )
-    return updated_at
+    assert row is not None
+    return row["updated_at"], row["metadata"]
 
 
 async def set_system_metadata(
@@ -421,6 +438,12 @@ async def lock_live_by_source_ids(
         list(source_ids),
     )
     return {row["source_id"]: row for row in rows}
+
+
+async def hold_bulk_dating(conn: Connection, project_id: str) -> None:
+    """Bulk batches of one project date their new customers one at a time (until commit): they
+    choose among milliseconds that only committed rows are known to hold."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", 40_004, project_id)
 
 
 async def taken_created_at(
