@@ -9,7 +9,8 @@ project ran one at a time. Now:
   else a random new one, so that a creation does not wait for another to commit; a project has
   about as many slots as it ever had creations in flight at once.
 - `created_at` stays distinct among a project's live customers, which the JS SDK's `scroll()`
-  relies on (a created_at cursor sees each customer exactly once): a unique index says so, and
+  relies on (a created_at cursor sees each customer that existed when it began exactly once):
+  a unique index says so, and
   `patron_customer_created_at` hands a creation the latest free millisecond at or before now,
   skipping those that committed customers hold and those that creations in flight hold (a
   transaction-level advisory lock per millisecond, taken with a try: no one waits for it).
