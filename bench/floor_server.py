@@ -15,9 +15,10 @@ the same answer from the same tables:
 
 What it leaves out, and `Patron / floor` therefore contains along with the framework: request
 ids and the access log, msgspec's checks of every field, the upsert's row locks taken before
-writing, the project's customer count, segments, and skipping the write when nothing changes
-(the floor writes and records an activity every time). It serves nothing else: every other
-path is a 404, and a body names its customer by `source_id` only (an `id` in it is ignored).
+writing, the project's customer count, distinct creation milliseconds, segments, and skipping
+the write when nothing changes (the floor writes and records an activity every time). It
+serves nothing else: every other path is a 404, and a body names its customer by `source_id`
+only (an `id` in it is ignored).
 
     .venv/bin/python -m bench.floor_server --dsn postgresql://… [--port 8002]
 """
@@ -76,9 +77,7 @@ def upsert_statement(sent: tuple[str, ...]) -> str:
     Only the fields sent are written, on insert and on update alike (an update keeps the rest).
     The conflict target repeats the predicate of Patron's partial unique index
     `customers_source_id_key`, which is how PostgreSQL picks that index as the arbiter; `xmax = 0`
-    holds for a row this statement inserted and not for one it updated. `created_at` must be
-    distinct among a project's live customers (a unique index; the JS SDK's scroll relies on
-    it), so the floor takes it from `patron_customer_created_at` as Patron does.
+    holds for a row this statement inserted and not for one it updated.
     """
     # Names from FIELDS only, never from the request: the values go as parameters.
     columns = "".join(f", {field}" for field in sent)
@@ -86,7 +85,7 @@ def upsert_statement(sent: tuple[str, ...]) -> str:
     updates = "".join(f"{field} = EXCLUDED.{field}, " for field in sent)
     return f"""
 INSERT INTO customers AS c (project_id, id, source_id, created_at{columns})
-VALUES ($1, $2, $3, patron_customer_created_at($1){values})
+VALUES ($1, $2, $3, date_trunc('milliseconds', clock_timestamp()){values})
 ON CONFLICT (project_id, source_id) WHERE source_id IS NOT NULL AND deleted_at IS NULL
 DO UPDATE SET {updates}updated_at = greatest(date_trunc('milliseconds', clock_timestamp()),
                                              c.created_at)

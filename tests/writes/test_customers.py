@@ -8,6 +8,7 @@ import concurrent.futures
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -95,13 +96,10 @@ class TestScrollWhileWriting:
     def test_both_directions_see_every_existing_customer_exactly_once(
         self, server: RunningServer, project: Credentials, http: httpx.Client
     ) -> None:
-        with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            existing = list(
-                pool.map(
-                    lambda n: http.post("/v1/customers", json={"source_id": f"e{n}"}).json()["id"],
-                    range(120),
-                )
-            )
+        # One after another: each gets a millisecond of its own.
+        existing = [
+            http.post("/v1/customers", json={"source_id": f"e{n}"}).json()["id"] for n in range(120)
+        ]
         with _Writers(server, project, existing) as writers:
             for limit in (1, 3, 10):
                 for ascending in (False, True):
@@ -163,15 +161,46 @@ class TestCreationMoments:
         )
         assert all(row["created_at"] >= before.replace(microsecond=0) for row in api)
 
-    def test_concurrent_creations_get_distinct_moments(
+    def test_concurrent_creations_are_dated_now_or_just_before(
         self, server: RunningServer, project: Credentials, http: httpx.Client
     ) -> None:
+        before = server.db.fetchval("SELECT date_trunc('milliseconds', clock_timestamp())")
         with concurrent.futures.ThreadPoolExecutor(16) as pool:
-            created = list(
-                pool.map(lambda _: http.post("/v1/customers", json={}).json(), range(200))
-            )
-        moments = [customer["created_at"] for customer in created]
-        assert len(set(moments)) == 200
+            list(pool.map(lambda _: http.post("/v1/customers", json={}), range(100)))
+        rows = server.db.fetch(
+            "SELECT created_at, clock_timestamp() AS now FROM customers WHERE project_id = $1",
+            project.project_id,
+        )
+        assert len(rows) == 100
+        # At most 8 milliseconds back from the creation, and never ahead of the clock.
+        assert all(before - timedelta(milliseconds=8) <= r["created_at"] <= r["now"] for r in rows)
+
+
+class TestPagesOfOneMillisecond:
+    def test_a_scroll_page_never_ends_inside_a_millisecond(
+        self, server: RunningServer, project: Credentials, http: httpx.Client
+    ) -> None:
+        """Customers sharing a created_at (a project creating more than ~1,000 a second) are
+        paged together, so the strict created_at cursor skips none of them."""
+        ids = [http.post("/v1/customers", json={}).json()["id"] for _ in range(12)]
+        shared = server.db.fetchval("SELECT created_at FROM customers WHERE id = $1", ids[3])
+        server.db.fetch(
+            "UPDATE customers SET created_at = $2 WHERE project_id = $1 AND id = ANY($3::text[])",
+            project.project_id,
+            shared,
+            ids[3:8],
+        )
+        for limit in (6, 7, 10):
+            for ascending in (False, True):
+                seen = _scroll(http, ascending=ascending, limit=limit)
+                assert sorted(seen) == sorted(ids), (limit, ascending)
+        # The first page, limit 6, newest first: 4 customers after the five of one moment,
+        # then those five on the next page.
+        page = http.get(
+            "/v1/customers", params={"limit": 6, "starting_after": "2200-01-01T00:00:00Z"}
+        ).json()
+        assert [c["id"] for c in page["customers"]] == ids[:7:-1]
+        assert page["has_more"] is True
 
 
 class TestNoProjectLock:

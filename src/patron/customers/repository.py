@@ -64,9 +64,8 @@ async def live_by_ids(conn: Connection, project_id: str, customer_ids: Sequence[
 
 # Whitelisted orderings: the client picks a key, never SQL.
 ORDERINGS: dict[str, str] = {
-    # created_at is unique among a project's live customers (migration 0011).
-    "created_at": "created_at ASC",
-    "-created_at": "created_at DESC",
+    "created_at": "created_at ASC, id ASC",
+    "-created_at": "created_at DESC, id DESC",
     "updated_at": "updated_at ASC NULLS FIRST, id ASC",
     "-updated_at": "updated_at DESC NULLS LAST, id DESC",
     "source_id": "source_id ASC NULLS FIRST, id ASC",

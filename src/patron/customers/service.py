@@ -124,7 +124,9 @@ class ListFilters:
 
 async def list_customers(conn: Connection, project_id: str, filters: ListFilters) -> dict[str, Any]:
     """A page of customers with an accurate `total` and `has_more`; run it in one snapshot
-    (`db.pool.snapshot`) so that the page and its total agree."""
+    (`db.pool.snapshot`) so that the page and its total agree. With a `starting_after` cursor
+    in created_at order, a page ends between two milliseconds (`_whole_moments`).
+    CONTRACT.md §4 (list customers, the JS SDK's scroll)."""
     query = ListQuery(project_id)
     for name in (
         "email",
@@ -158,10 +160,28 @@ async def list_customers(conn: Connection, project_id: str, filters: ListFilters
         offset=(filters.page - 1) * filters.limit,
     )
     total = await repository.count(conn, query)
+    has_more = len(rows) > filters.limit
+    page = list(rows[: filters.limit])
+    if has_more and filters.starting_after is not None and filters.order in _BY_CREATION:
+        page = _whole_moments(page, rows[filters.limit])
     return {
         "object": "list",
         "data_ref": "customers",
-        "customers": [render_customer(row) for row in rows[: filters.limit]],
+        "customers": [render_customer(row) for row in page],
         "total": total,
-        "has_more": len(rows) > filters.limit,
+        "has_more": has_more,
     }
+
+
+_BY_CREATION = frozenset({"created_at", "-created_at"})
+
+
+def _whole_moments(page: list[repository.Row], following: repository.Row) -> list[repository.Row]:
+    """The page without its last customers when they share their created_at with the one that
+    follows it: the next page's cursor is the last created_at shown, compared strictly, so a
+    page must never end inside a run of customers created in one millisecond (fewer items,
+    `has_more` still true). A run that fills the whole page is left as it is: cutting it would
+    leave the page empty, which ends a client's scroll."""
+    moment = following["created_at"]
+    whole = [row for row in page if row["created_at"] != moment]
+    return whole or page

@@ -3,7 +3,9 @@ metadata, order summaries, and locks. Each takes the customer's row lock, change
 records the activity in the same statement or transaction, and settles segment moves.
 
 No per-project row is locked: a new customer's `created_at` comes from
-`patron_customer_created_at` and its count from a slot of `customer_counts` (migration 0011).
+`patron_customer_created_at` (a millisecond no other customer of the project holds, while the
+project creates fewer than about 1,000 a second) and its count from a slot of `customer_counts`
+(migration 0011).
 Lock order, everywhere: customer rows by id, then what hangs off them (orders, members).
 """
 
@@ -13,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-
-import asyncpg
 
 from patron.activities import repository as activities_repository
 from patron.activities import service as activities
@@ -30,7 +30,6 @@ from patron.customers.schemas import (
     render_customer,
 )
 from patron.db.pool import Connection
-from patron.errors import TooManyRequests
 from patron.events import repository as events_repository
 from patron.kit import ids
 from patron.kit.time import render_datetime
@@ -102,17 +101,9 @@ async def upsert(
     New: one statement inserts it, counts it and records `customer.created`. Existing and
     changed: it is locked, updated and `customer.updated` recorded; unchanged: nothing is
     written. With `settle_segments` false the caller changes more and calls `settle` itself.
-    Raises NotFound for an `id` that names no live customer, TooManyRequests when the project
-    created more than 60,000 customers in the last minute (no free creation millisecond).
+    Raises NotFound for an `id` that names no live customer.
     """
-    values = column_values(payload)
-    try:
-        written = await _upsert(conn, actor, payload, values)
-    except asyncpg.LockNotAvailableError:
-        # patron_customer_created_at found no free millisecond in the last minute.
-        raise TooManyRequests(
-            "More than 60,000 customers were created in this project in the last minute"
-        ) from None
+    written = await _upsert(conn, actor, payload, column_values(payload))
     if settle_segments:
         await settle(conn, actor, [written.id], auto_update=written.auto_update)
     return written
