@@ -69,7 +69,7 @@ class LimitApp:
         # read-only snapshot, single reads outside any transaction.
         if parts == ["v1", "customers"] and method == "POST":
             payload = msgspec.json.decode(body, type=CustomerCreate)
-            async with transaction(self.pool) as conn:
+            async with read(self.pool) as conn:  # the write path opens its transaction
                 return 200, await customers.upsert(conn, self.actor, payload=payload)
         if parts == ["v1", "customers"] and method == "GET":
             filters = ListFilters(

@@ -183,12 +183,15 @@ class TestAllOrNothing:
         body = assert_error(update, 500, "internal_server_error")
         assert "activity store failed" not in update.text
         assert "Traceback" not in body["details"]
-        created = http.post("/v1/customers", json={"source_id": "never", "name": "x"})
-        assert_error(created, 500, "internal_server_error")
+        upserted = http.post(
+            "/v1/customers", json={"source_id": customer["source_id"], "name": "x"}
+        )
+        assert_error(upserted, 500, "internal_server_error")
         monkeypatch.undo()
         assert http.get(f"/v1/customers/{customer['id']}").json()["name"] == "Bob Smith"
-        assert http.get("/v1/customers/never").status_code == 404
         assert http.get("/v1/customers").json()["total"] == 1
+        timeline = http.get(f"/v1/customers/{customer['id']}/activity").json()["data"]
+        assert [activity["type"] for activity in timeline] == ["customer.created"]
 
 
 class TestRequestIdInTheLog:

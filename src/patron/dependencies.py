@@ -66,3 +66,10 @@ def snapshot(request: Request[Any, Any, Any]) -> AbstractAsyncContextManager[Con
     """A read-only transaction of one snapshot, for a page and its total (`db.pool.snapshot`)."""
     pool: Pool = request.app.state.pool
     return pool_snapshot(pool)
+
+
+def connection(request: Request[Any, Any, Any]) -> AbstractAsyncContextManager[Connection]:
+    """A connection outside any transaction, for a write whose service opens the transaction
+    itself, and only when it needs more than one statement (`writes.customers.upsert`)."""
+    pool: Pool = request.app.state.pool
+    return pool_read(pool)

@@ -22,7 +22,7 @@ from patron.customers.schemas import (
     check_fields,
 )
 from patron.customers.service import ListFilters
-from patron.dependencies import actor_of, project_of, read, snapshot, transaction
+from patron.dependencies import actor_of, connection, project_of, read, snapshot, transaction
 from patron.kit import query
 from patron.kit.http import json_response, read_json
 from patron.kit.multipart import spool_file_field
@@ -90,7 +90,8 @@ class CustomerRoutes(Controller):
         actor = actor_of(request)
         payload: CustomerCreate = await read_json(request, CustomerCreate)
         check_fields(payload)
-        async with transaction(request) as conn:
+        # The write path opens the transaction: a new customer is one statement on its own.
+        async with connection(request) as conn:
             customer = await service.upsert(conn, actor, payload=payload)
         return json_response(customer)
 

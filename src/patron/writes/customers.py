@@ -101,12 +101,55 @@ async def upsert(
     New: one statement inserts it, counts it and records `customer.created`. Existing and
     changed: it is locked, updated and `customer.updated` recorded; unchanged: nothing is
     written. With `settle_segments` false the caller changes more and calls `settle` itself.
-    Raises NotFound for an `id` that names no live customer.
+    Outside a transaction (a route's connection), a new customer of a project without
+    auto-update segments is created by that one statement alone, committed as it ends; every
+    other case runs in a transaction opened here. Raises NotFound for an `id` that names no
+    live customer.
     """
-    written = await _upsert(conn, actor, payload, column_values(payload))
+    values = column_values(payload)
+    if not conn.is_in_transaction():
+        if not isinstance(payload.id, str):
+            alone = await _create_alone(conn, actor, payload, values)
+            if alone is not None:
+                return alone
+        async with conn.transaction():
+            return await upsert(conn, actor, payload=payload, settle_segments=settle_segments)
+    written = await _upsert(conn, actor, payload, values)
     if settle_segments:
         await settle(conn, actor, [written.id], auto_update=written.auto_update)
     return written
+
+
+async def _create_alone(
+    conn: Connection, actor: Actor, payload: CustomerCreate, values: dict[str, Any]
+) -> Written | None:
+    """Create the customer in one statement that is its own transaction; None when the body
+    names an existing customer or the project has auto-update segments."""
+    source_id = payload.source_id if isinstance(payload.source_id, str) else None
+    customer_id = ids.customer_id()
+    customer, created = _new_customer(actor, customer_id, source_id, values)
+    if source_id is None:
+        inserted = await repository.insert_without_source_id(
+            conn,
+            actor.project_id,
+            customer_id=customer_id,
+            values=values,
+            created=created,
+            alone=True,
+        )
+        return None if inserted is None else Written(_created(customer, inserted[1]), False)
+    found = await repository.upsert_by_source_id(
+        conn,
+        actor.project_id,
+        customer_id=customer_id,
+        source_id=source_id,
+        values=values,
+        created=created,
+        alone=True,
+    )
+    if found is None or not found[1]:
+        return None
+    return Written(_created(customer, found[2]), False)
 
 
 async def _upsert(

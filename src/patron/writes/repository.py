@@ -94,14 +94,20 @@ async def upsert_by_source_id(
     source_id: str,
     values: dict[str, Any],
     created: Prepared,
+    alone: bool = False,
 ) -> tuple[bool, bool, Row] | None:
     """Lock the live customer with this source_id, or create it (`customer_id`, the columns in
     `values`) with its `customer.created` activity (`created`, whose data holds
     CREATED_AT_MARK) and count it, holding the project's segments (see `hold_segments`).
 
     Returns (auto-update segments exist, created, row); None when a concurrent request made
-    the source_id live first (or took the chosen millisecond): try again.
+    the source_id live first: try again. `alone`: the statement is its own transaction, so it
+    locks nothing and creates only when the project has no auto-update segments (whose moves
+    would have to be in the same transaction); a customer it did not create is returned as
+    read, unlocked.
     """
+    lock = "" if alone else "FOR UPDATE"
+    only_if = "AND NOT (SELECT auto_update FROM hold)" if alone else ""
     columns = [column for column in MUTABLE_COLUMNS if column in values]
     names = "".join(f", {column}" for column in columns)
     placeholders = "".join(f", ${index}" for index in range(9, 9 + len(columns)))
@@ -111,12 +117,12 @@ async def upsert_by_source_id(
         existing AS MATERIALIZED (
             SELECT {COLUMNS} FROM customers
             WHERE {_HELD} AND project_id = $1 AND source_id = $3 AND deleted_at IS NULL
-            FOR UPDATE
+            {lock}
         ),
         inserted AS (
             INSERT INTO customers (project_id, id, source_id, created_at{names})
             SELECT $1, $2, $3, patron_customer_created_at($1){placeholders}
-            WHERE NOT EXISTS (SELECT 1 FROM existing)
+            WHERE NOT EXISTS (SELECT 1 FROM existing) {only_if}
             ON CONFLICT DO NOTHING
             RETURNING {COLUMNS}
         ),
@@ -147,9 +153,11 @@ async def insert_without_source_id(
     customer_id: str,
     values: dict[str, Any],
     created: Prepared,
+    alone: bool = False,
 ) -> tuple[bool, Row] | None:
-    """Create a customer with no source_id (see `upsert_by_source_id`); None when the chosen
-    millisecond was taken meanwhile."""
+    """Create a customer with no source_id (see `upsert_by_source_id`, `alone` included); None
+    when it was not created."""
+    condition = "NOT (SELECT auto_update FROM hold)" if alone else _HELD
     columns = [column for column in MUTABLE_COLUMNS if column in values]
     names = "".join(f", {column}" for column in columns)
     placeholders = "".join(f", ${index}" for index in range(8, 8 + len(columns)))
@@ -158,7 +166,7 @@ async def insert_without_source_id(
         WITH {_HOLD},
         inserted AS (
             INSERT INTO customers (project_id, id, created_at{names})
-            SELECT $1, $2, patron_customer_created_at($1){placeholders} WHERE {_HELD}
+            SELECT $1, $2, patron_customer_created_at($1){placeholders} WHERE {condition}
             ON CONFLICT DO NOTHING
             RETURNING {COLUMNS}
         ),
