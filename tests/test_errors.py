@@ -183,10 +183,11 @@ class TestAllOrNothing:
         body = assert_error(update, 500, "internal_server_error")
         assert "activity store failed" not in update.text
         assert "Traceback" not in body["details"]
-        upserted = http.post(
-            "/v1/customers", json={"source_id": customer["source_id"], "name": "x"}
+        tracked = http.post(
+            "/v1/events",
+            json={"event": "seen", "customer": {"source_id": customer["source_id"], "name": "x"}},
         )
-        assert_error(upserted, 500, "internal_server_error")
+        assert_error(tracked, 500, "internal_server_error")
         monkeypatch.undo()
         assert http.get(f"/v1/customers/{customer['id']}").json()["name"] == "Bob Smith"
         assert http.get("/v1/customers").json()["total"] == 1

@@ -101,10 +101,11 @@ async def upsert(
     New: one statement inserts it, counts it and records `customer.created`. Existing and
     changed: it is locked, updated and `customer.updated` recorded; unchanged: nothing is
     written. With `settle_segments` false the caller changes more and calls `settle` itself.
-    Outside a transaction (a route's connection), a new customer of a project without
-    auto-update segments is created by that one statement alone, committed as it ends; every
-    other case runs in a transaction opened here. Raises NotFound for an `id` that names no
-    live customer.
+    Outside a transaction (a route's connection), in a project without auto-update segments, a
+    new customer is created by one statement that is its own transaction, and an existing one
+    is changed by a second such statement, made only if the row is still as the first read it;
+    every other case runs in a transaction opened here, the customer locked. Raises NotFound
+    for an `id` that names no live customer.
     """
     values = column_values(payload)
     if not conn.is_in_transaction():
@@ -123,8 +124,10 @@ async def upsert(
 async def _create_alone(
     conn: Connection, actor: Actor, payload: CustomerCreate, values: dict[str, Any]
 ) -> Written | None:
-    """Create the customer in one statement that is its own transaction; None when the body
-    names an existing customer or the project has auto-update segments."""
+    """Create the customer, or change the existing one, in statements that are each their own
+    transaction: the creation alone, or a read and then a change made only if the row is still
+    as read. None when that cannot be (the project has auto-update segments, or the customer
+    changed in between): the caller then locks in a transaction."""
     source_id = payload.source_id if isinstance(payload.source_id, str) else None
     customer_id = ids.customer_id()
     customer, created = _new_customer(actor, customer_id, source_id, values)
@@ -147,9 +150,44 @@ async def _create_alone(
         created=created,
         alone=True,
     )
-    if found is None or not found[1]:
+    if found is None or found[0]:
         return None
-    return Written(_created(customer, found[2]), False)
+    _, was_created, row = found
+    if was_created:
+        return Written(_created(customer, row), False)
+    current = {column: row[column] for column in MUTABLE_COLUMNS}
+    merged = {**current, **values}
+    if merged == current:
+        return Written(render_customer(row), False)  # nothing to write
+    changed, updated = _changed(actor, row, merged)
+    written = await repository.update_alone(
+        conn, actor.project_id, row["id"], row["version"], merged, updated
+    )
+    if written is None:
+        return None
+    return Written(_stored(changed, *written), False)
+
+
+def _changed(actor: Actor, row: Row, merged: dict[str, Any]) -> tuple[dict[str, Any], Prepared]:
+    """A customer about to be changed to `merged`, as the API will show it (updated_at and
+    metadata still marks), and its `customer.updated` activity."""
+    customer = render_customer({**dict(row.items()), **merged})
+    customer["updated_at"] = UPDATED_AT_MARK
+    customer["metadata"] = METADATA_MARK
+    updated = activities.prepare(
+        actor, activity_type="customer.updated", data={"customer": customer}
+    )
+    return customer, updated
+
+
+def _stored(
+    customer: dict[str, Any], updated_at: datetime, metadata: dict[str, Any]
+) -> dict[str, Any]:
+    """The changed customer as rendered beforehand, with what its statement chose or stored:
+    updated_at, and the metadata as jsonb keeps it."""
+    customer["updated_at"] = render_datetime(updated_at)
+    customer["metadata"] = metadata
+    return customer
 
 
 async def _upsert(
@@ -219,20 +257,9 @@ async def _apply(
     if merged == current:
         # Nothing changes, so nothing is written and no activity is recorded.
         return Written(render_customer(row), auto_update)
-    customer = render_customer({**dict(row.items()), **merged})
-    customer["updated_at"] = UPDATED_AT_MARK
-    customer["metadata"] = METADATA_MARK
-    updated = activities.prepare(
-        actor, activity_type="customer.updated", data={"customer": customer}
-    )
-    updated_at, metadata = await repository.update(
-        conn, actor.project_id, row["id"], merged, updated
-    )
-    # The rest of the row is what was rendered: updated_at was the statement's to choose, and
-    # the metadata is as jsonb stores it.
-    customer["updated_at"] = render_datetime(updated_at)
-    customer["metadata"] = metadata
-    return Written(customer, auto_update)
+    customer, updated = _changed(actor, row, merged)
+    written = await repository.update(conn, actor.project_id, row["id"], merged, updated)
+    return Written(_stored(customer, *written), auto_update)
 
 
 async def change_system_metadata(

@@ -104,7 +104,7 @@ async def upsert_by_source_id(
     the source_id live first: try again. `alone`: the statement is its own transaction, so it
     locks nothing and creates only when the project has no auto-update segments (whose moves
     would have to be in the same transaction); a customer it did not create is returned as
-    read, unlocked.
+    read, unlocked, with its row `version` (for `update_alone`).
     """
     lock = "" if alone else "FOR UPDATE"
     only_if = "AND NOT (SELECT auto_update FROM hold)" if alone else ""
@@ -115,7 +115,7 @@ async def upsert_by_source_id(
         f"""
         WITH {_HOLD},
         existing AS MATERIALIZED (
-            SELECT {COLUMNS} FROM customers
+            SELECT xmin::text AS version, {COLUMNS} FROM customers
             WHERE {_HELD} AND project_id = $1 AND source_id = $3 AND deleted_at IS NULL
             {lock}
         ),
@@ -130,9 +130,9 @@ async def upsert_by_source_id(
         {_activity("inserted", 4, _filled("$8", "inserted", CREATED_AT_MARK, "created_at"))}
         SELECT (SELECT auto_update FROM hold) AS auto_update,
                (SELECT count(*) FROM counted) AS counted, found.* FROM (
-            SELECT true AS created, {COLUMNS} FROM inserted
+            SELECT true AS created, NULL::text AS version, {COLUMNS} FROM inserted
             UNION ALL
-            SELECT false AS created, {COLUMNS} FROM existing
+            SELECT false AS created, version, {COLUMNS} FROM existing
         ) AS found
         """,
         project_id,
@@ -243,6 +243,43 @@ async def update(
     )
     assert row is not None
     return row["updated_at"], row["metadata"]
+
+
+async def update_alone(
+    conn: Connection,
+    project_id: str,
+    customer_id: str,
+    version: str,
+    values: dict[str, Any],
+    updated: Prepared,
+) -> tuple[datetime, dict[str, Any]] | None:
+    """`update`, as a statement that is its own transaction, of a customer read (unlocked) at
+    this row `version`: it writes only if the row is still that version and the project has no
+    auto-update segments; None when it wrote nothing (the caller then locks and updates)."""
+    assignments = ", ".join(
+        f"{column} = ${index}" for index, column in enumerate(MUTABLE_COLUMNS, start=9)
+    )
+    row = await conn.fetchrow(
+        f"""
+        WITH {_HOLD},
+        updated AS (
+            UPDATE customers
+            SET {assignments},
+                updated_at = greatest(date_trunc('milliseconds', clock_timestamp()), created_at)
+            WHERE NOT (SELECT auto_update FROM hold) AND project_id = $1 AND id = $2
+              AND deleted_at IS NULL AND xmin = $8::text::xid
+            RETURNING id, updated_at, metadata
+        ),
+        {_activity("updated", 3, _filled("$7", "updated", UPDATED_AT_MARK, "updated_at"))}
+        SELECT updated_at, metadata FROM updated
+        """,
+        project_id,
+        customer_id,
+        *_activity_args(updated),
+        version,
+        *(values[column] for column in MUTABLE_COLUMNS),
+    )
+    return None if row is None else (row["updated_at"], row["metadata"])
 
 
 async def set_system_metadata(
