@@ -39,3 +39,26 @@ def create_customer(http: httpx.Client, **overrides: Any) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def scroll(client: httpx.Client, *, ascending: bool, limit: int) -> list[str]:
+    """The JS SDK's `customers.scroll()`: a created_at cursor moved to the last item seen,
+    stopping on an empty page or `has_more: false` (CONTRACT.md §4)."""
+    params: dict[str, Any] = {"limit": limit}
+    if ascending:
+        params["order"] = "created_at"
+        cursor = "1970-01-01T00:00:00Z"
+    else:
+        cursor = "2200-01-01T00:00:00Z"
+    seen: list[str] = []
+    while True:
+        response = client.get("/v1/customers", params={**params, "starting_after": cursor})
+        assert response.status_code == 200, response.text
+        page = response.json()
+        if not page["customers"]:
+            break
+        seen += [customer["id"] for customer in page["customers"]]
+        cursor = page["customers"][-1]["created_at"]
+        if not page["has_more"]:
+            break
+    return seen

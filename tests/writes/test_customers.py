@@ -9,7 +9,6 @@ import threading
 import time
 from collections import Counter
 from datetime import timedelta
-from typing import Any
 
 import httpx
 
@@ -20,30 +19,7 @@ from patron.projects.service import Credentials
 from patron.writes import customers as writes
 from tests.async_actions.helpers import wait_done
 from tests.conftest import RunningServer, auth_headers
-from tests.factories import unique
-
-
-def _scroll(client: httpx.Client, *, ascending: bool, limit: int) -> list[str]:
-    """The JS SDK's `customers.scroll()`: a created_at cursor moved to the last item seen,
-    stopping on an empty page or `has_more: false` (CONTRACT.md §4)."""
-    params: dict[str, Any] = {"limit": limit}
-    if ascending:
-        params["order"] = "created_at"
-        cursor = "1970-01-01T00:00:00Z"
-    else:
-        cursor = "2200-01-01T00:00:00Z"
-    seen: list[str] = []
-    while True:
-        response = client.get("/v1/customers", params={**params, "starting_after": cursor})
-        assert response.status_code == 200, response.text
-        page = response.json()
-        if not page["customers"]:
-            break
-        seen += [customer["id"] for customer in page["customers"]]
-        cursor = page["customers"][-1]["created_at"]
-        if not page["has_more"]:
-            break
-    return seen
+from tests.factories import scroll, unique
 
 
 class _Writers:
@@ -103,7 +79,7 @@ class TestScrollWhileWriting:
         with _Writers(server, project, existing) as writers:
             for limit in (1, 3, 10):
                 for ascending in (False, True):
-                    seen = _scroll(http, ascending=ascending, limit=limit)
+                    seen = scroll(http, ascending=ascending, limit=limit)
                     twice = [key for key, count in Counter(seen).items() if count > 1]
                     assert not twice, f"limit {limit}: seen twice {twice}"
                     assert set(existing) <= set(seen), f"limit {limit}: some never seen"
@@ -192,7 +168,7 @@ class TestPagesOfOneMillisecond:
         )
         for limit in (6, 7, 10):
             for ascending in (False, True):
-                seen = _scroll(http, ascending=ascending, limit=limit)
+                seen = scroll(http, ascending=ascending, limit=limit)
                 assert sorted(seen) == sorted(ids), (limit, ascending)
         # The first page, limit 6, newest first: 4 customers after the five of one moment,
         # then those five on the next page.
