@@ -9,6 +9,7 @@ import threading
 import time
 from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 import httpx
 
@@ -229,3 +230,40 @@ class TestWhatAWriteAnswers:
         snapshots = {a["type"]: a["data"]["customer"] for a in timeline}
         assert snapshots["customer.updated"] == changed.json()
         assert snapshots["customer.created"] == created.json()
+
+
+class TestConcurrentUpsertsOfOneCustomer:
+    def test_64_posts_changing_one_customer_never_mix_two_bodies(
+        self, server: RunningServer, project: Credentials, http: httpx.Client
+    ) -> None:
+        """Each POST reads the customer, then writes only if it is still as read (else it locks
+        it in a transaction): every answer, the end state and every snapshot is one body."""
+        source_id = unique()
+        http.post("/v1/customers", json={"source_id": source_id})
+        bodies = [
+            {"name": f"N{n % 4}", "email": f"n{n % 4}@example.com", "metadata": {"n": n % 4}}
+            for n in range(4)
+        ]
+
+        def post(n: int) -> httpx.Response:
+            with httpx.Client(base_url=server.base_url, headers=http.headers) as client:
+                return client.post("/v1/customers", json={"source_id": source_id, **bodies[n % 4]})
+
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            responses = list(pool.map(post, range(64)))
+
+        def fields(customer: dict[str, Any]) -> dict[str, Any]:
+            return {key: customer[key] for key in ("name", "email", "metadata")}
+
+        assert {response.status_code for response in responses} == {200}
+        assert all(fields(response.json()) in bodies for response in responses)
+        final = http.get(f"/v1/customers/{source_id}").json()
+        assert fields(final) in bodies
+        snapshots = server.db.fetch(
+            "SELECT data FROM customer_activities WHERE project_id = $1 AND type = $2",
+            project.project_id,
+            "customer.updated",
+        )
+        assert 1 <= len(snapshots) <= 64
+        assert all(fields(row["data"]["customer"]) in bodies for row in snapshots)
+        assert http.get("/v1/customers").json()["total"] == 1
