@@ -375,8 +375,9 @@ async def check_orders_summaries(conn: Connection, *, fix: bool) -> list[dict[st
 
 
 async def recount(conn: Connection) -> list[tuple[str, int, int]]:
-    """Set every project's stored customer count from its customers, one project per
-    transaction; returns (project, stored, actual)."""
+    """Set every project's stored customer count from its customers, project by project (each
+    in a savepoint of the caller's transaction, or a transaction of its own outside one);
+    returns (project, stored, actual)."""
     results = []
     for project_id in await repository.project_ids(conn):
         async with conn.transaction():
