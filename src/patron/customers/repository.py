@@ -12,7 +12,8 @@ from patron.db.pool import Connection
 COLUMNS = (
     "id, source_id, name, description, email, phone, birthdate, birthday, address, metadata, "
     "system_metadata, created_at, updated_at, deleted_at, orders_total_amount, "
-    "orders_total_count, orders_last_amount, orders_last_date"
+    "orders_total_count, orders_last_amount, orders_last_date, gift_balance, loyalty_balance, "
+    "loyalty_campaigns"
 )
 
 Row = asyncpg.Record

@@ -207,7 +207,8 @@ class LoyaltyCardRedemptions(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class RedemptionsSummary(msgspec.Struct, forbid_unknown_fields=True):
-    """Zero: redemptions arrive in a later release."""
+    """The counters are zero until redemptions exist; `amount_to_go` and `points_to_go` are
+    the balances of the gift and loyalty cards the customer holds."""
 
     total_redeemed: Count
     total_failed: Count
@@ -239,10 +240,17 @@ class CustomerSummary(msgspec.Struct, forbid_unknown_fields=True):
 Empty = Annotated[dict[str, Any], Meta(extra_json_schema={"additionalProperties": False})]
 
 
+class LoyaltyCampaignSummary(msgspec.Struct, forbid_unknown_fields=True):
+    points: Annotated[Count, Meta(description="The balance of the customer's card, in points.")]
+
+
 class LoyaltySummary(msgspec.Struct, forbid_unknown_fields=True):
-    points: Count
+    points: Annotated[Count, Meta(description="The balances of the loyalty cards held.")]
     referred_customers: Count
-    campaigns: Annotated[Empty, Meta(description="Empty: no loyalty programs yet.")]
+    campaigns: Annotated[
+        dict[str, LoyaltyCampaignSummary],
+        Meta(description="Per loyalty program the customer holds a card of, by its name."),
+    ]
 
 
 class Referrals(msgspec.Struct, forbid_unknown_fields=True):
@@ -348,6 +356,16 @@ def render_orders_summary(row: Any) -> dict[str, Any]:
     return summary
 
 
+def render_redemptions_summary(row: Any) -> dict[str, Any]:
+    """summary.redemptions: the balances of the gift and loyalty cards the customer holds
+    (moved by every change to a held card: writes/vouchers.py); redemption counters are zero
+    until redemptions exist. INCENTIVES.md §0.1."""
+    summary = dict(EMPTY_SUMMARY["redemptions"])
+    summary["gift"] = {"redeemed_amount": 0, "amount_to_go": row["gift_balance"]}
+    summary["loyalty_card"] = {"redeemed_points": 0, "points_to_go": row["loyalty_balance"]}
+    return summary
+
+
 def customer_not_found(key: str) -> NotFound:
     """The 404 for a customer id or source_id that names no live customer."""
     return NotFound(
@@ -366,6 +384,9 @@ NEW_CUSTOMER_COLUMNS: dict[str, Any] = {
     "orders_total_count": 0,
     "orders_last_amount": 0,
     "orders_last_date": None,
+    "gift_balance": 0,
+    "loyalty_balance": 0,
+    "loyalty_campaigns": {},
 }
 
 
@@ -403,12 +424,15 @@ def render_customer(row: Any) -> dict[str, Any]:
     customer = render_customer_fields(row)
     customer.update(
         {
-            # Redemptions and loyalty are not yet recorded in this release.
             "summary": {
-                "redemptions": dict(EMPTY_SUMMARY["redemptions"]),
+                "redemptions": render_redemptions_summary(row),
                 "orders": render_orders_summary(row),
             },
-            "loyalty": {"points": 0, "referred_customers": 0, "campaigns": {}},
+            "loyalty": {
+                "points": row["loyalty_balance"],
+                "referred_customers": 0,
+                "campaigns": row["loyalty_campaigns"],
+            },
             "referrals": {"total": 0, "campaigns": []},
             "system_metadata": row["system_metadata"],
             "created_at": render_datetime(row["created_at"]),
