@@ -12,6 +12,7 @@ from litestar import Litestar
 
 from patron.activities.routes import ActivityRoutes
 from patron.async_actions.routes import AsyncActionRoutes
+from patron.campaigns.routes import CampaignRoutes
 from patron.config import MAX_BODY_BYTES, Settings
 from patron.consents.routes import list_consents, update_customer_consents
 from patron.customers.routes import CustomerRoutes
@@ -30,6 +31,7 @@ from patron.orders.routes import OrderRoutes
 from patron.projects.asgi import Authentication
 from patron.projects.service import Authenticator, ClientAuthenticator
 from patron.segments.routes import SegmentRoutes, list_customer_segments
+from patron.vouchers.routes import VoucherRoutes
 from patron.workers import run_workers
 
 
@@ -67,6 +69,8 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             AsyncActionRoutes,
             OrderRoutes,
             SegmentRoutes,
+            CampaignRoutes,
+            VoucherRoutes,
             list_customer_segments,
             track_custom_event,
             list_consents,

@@ -7,17 +7,23 @@ import asyncio
 from patron.async_actions.schemas import ORDERS_IMPORT
 from patron.async_actions.service import Handler
 from patron.async_actions.worker import Worker
+from patron.campaigns.service import BATCH_SIZES as CAMPAIGN_BATCH_SIZES
+from patron.campaigns.service import HANDLERS as CAMPAIGN_HANDLERS
 from patron.config import Settings
 from patron.customers.bulk import CUSTOMER_HANDLERS
 from patron.db.pool import Pool
 from patron.orders.service import apply_import
 from patron.segments.jobs import keep_segments_current
 
-HANDLERS: dict[str, Handler] = {**CUSTOMER_HANDLERS, ORDERS_IMPORT: apply_import}
+HANDLERS: dict[str, Handler] = {
+    **CUSTOMER_HANDLERS,
+    ORDERS_IMPORT: apply_import,
+    **CAMPAIGN_HANDLERS,
+}
 
 # Rows per batch where the default (PATRON_WORKER_BATCH_SIZE) would not let progress move:
 # an order import has at most 2,000 rows, each a full order upsert.
-BATCH_SIZES: dict[str, int] = {ORDERS_IMPORT: 100}
+BATCH_SIZES: dict[str, int] = {ORDERS_IMPORT: 100, **CAMPAIGN_BATCH_SIZES}
 
 
 async def run_workers(pool: Pool, settings: Settings, stop: asyncio.Event) -> None:

@@ -88,8 +88,10 @@ async def record(
     customer_id: str,
     activity_type: str,
     data: dict[str, Any],
+    campaign: tuple[str, str] | None = None,
 ) -> None:
-    """Write one activity in the caller's transaction, so it exists exactly when its cause does."""
+    """Write one activity in the caller's transaction, so it exists exactly when its cause does.
+    `campaign` (id, campaign_type) is what the timeline's campaign filters read."""
     if activity_type not in ACTIVITY_TYPES and activity_type not in LEGACY_ONLY_TYPES:
         raise ValueError(f"not an activity type the SDKs accept: {activity_type}")
     await repository.insert(
@@ -101,6 +103,8 @@ async def record(
         category=category_of(activity_type),
         data={**data, "event_source": actor.source.render()},
         group_id=actor.request_id,
+        campaign_id=campaign[0] if campaign else None,
+        campaign_type=campaign[1] if campaign else None,
     )
 
 

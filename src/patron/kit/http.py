@@ -31,6 +31,15 @@ async def read_json(request: Request[Any, Any, Any], target: type[Any]) -> Any:
     return decode_body(await request.body(), target)
 
 
+async def read_optional_json(request: Request[Any, Any, Any], target: type[Any]) -> Any:
+    """`read_json`, with an empty body (or `null`) read as `target()`: for routes whose body
+    the SDKs may leave out."""
+    body = await request.body()
+    if not body.strip() or body.strip() == b"null":
+        return target()
+    return await read_json(request, target)
+
+
 _JSON_CONTENT_TYPE = (b"content-type", JSON_CONTENT_TYPE.encode())
 
 

@@ -107,3 +107,27 @@ def app_token() -> str:
 
 def segment_id() -> str:
     return "seg_" + _alnum(24)
+
+
+def campaign_id() -> str:
+    return "camp_" + _alnum(24)
+
+
+def voucher_id() -> str:
+    return "v_" + _time_prefix() + _alnum(16)
+
+
+def voucher_ids(count: int) -> list[str]:
+    """`count` voucher ids at once (code generation): like customer ids, they begin with the
+    moment they were made, so that a campaign's new codes go to the end of the primary key."""
+    prefix = "v_" + _time_prefix()
+    text = _alnum(16 * count)
+    return [prefix + text[start : start + 16] for start in range(0, 16 * count, 16)]
+
+
+def voucher_transaction_id() -> str:
+    return "vtx_" + _alnum(24)
+
+
+def publication_id() -> str:
+    return "pub_" + _alnum(24)

@@ -118,6 +118,8 @@ ERROR_STATUS = {
     "Unauthorized": "401",
     "Forbidden": "403",
     "NotFound": "404",
+    "Refused": "400",
+    "Conflict": "409",
     "PayloadTooLarge": "413",
     "UnsupportedMediaType": "415",
     "TooManyRequests": "429",
@@ -144,6 +146,16 @@ ERROR_RESPONSES: dict[str, Schema] = {
     "NotFound": _error_response(
         "No such resource in this project; `resource_id` and `resource_type` say which.",
         _error(404, "not_found", "Resource not found"),
+    ),
+    "Refused": _error_response(
+        "The body or a business rule refuses the request; `key` says which (e.g."
+        " `invalid_payload`, `invalid_campaign`, `invalid_voucher`, `invalid_code_config`,"
+        " `gift_amount_exceeded`) and `details` why.",
+        ref("Error"),
+    ),
+    "Conflict": _error_response(
+        "The name or code is taken (`duplicate_found`).",
+        _error(409, "duplicate_found", "Duplicated resource found"),
     ),
     "PayloadTooLarge": _error_response(
         "The body is larger than the endpoint takes (10 MiB for JSON). Both shapes are given:"

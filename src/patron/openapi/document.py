@@ -234,11 +234,13 @@ def _operation(one: Served, schema_of: dict[Any, Schema]) -> Schema:
         responses[status] = common.json_response(
             schema_of[described.response], described.response_description, links
         )
-    responses.update(common.errors(*described.errors))
     if not described.public:
         responses.update(common.errors(*(common.CLIENT_ERRORS if client else common.SERVER_ERRORS)))
     if described.body is not None:
         responses.update(common.errors(*common.BODY_ERRORS))
+    # Last: an operation's own errors (e.g. `Refused`, any 400 key) take the place of the
+    # general ones that share their status.
+    responses.update(common.errors(*described.errors))
     op["responses"] = dict(sorted(responses.items()))
     return op
 

@@ -650,3 +650,84 @@ async def recompute_orders_summary(conn: Connection, project_id: str, customer_i
         project_id,
         customer_id,
     )
+
+
+# --- the balances of the cards customers hold (migration 0013) ------------------------------
+
+_HELD_BALANCES = """
+    WITH held AS (
+        SELECT v.holder_id, v.type, c.name, sum(v.balance) AS balance
+        FROM vouchers v
+        LEFT JOIN campaigns c ON c.project_id = v.project_id AND c.id = v.campaign_id
+        WHERE v.project_id = $1 AND v.holder_id = ANY($2::text[]) AND v.deleted_at IS NULL
+          AND v.type IN ('GIFT_VOUCHER', 'LOYALTY_CARD')
+        GROUP BY v.holder_id, v.type, c.name
+    ), sums AS (
+        SELECT h.id,
+            coalesce(sum(held.balance) FILTER (WHERE held.type = 'GIFT_VOUCHER'), 0)::bigint
+                AS gift,
+            coalesce(sum(held.balance) FILTER (WHERE held.type = 'LOYALTY_CARD'), 0)::bigint
+                AS loyalty,
+            coalesce(jsonb_object_agg(held.name, jsonb_build_object('points', held.balance))
+                FILTER (WHERE held.type = 'LOYALTY_CARD' AND held.name IS NOT NULL),
+                '{}'::jsonb) AS campaigns
+        FROM unnest($2::text[]) AS h (id)
+        LEFT JOIN held ON held.holder_id = h.id
+        GROUP BY h.id
+    )
+"""
+
+
+async def refresh_held_balances(
+    conn: Connection, project_id: str, customer_ids: Sequence[str]
+) -> list[str]:
+    """Set gift_balance, loyalty_balance and loyalty_campaigns of these customers (locked by
+    the caller) to what the cards they hold add up to; returns the ids whose values changed."""
+    rows = await conn.fetch(
+        _HELD_BALANCES
+        + """
+        UPDATE customers c SET
+            gift_balance = sums.gift, loyalty_balance = sums.loyalty,
+            loyalty_campaigns = sums.campaigns
+        FROM sums
+        WHERE c.project_id = $1 AND c.id = sums.id AND c.deleted_at IS NULL
+          AND (c.gift_balance, c.loyalty_balance, c.loyalty_campaigns)
+              IS DISTINCT FROM (sums.gift, sums.loyalty, sums.campaigns)
+        RETURNING c.id
+        """,
+        project_id,
+        list(customer_ids),
+    )
+    return [row["id"] for row in rows]
+
+
+async def held_balance_differences(conn: Connection, project_id: str) -> list[Row]:
+    """Customers of a project whose stored card balances differ from their cards'."""
+    rows: list[Row] = await conn.fetch(
+        """
+        WITH ids AS (
+            SELECT array_agg(id) AS ids FROM (
+                SELECT id FROM customers
+                WHERE project_id = $1 AND deleted_at IS NULL
+                  AND (gift_balance <> 0 OR loyalty_balance <> 0 OR loyalty_campaigns <> '{}')
+                UNION
+                SELECT holder_id FROM vouchers
+                WHERE project_id = $1 AND holder_id IS NOT NULL AND deleted_at IS NULL
+            ) s
+        )
+        SELECT c.id, c.gift_balance, c.loyalty_balance, c.loyalty_campaigns::text,
+               sums.gift, sums.loyalty, sums.campaigns::text
+        FROM customers c, (
+        """
+        + _HELD_BALANCES.replace("$2::text[]", "(SELECT ids FROM ids)")
+        + """
+            SELECT * FROM sums
+        ) sums
+        WHERE c.project_id = $1 AND c.id = sums.id AND c.deleted_at IS NULL
+          AND (c.gift_balance, c.loyalty_balance, c.loyalty_campaigns)
+              IS DISTINCT FROM (sums.gift, sums.loyalty, sums.campaigns)
+        ORDER BY c.id
+        """,
+        project_id,
+    )
+    return rows

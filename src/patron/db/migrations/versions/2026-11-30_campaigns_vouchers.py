@@ -71,6 +71,8 @@ def upgrade() -> None:
         id text NOT NULL,
         code text NOT NULL,
         campaign_id text,
+        -- A standalone voucher's own; a campaign's vouchers show their campaign's.
+        code_config jsonb,
         category text,
         type text NOT NULL CHECK (type IN ('DISCOUNT_VOUCHER', 'GIFT_VOUCHER', 'LOYALTY_CARD')),
         discount jsonb,

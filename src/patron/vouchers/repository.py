@@ -1,0 +1,356 @@
+"""SQL for vouchers and their balance transactions.
+
+A voucher row is read with its campaign's name and code_config (`_JOINED`): every statement
+that returns vouchers returns them that way, so they render alone (`schemas.render_voucher`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from patron.db.pool import Connection
+
+Row = asyncpg.Record
+
+_CAMPAIGN = (
+    "c.name AS campaign_name, c.voucher -> 'code_config' AS campaign_code_config,"
+    " c.campaign_type AS campaign_type"
+)
+
+
+def _joined(source: str) -> str:
+    """Select the rows of `source` (a table or CTE aliased v) with their campaign's fields."""
+    return (
+        f"SELECT v.*, {_CAMPAIGN} FROM {source} v"
+        " LEFT JOIN campaigns c ON c.project_id = v.project_id AND c.id = v.campaign_id"
+    )
+
+
+# The columns a voucher body may set, and those a campaign's template fills in.
+WRITABLE = (
+    "code",
+    "campaign_id",
+    "code_config",
+    "category",
+    "type",
+    "discount",
+    "gift_amount",
+    "gift_subtracted",
+    "gift_effect",
+    "loyalty_points",
+    "loyalty_subtracted",
+    "loyalty_expired",
+    "loyalty_pending",
+    "balance",
+    "start_date",
+    "expiration_date",
+    "validity_timeframe",
+    "validity_day_of_week",
+    "validity_hours",
+    "active",
+    "additional_info",
+    "metadata",
+    "is_referral_code",
+    "redemption_quantity",
+    "created_at",
+)
+
+
+async def find(
+    conn: Connection, project_id: str, key: str, *, for_update: bool = False
+) -> Row | None:
+    """A live voucher by code or id (a code match wins), optionally locked."""
+    if for_update:
+        row = await conn.fetchrow(
+            """
+            SELECT id FROM vouchers
+            WHERE project_id = $1 AND (code = $2 OR id = $2) AND deleted_at IS NULL
+            ORDER BY code = $2 DESC LIMIT 1 FOR UPDATE
+            """,
+            project_id,
+            key,
+        )
+        if row is None:
+            return None
+        key = row["id"]
+    return await conn.fetchrow(
+        _joined("vouchers")
+        + """
+        WHERE v.project_id = $1 AND (v.code = $2 OR v.id = $2) AND v.deleted_at IS NULL
+        ORDER BY v.code = $2 DESC LIMIT 1
+        """,
+        project_id,
+        key,
+    )
+
+
+async def insert(
+    conn: Connection, project_id: str, voucher_id: str, values: dict[str, Any]
+) -> Row | None:
+    """Insert one voucher; None when its code is taken (live, binned or being inserted)."""
+    columns = [name for name in WRITABLE if name in values]
+    placeholders = ", ".join(f"${number}" for number in range(3, len(columns) + 3))
+    return await conn.fetchrow(
+        f"""
+        WITH v AS (
+            INSERT INTO vouchers (project_id, id, {", ".join(columns)})
+            VALUES ($1, $2, {placeholders})
+            ON CONFLICT (project_id, code) DO NOTHING
+            RETURNING *
+        )
+        """
+        + _joined("v"),
+        project_id,
+        voucher_id,
+        *(values[name] for name in columns),
+    )
+
+
+async def insert_generated(
+    conn: Connection,
+    project_id: str,
+    *,
+    ids: Sequence[str],
+    codes: Sequence[str],
+    values: dict[str, Any],
+) -> list[str]:
+    """Insert one voucher per (id, code), each with the same `values`; returns the codes that
+    were free (the others are taken and were skipped)."""
+    columns = [name for name in WRITABLE if name in values and name != "code"]
+    placeholders = ", ".join(f"${number}" for number in range(4, len(columns) + 4))
+    rows = await conn.fetch(
+        f"""
+        INSERT INTO vouchers (project_id, id, code, {", ".join(columns)})
+        SELECT $1, id, code, {placeholders}
+        FROM unnest($2::text[], $3::text[]) AS n (id, code)
+        ON CONFLICT (project_id, code) DO NOTHING
+        RETURNING code
+        """,
+        project_id,
+        ids,
+        codes,
+        *(values[name] for name in columns),
+    )
+    return [row["code"] for row in rows]
+
+
+async def update(conn: Connection, project_id: str, voucher_id: str, values: dict[str, Any]) -> Row:
+    """Set these columns of a voucher (locked by the caller) and stamp updated_at."""
+    columns = [name for name in WRITABLE if name in values]
+    assignments = ", ".join(f"{name} = ${number}" for number, name in enumerate(columns, 3))
+    sets = f"{assignments}, " if assignments else ""
+    row: Row = await conn.fetchrow(
+        f"""
+        WITH v AS (
+            UPDATE vouchers SET {sets}updated_at = now()
+            WHERE project_id = $1 AND id = $2
+            RETURNING *
+        )
+        """
+        + _joined("v"),
+        project_id,
+        voucher_id,
+        *(values[name] for name in columns),
+    )
+    return row
+
+
+async def publish(
+    conn: Connection, project_id: str, voucher_id: str, *, customer_id: str, values: dict[str, Any]
+) -> Row:
+    """Make a customer the holder of a voucher (locked by the caller): `publish_count` + 1,
+    and these columns (an expiry) set."""
+    columns = [name for name in WRITABLE if name in values]
+    assignments = "".join(f", {name} = ${number}" for number, name in enumerate(columns, 4))
+    row: Row = await conn.fetchrow(
+        f"""
+        WITH v AS (
+            UPDATE vouchers SET holder_id = $3, publish_count = publish_count + 1,
+                updated_at = now(){assignments}
+            WHERE project_id = $1 AND id = $2
+            RETURNING *
+        )
+        """
+        + _joined("v"),
+        project_id,
+        voucher_id,
+        customer_id,
+        *(values[name] for name in columns),
+    )
+    return row
+
+
+async def follow_campaign(
+    conn: Connection, project_id: str, campaign_id: str, values: dict[str, Any]
+) -> None:
+    """Give a campaign's live codes the dates, windows and category it changed to."""
+    columns = [name for name in WRITABLE if name in values]
+    if not columns:
+        return
+    assignments = ", ".join(f"{name} = ${number}" for number, name in enumerate(columns, 3))
+    await conn.execute(
+        f"UPDATE vouchers SET {assignments}, updated_at = now()"
+        " WHERE project_id = $1 AND campaign_id = $2 AND deleted_at IS NULL",
+        project_id,
+        campaign_id,
+        *(values[name] for name in columns),
+    )
+
+
+async def remove(conn: Connection, project_id: str, voucher_id: str, *, force: bool) -> None:
+    """Delete a voucher: for good with `force` (its code is free again), else to the bin."""
+    if force:
+        await conn.execute(
+            "DELETE FROM vouchers WHERE project_id = $1 AND id = $2", project_id, voucher_id
+        )
+    else:
+        await conn.execute(
+            "UPDATE vouchers SET deleted_at = now() WHERE project_id = $1 AND id = $2",
+            project_id,
+            voucher_id,
+        )
+
+
+# Filters of the voucher list: name -> SQL over v with one parameter.
+FILTERS = {
+    "campaign_id": "v.campaign_id = {}",
+    "campaign": "c.name = {}",
+    "category": "v.category = {}",
+    "holder_id": "v.holder_id = {}",
+    "type": "v.type = {}",
+}
+ORDERINGS = {
+    "created_at": "v.created_at, v.id",
+    "-created_at": "v.created_at DESC, v.id DESC",
+    "updated_at": "v.updated_at NULLS FIRST, v.id",
+    "-updated_at": "v.updated_at DESC NULLS LAST, v.id DESC",
+    "code": "v.code",
+    "-code": "v.code DESC",
+    "type": "v.type, v.created_at, v.id",
+    "-type": "v.type DESC, v.created_at DESC, v.id DESC",
+}
+
+
+def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
+    clauses = ["v.project_id = $1", "v.deleted_at IS NULL"]
+    args: list[Any] = []
+    for name, value in filters.items():
+        args.append(value)
+        clauses.append(FILTERS[name].format(f"${len(args) + 1}"))
+    return " AND ".join(clauses), args
+
+
+async def list_page(
+    conn: Connection,
+    project_id: str,
+    *,
+    filters: dict[str, Any],
+    order: str,
+    limit: int,
+    offset: int,
+) -> Sequence[Row]:
+    where, args = _where(filters)
+    rows: Sequence[Row] = await conn.fetch(
+        _joined("vouchers")
+        + f" WHERE {where} ORDER BY {ORDERINGS[order]}"
+        + f" LIMIT ${len(args) + 2} OFFSET ${len(args) + 3}",
+        project_id,
+        *args,
+        limit,
+        offset,
+    )
+    return rows
+
+
+async def count(conn: Connection, project_id: str, *, filters: dict[str, Any]) -> int:
+    where, args = _where(filters)
+    value = await conn.fetchval(
+        "SELECT count(*) FROM vouchers v"
+        " LEFT JOIN campaigns c ON c.project_id = v.project_id AND c.id = v.campaign_id"
+        f" WHERE {where}",
+        project_id,
+        *args,
+    )
+    return int(value)
+
+
+# --- balance transactions ------------------------------------------------------------------
+
+
+async def insert_transaction(
+    conn: Connection,
+    project_id: str,
+    *,
+    transaction_id: str,
+    voucher_id: str,
+    campaign_id: str | None,
+    source_id: str | None,
+    source: str | None,
+    reason: str | None,
+    transaction_type: str,
+    amount: int,
+    details: dict[str, Any],
+) -> Row:
+    row: Row = await conn.fetchrow(
+        """
+        INSERT INTO voucher_transactions
+            (project_id, id, voucher_id, campaign_id, source_id, source, reason, type, amount,
+             details, created_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                date_trunc('milliseconds', clock_timestamp()))
+        RETURNING *
+        """,
+        project_id,
+        transaction_id,
+        voucher_id,
+        campaign_id,
+        source_id,
+        source,
+        reason,
+        transaction_type,
+        amount,
+        details,
+    )
+    return row
+
+
+async def transactions_page(
+    conn: Connection,
+    project_id: str,
+    voucher_id: str,
+    *,
+    limit: int,
+    descending: bool,
+    after_seq: int | None,
+) -> Sequence[Row]:
+    """Up to `limit` + 1 transactions of a voucher in order, after `after_seq` if given."""
+    cursor = "" if after_seq is None else ("AND seq < $4" if descending else "AND seq > $4")
+    direction = "DESC" if descending else "ASC"
+    args: list[Any] = [project_id, voucher_id, limit + 1]
+    if after_seq is not None:
+        args.append(after_seq)
+    rows: Sequence[Row] = await conn.fetch(
+        f"""
+        SELECT * FROM voucher_transactions
+        WHERE project_id = $1 AND voucher_id = $2 {cursor}
+        ORDER BY seq {direction} LIMIT $3
+        """,
+        *args,
+    )
+    return rows
+
+
+async def transaction_seq(
+    conn: Connection, project_id: str, voucher_id: str, transaction_id: str
+) -> int | None:
+    value = await conn.fetchval(
+        "SELECT seq FROM voucher_transactions"
+        " WHERE project_id = $1 AND voucher_id = $2 AND id = $3",
+        project_id,
+        voucher_id,
+        transaction_id,
+    )
+    return None if value is None else int(value)
