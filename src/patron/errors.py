@@ -61,6 +61,14 @@ class InvalidQueryParams(APIError):
     message = "Invalid query params"
 
 
+class InvalidCodeConfig(APIError):
+    """A voucher `code_config` that cannot be stored or cannot yield the codes asked for."""
+
+    status = 400
+    key = "invalid_code_config"
+    message = "Invalid code config"
+
+
 class Unauthorized(APIError):
     status = 401
     key = "unauthorized"

@@ -1,0 +1,1 @@
+"""Vouchers: the codes campaigns generate, and the vouchers that carry them."""
