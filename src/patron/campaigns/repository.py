@@ -76,7 +76,7 @@ async def update(
 ) -> Row:
     columns = [name for name in WRITABLE if name in values]
     assignments = "".join(f"{name} = ${number}, " for number, name in enumerate(columns, 3))
-    row: Row = await conn.fetchrow(
+    row: Row | None = await conn.fetchrow(
         f"""
         UPDATE campaigns SET {assignments}updated_at = now()
         WHERE project_id = $1 AND id = $2
@@ -86,6 +86,7 @@ async def update(
         campaign_id,
         *(values[name] for name in columns),
     )
+    assert row is not None  # the caller holds the row's lock: it exists
     return row
 
 

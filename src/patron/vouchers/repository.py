@@ -142,7 +142,7 @@ async def update(conn: Connection, project_id: str, voucher_id: str, values: dic
     columns = [name for name in WRITABLE if name in values]
     assignments = ", ".join(f"{name} = ${number}" for number, name in enumerate(columns, 3))
     sets = f"{assignments}, " if assignments else ""
-    row: Row = await conn.fetchrow(
+    row: Row | None = await conn.fetchrow(
         f"""
         WITH v AS (
             UPDATE vouchers SET {sets}updated_at = now()
@@ -155,6 +155,7 @@ async def update(conn: Connection, project_id: str, voucher_id: str, values: dic
         voucher_id,
         *(values[name] for name in columns),
     )
+    assert row is not None  # the caller holds the row's lock: it exists
     return row
 
 
@@ -165,7 +166,7 @@ async def publish(
     and these columns (an expiry) set."""
     columns = [name for name in WRITABLE if name in values]
     assignments = "".join(f", {name} = ${number}" for number, name in enumerate(columns, 4))
-    row: Row = await conn.fetchrow(
+    row: Row | None = await conn.fetchrow(
         f"""
         WITH v AS (
             UPDATE vouchers SET holder_id = $3, publish_count = publish_count + 1,
@@ -180,6 +181,7 @@ async def publish(
         customer_id,
         *(values[name] for name in columns),
     )
+    assert row is not None  # the caller holds the row's lock: it exists
     return row
 
 
@@ -294,7 +296,7 @@ async def insert_transaction(
     amount: int,
     details: dict[str, Any],
 ) -> Row:
-    row: Row = await conn.fetchrow(
+    row: Row | None = await conn.fetchrow(
         """
         INSERT INTO voucher_transactions
             (project_id, id, voucher_id, campaign_id, source_id, source, reason, type, amount,
@@ -314,6 +316,7 @@ async def insert_transaction(
         amount,
         details,
     )
+    assert row is not None  # the caller holds the row's lock: it exists
     return row
 
 
