@@ -30,6 +30,12 @@ from patron.openapi.routes import openapi_document as serve_openapi_document
 from patron.orders.routes import OrderRoutes
 from patron.projects.asgi import Authentication
 from patron.projects.service import Authenticator, ClientAuthenticator
+from patron.publications.routes import (
+    create_publication,
+    create_publication_by_query,
+    list_customer_redeemables,
+    list_publications,
+)
 from patron.segments.routes import SegmentRoutes, list_customer_segments
 from patron.vouchers.routes import VoucherRoutes
 from patron.workers import run_workers
@@ -71,6 +77,10 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             SegmentRoutes,
             CampaignRoutes,
             VoucherRoutes,
+            create_publication,
+            create_publication_by_query,
+            list_publications,
+            list_customer_redeemables,
             list_customer_segments,
             track_custom_event,
             list_consents,

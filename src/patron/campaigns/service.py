@@ -228,9 +228,10 @@ async def apply_generation(
         return outcome
     for number, data in rows:
         try:
-            outcome.done += await vouchers.generate_for_campaign(
-                conn, action.project_id, campaign, int(data["count"]), extra={}
+            made = await vouchers.generate_for_campaign(
+                conn, action.project_id, campaign, int(data["count"])
             )
+            outcome.done += len(made)
         except InvalidCodeConfig as exc:
             outcome.errors.append({"row": number + 1, "message": str(exc)})
             await repository.set_generation_status(conn, action.project_id, campaign_id, "FAILED")

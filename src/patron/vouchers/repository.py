@@ -357,3 +357,134 @@ async def transaction_seq(
         transaction_id,
     )
     return None if value is None else int(value)
+
+
+async def pick_unpublished(
+    conn: Connection, project_id: str, campaign_id: str, limit: int
+) -> list[Row]:
+    """Lock up to `limit` of a campaign's active codes that no one holds, oldest first,
+    skipping those another publication has locked."""
+    rows = await conn.fetch(
+        """
+        WITH picked AS (
+            SELECT id FROM vouchers
+            WHERE project_id = $1 AND campaign_id = $2 AND holder_id IS NULL
+              AND deleted_at IS NULL AND active
+            ORDER BY created_at, id
+            LIMIT $3
+            FOR UPDATE SKIP LOCKED
+        )
+        """
+        + _joined("vouchers")
+        + " WHERE v.project_id = $1 AND v.id IN (SELECT id FROM picked)"
+        " ORDER BY v.created_at, v.id",
+        project_id,
+        campaign_id,
+        limit,
+    )
+    return list(rows)
+
+
+async def pick_standalone(conn: Connection, project_id: str, campaign_id: str) -> Row | None:
+    """A STANDALONE campaign's one generic code, locked."""
+    picked = await conn.fetchval(
+        "SELECT id FROM vouchers WHERE project_id = $1 AND campaign_id = $2"
+        " AND deleted_at IS NULL AND active ORDER BY created_at, id LIMIT 1 FOR UPDATE",
+        project_id,
+        campaign_id,
+    )
+    if picked is None:
+        return None
+    return await conn.fetchrow(
+        _joined("vouchers") + " WHERE v.project_id = $1 AND v.id = $2", project_id, picked
+    )
+
+
+async def lock_codes(conn: Connection, project_id: str, codes: Sequence[str]) -> list[Row]:
+    """Lock these codes (just inserted by the caller) and read them."""
+    rows = await conn.fetch(
+        """
+        WITH locked AS (
+            SELECT id FROM vouchers WHERE project_id = $1 AND code = ANY($2::text[])
+            ORDER BY id FOR UPDATE
+        )
+        """
+        + _joined("vouchers")
+        + " WHERE v.project_id = $1 AND v.id IN (SELECT id FROM locked) ORDER BY v.code",
+        project_id,
+        list(codes),
+    )
+    return list(rows)
+
+
+async def held_in_campaign(
+    conn: Connection, project_id: str, customer_id: str, campaign_id: str
+) -> list[Row]:
+    """The live codes of a campaign this customer holds."""
+    rows = await conn.fetch(
+        _joined("vouchers")
+        + """
+        WHERE v.project_id = $1 AND v.holder_id = $2 AND v.campaign_id = $3
+          AND v.deleted_at IS NULL
+        ORDER BY v.created_at, v.id
+        """,
+        project_id,
+        customer_id,
+        campaign_id,
+    )
+    return list(rows)
+
+
+async def held_page(
+    conn: Connection,
+    project_id: str,
+    customer_id: str,
+    *,
+    limit: int,
+    after_id: str | None,
+    descending: bool,
+) -> list[Row]:
+    """Up to `limit` + 1 live codes a customer holds, by id, after `after_id`."""
+    after, direction = ("<", "DESC") if descending else (">", "ASC")
+    rows = await conn.fetch(
+        _joined("vouchers")
+        + f"""
+        WHERE v.project_id = $1 AND v.holder_id = $2 AND v.deleted_at IS NULL
+          AND ($4::text IS NULL OR v.id {after} $4)
+        ORDER BY v.id {direction}
+        LIMIT $3
+        """,
+        project_id,
+        customer_id,
+        limit + 1,
+        after_id,
+    )
+    return list(rows)
+
+
+async def held_count(conn: Connection, project_id: str, customer_id: str) -> int:
+    value = await conn.fetchval(
+        "SELECT count(*) FROM vouchers"
+        " WHERE project_id = $1 AND holder_id = $2 AND deleted_at IS NULL",
+        project_id,
+        customer_id,
+    )
+    return int(value)
+
+
+async def count_publication(conn: Connection, project_id: str, voucher_id: str) -> Row:
+    """A generic (standalone) code published once more: `publish_count` + 1, no holder."""
+    row: Row | None = await conn.fetchrow(
+        """
+        WITH v AS (
+            UPDATE vouchers SET publish_count = publish_count + 1, updated_at = now()
+            WHERE project_id = $1 AND id = $2
+            RETURNING *
+        )
+        """
+        + _joined("v"),
+        project_id,
+        voucher_id,
+    )
+    assert row is not None  # the caller holds the row's lock: it exists
+    return row

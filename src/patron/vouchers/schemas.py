@@ -468,3 +468,34 @@ class TransactionsList(msgspec.Struct, forbid_unknown_fields=True):
 
 class Accepted(msgspec.Struct, forbid_unknown_fields=True):
     async_action_id: str
+
+
+class RedeemableEntry(msgspec.Struct, forbid_unknown_fields=True):
+    type: Literal["voucher"]
+    voucher: VoucherObject
+    status: Literal["ACTIVE", "USED", "DISABLED", "NOT_ACTIVE_YET", "EXPIRED", "NO_BALANCE"]
+
+
+class CustomerRedeemable(msgspec.Struct, forbid_unknown_fields=True):
+    """A code the customer holds (`vouchers.redeemables.render_redeemable`)."""
+
+    id: Annotated[str, Meta(examples=["rh_xyz"])]
+    created_at: Moment
+    redeemable_id: str
+    redeemable_object: Literal["voucher"]
+    customer_id: str
+    holder_role: Literal["OWNER", "REFERRER", "REFEREE"]
+    campaign_id: str | None
+    campaign_type: str | None
+    voucher_type: VoucherType
+    redeemable: RedeemableEntry
+    object: Literal["customer_redeemable"]
+
+
+class RedeemablesList(msgspec.Struct, forbid_unknown_fields=True):
+    object: Literal["list"]
+    data_ref: Literal["data"]
+    data: list[CustomerRedeemable]
+    total: Count
+    has_more: bool
+    more_starting_after: str | UnsetType = UNSET

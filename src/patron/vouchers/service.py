@@ -278,26 +278,25 @@ async def add_to_campaign(
 
 
 async def generate_for_campaign(
-    conn: Connection, project_id: str, campaign: Row, count: int, *, extra: dict[str, Any]
-) -> int:
-    """Insert `count` new codes into a campaign, made by its code_config; returns how many
-    (always `count`, unless the config runs out of free codes: InvalidCodeConfig)."""
+    conn: Connection, project_id: str, campaign: Row, count: int
+) -> list[str]:
+    """Insert `count` new codes into a campaign, made by its code_config, retrying codes that
+    are taken; returns them. Raises InvalidCodeConfig when the config runs out of free codes."""
     config = campaign["voucher"]["code_config"]
-    values = {**campaign_values(campaign), "metadata": {}, **extra}
-    made = 0
+    values = {**campaign_values(campaign), "metadata": {}}
+    made: list[str] = []
     rounds = 0
-    while made < count:
-        wanted = count - made
-        batch = codes.generate(config, wanted)
+    while len(made) < count:
+        batch = codes.generate(config, count - len(made))
         inserted = await repository.insert_generated(
             conn, project_id, ids=ids.voucher_ids(len(batch)), codes=batch, values=values
         )
-        made += len(inserted)
+        made.extend(inserted)
         if len(inserted) < len(batch):
             rounds += 1
             if rounds > _GENERATION_ROUNDS:
                 raise InvalidCodeConfig(
-                    f"code_config yields too few free codes: {made} of {count} were made"
+                    f"code_config yields too few free codes: {len(made)} of {count} were made"
                 )
     return made
 

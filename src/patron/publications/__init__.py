@@ -1,0 +1,1 @@
+"""Publications: codes given to customers (INCENTIVES.md §2)."""
