@@ -508,6 +508,18 @@ class TestSummariesCheck:
                     json={"amount": amount, "status": "PAID", "customer": {"source_id": "s"}},
                 )
                 assert response.status_code == 200
+            gift = httpx.post(
+                f"{serve.base_url}/v1/campaigns",
+                headers=headers,
+                json={"name": "Gift", "voucher": {"type": "GIFT_VOUCHER", "gift": {"amount": 700}}},
+            )
+            assert gift.status_code == 200, gift.text
+            published = httpx.post(
+                f"{serve.base_url}/v1/publications",
+                headers=headers,
+                json={"customer": {"source_id": "s"}, "campaign": "Gift"},
+            )
+            assert published.status_code == 200, published.text
         finally:
             serve.stop()
 
@@ -523,21 +535,27 @@ class TestSummariesCheck:
         clean = check()
         assert clean.returncode == 0, clean.stderr
         assert "0 customer(s) differ" in clean.stdout
-        fresh_database.fetch("UPDATE customers SET orders_total_amount = 1 WHERE source_id = 's'")
+        fresh_database.fetch(
+            "UPDATE customers SET orders_total_amount = 1, gift_balance = 1 WHERE source_id = 's'"
+        )
         found = check()
         assert found.returncode == 1
         assert "stored 1/2" in found.stdout
         assert "orders say 350/2" in found.stdout
+        assert "stored gift credits 1" in found.stdout
+        assert "the cards held say 700" in found.stdout
         fixed = check("--fix")
         assert fixed.returncode == 0
         assert "fixed" in fixed.stdout
         assert (
             fresh_database.fetchval(
-                "SELECT orders_total_amount FROM customers WHERE source_id = 's'"
+                "SELECT (orders_total_amount, gift_balance)::text FROM customers WHERE source_id = 's'"
             )
-            == 350
+            == "(350,700)"
         )
-        assert "0 customer(s) differ" in check().stdout
+        after = check().stdout
+        assert "0 customer(s) differ" in after
+        assert "0 customer(s) with card balances that differ" in after
 
 
 class TestClientKeyAndConsentCommands:

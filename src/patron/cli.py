@@ -353,11 +353,19 @@ def recount_customers(settings: Settings) -> None:
 
 def check_summaries(settings: Settings, *, fix: bool) -> int:
     from patron.orders import service as orders
+    from patron.writes import vouchers
+
+    async def both(conn: Any) -> tuple[object, object]:
+        orders_found = await orders.check_summaries(conn, fix=fix)
+        return orders_found, await vouchers.check_held_balances(conn, fix=fix)
 
     with database(settings, share_running=True) as dsn:
         migrate.upgrade(dsn)
-        differences = asyncpg_run(dsn, lambda conn: orders.check_summaries(conn, fix=fix))
+        found = asyncpg_run(dsn, both)
+    assert isinstance(found, tuple)
+    differences, held = found
     assert isinstance(differences, list)
+    assert isinstance(held, list)
     for row in differences:
         print(
             f"{row['project_id']} {row['id']}: stored {row['stored_amount']}/"
@@ -365,7 +373,23 @@ def check_summaries(settings: Settings, *, fix: bool) -> int:
             f"{row['amount']}/{row['count']} last {row['last_amount']}" + ("; fixed" if fix else "")
         )
     print(f"{len(differences)} customer(s) differ" + (", fixed" if fix and differences else ""))
-    return 1 if differences and not fix else 0
+    print_held_differences(held, fix=fix)
+    return 1 if (differences or held) and not fix else 0
+
+
+def print_held_differences(differences: list[dict[str, object]], *, fix: bool) -> None:
+    """The balances of the cards customers hold: gift credits (cents) and loyalty points."""
+    for row in differences:
+        print(
+            f"{row['project_id']} {row['id']}: stored gift credits {row['gift_balance']},"
+            f" loyalty points {row['loyalty_balance']}, programs {row['loyalty_campaigns']};"
+            f" the cards held say {row['gift']}, {row['loyalty']}, {row['campaigns']}"
+            + ("; fixed" if fix else "")
+        )
+    print(
+        f"{len(differences)} customer(s) with card balances that differ"
+        + (", fixed" if fix and differences else "")
+    )
 
 
 def asyncpg_run(dsn: str, work: object) -> object:
@@ -455,7 +479,9 @@ def main(argv: list[str] | None = None) -> None:
     summaries_cmd = commands.add_parser("summaries", help="customer summaries")
     summary_commands = summaries_cmd.add_subparsers(dest="summaries_command", required=True)
     check_cmd = summary_commands.add_parser(
-        "check", help="recompute summary.orders from the orders and report differences"
+        "check",
+        help="recompute summary.orders and the balances of the cards customers hold from their"
+        " sources, and report differences",
     )
     check_cmd.add_argument("--fix", action="store_true", help="also repair them")
     commands.add_parser("worker", help="carry out queued async actions (bulk imports)")

@@ -719,7 +719,7 @@ async def held_balance_differences(conn: Connection, project_id: str) -> list[Ro
                sums.gift, sums.loyalty, sums.campaigns::text
         FROM customers c, (
         """
-        + _HELD_BALANCES.replace("$2::text[]", "(SELECT ids FROM ids)")
+        + _HELD_BALANCES.replace("$2::text[]", "(SELECT ids FROM ids)::text[]")
         + """
             SELECT * FROM sums
         ) sums

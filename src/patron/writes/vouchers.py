@@ -219,17 +219,23 @@ async def release_held(
     await refresh_holders(conn, actor, sorted(set(holder_ids)), auto_update=auto_update)
 
 
-async def check_held_balances(
-    conn: Connection, project_id: str, *, fix: bool
-) -> list[dict[str, Any]]:
-    """Customers whose stored card balances differ from the cards they hold (and, with `fix`,
-    set right). For `patron summaries check`."""
-    rows = await repository.held_balance_differences(conn, project_id)
-    if fix and rows:
-        customer_ids = [row["id"] for row in rows]
-        await customer_writes.lock_many(conn, project_id, customer_ids)
-        await repository.refresh_held_balances(conn, project_id, customer_ids)
-    return [dict(row) for row in rows]
+async def check_held_balances(conn: Connection, *, fix: bool) -> list[dict[str, Any]]:
+    """Every customer whose stored `gift_balance`, `loyalty_balance` or `loyalty_campaigns`
+    differ from the cards they hold, with both figures (`patron summaries check`). With `fix`,
+    each project's differing customers are locked and recomputed in a transaction of their
+    own, so that changes a running server makes meanwhile are not overwritten."""
+    differences: list[dict[str, Any]] = []
+    for project_id in await repository.project_ids(conn):
+        rows = await repository.held_balance_differences(conn, project_id)
+        if not rows:
+            continue
+        differences.extend({"project_id": project_id, **dict(row)} for row in rows)
+        if fix:
+            customer_ids = [row["id"] for row in rows]
+            async with conn.transaction():
+                await customer_writes.lock_many(conn, project_id, customer_ids)
+                await repository.refresh_held_balances(conn, project_id, customer_ids)
+    return differences
 
 
 def campaign_key(row: Row) -> tuple[str, str] | None:
