@@ -549,7 +549,8 @@ class TestSummariesCheck:
         assert "fixed" in fixed.stdout
         assert (
             fresh_database.fetchval(
-                "SELECT (orders_total_amount, gift_balance)::text FROM customers WHERE source_id = 's'"
+                "SELECT (orders_total_amount, gift_balance)::text FROM customers"
+                " WHERE source_id = 's'"
             )
             == "(350,700)"
         )
