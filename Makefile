@@ -6,7 +6,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 STAMP := $(VENV)/.synced
 
-.PHONY: run test lint fmt bench fuzz clean
+.PHONY: run test lint fmt bench fuzz clean js-deps
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -17,10 +17,21 @@ $(STAMP): $(UV) uv.lock pyproject.toml
 	$(UV) sync --frozen --python $(PYTHON)
 	touch $(STAMP)
 
+# The JS SDK tests' packages (tests/js/package-lock.json), installed again when the lock changes.
+# Without npm nothing is installed and tests/js skips, except where CI is set: there it fails.
+JS := tests/js
+JS_STAMP := $(JS)/node_modules/.installed
+
+$(JS_STAMP): $(JS)/package.json $(JS)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then cd $(JS) && npm ci && touch node_modules/.installed; \
+	else echo "npm not found: the JS SDK tests (tests/js) will be skipped"; fi
+
+js-deps: $(JS_STAMP)
+
 run: $(STAMP)
 	$(VENV)/bin/patron serve
 
-test: $(STAMP)
+test: $(STAMP) $(JS_STAMP)
 	$(VENV)/bin/pytest -n 2
 
 lint: $(STAMP)
@@ -43,4 +54,4 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) $(TOOLS)
+	rm -rf $(VENV) $(TOOLS) $(JS)/node_modules
