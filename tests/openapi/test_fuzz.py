@@ -35,6 +35,19 @@ STATE_DEPENDENT = {
     "update-customers-consents-client-side": "each key must be a consent defined in the project",
     "import-customers-using-csv": "the file must be CSV, in UTF-8, with a Source_id column",
     "create-segment": "a filter follows a grammar of paths, operators and values",
+    "create-campaign": "the voucher template a campaign type needs (a discount, a gift amount)",
+    "update-campaign": "the campaign's type decides which template fields it has",
+    "import-vouchers-to-campaign": "codes must not repeat, nor the campaign be STANDALONE",
+    "import-vouchers-to-campaign-using-csv": "the file must be CSV, in UTF-8, with a Code column",
+    "add-vouchers-to-campaign": "a STANDALONE campaign holds one code; a config its capacity",
+    "add-voucher-with-specific-code-to-campaign": "a STANDALONE campaign holds one code",
+    "generate-random-code": "a discount code needs a discount; a gift card an amount",
+    "create-voucher": "a discount code needs a discount; a gift card an amount",
+    "update-voucher": "the voucher's type decides which fields it has",
+    "update-voucher-balance": "only cards have balances, which never go below zero",
+    "create-publication": "the voucher must be publishable, or the campaign have codes",
+    "create-publication-client-side": "the voucher must be publishable, or the campaign have codes",
+    "create-publication-by-query": "a customer, and a voucher or a campaign, in the query",
 }
 # Stateful checks that cannot read these operations right, each switched off there alone.
 MISREAD = {

@@ -38,8 +38,10 @@ def no_content(description: str) -> Schema:
 
 
 def errors(*names: str) -> dict[str, Schema]:
-    """The error responses an operation can give, from `components.responses`."""
-    return {ERROR_STATUS[name]: {"$ref": f"#/components/responses/{name}"} for name in names}
+    """The error responses an operation can give, from `components.responses`. `Refused` (any
+    400 key) wins over the other 400s, which it covers."""
+    ordered = sorted(names, key=lambda name: name == "Refused")
+    return {ERROR_STATUS[name]: {"$ref": f"#/components/responses/{name}"} for name in ordered}
 
 
 # Operations served under `/v1` (server credentials) and `/client/v1` (client credentials).

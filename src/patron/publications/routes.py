@@ -167,7 +167,7 @@ async def create_publication_by_query(request: Request[Any, Any, Any]) -> ASGIAp
         IS_REFERRAL,
     ),
     response=PublicationsList,
-    errors=("InvalidQueryParams",),
+    errors=("InvalidQueryParams", "NotFound"),
     description="Publications, successes and failures, newest first by default. Besides the"
     " parameters, `filters[failure_code|result|source_id|customer_id|campaign_id][conditions]"
     "[$is]=…` filter as the SDKs send them.",
