@@ -22,6 +22,7 @@ from patron.vouchers.schemas import (
     Text,
     Validity,
     VoucherType,
+    check_category,
     check_validity,
 )
 
@@ -116,6 +117,7 @@ def check_campaign_fields(body: CampaignFields) -> None:
             check_text(value, f".{name}")
     if isinstance(body.metadata, dict):
         check_metadata(body.metadata)
+    check_category(body.category_id)
     check_validity(body)
 
 

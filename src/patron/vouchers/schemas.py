@@ -207,6 +207,16 @@ def check_voucher_fields(body: VoucherFields) -> None:
     check_validity(body)
 
 
+def check_category(category_id: object) -> None:
+    """Categories are not kept yet: a `category_id` names none (404, not silently ignored)."""
+    if isinstance(category_id, str):
+        raise NotFound(
+            f"Cannot find category with id {category_id}",
+            resource_id=category_id,
+            resource_type="category",
+        )
+
+
 def check_validity(body: Validity) -> None:
     start, end = given(body.start_date), given(body.expiration_date)
     if isinstance(start, datetime) and isinstance(end, datetime) and end < start:
