@@ -48,6 +48,13 @@ metadata_value = st.one_of(
     st.booleans(),
     st.sampled_from(["1", "2.5", "true"]),
 )
+# Loyalty programs by name, one with a dot and a quote (names are values, never SQL). An entry
+# is what the write path stores, `{"points": n}`, or now and then a shape it never stores.
+CAMPAIGNS = ["Club", "Tiers 2", "O'Neil.points"]
+campaign_entry = st.one_of(
+    st.fixed_dictionaries({"points": st.integers(min_value=0, max_value=200)}),
+    st.sampled_from([{}, {"points": None}, {"points": "5"}, {"points": True}, {"points": 2.5}, 7]),
+)
 
 
 @st.composite
@@ -71,6 +78,9 @@ def customers(draw: st.DrawFn) -> dict[str, Any]:
         "orders_total_amount": Decimal(total),
         "orders_last_amount": draw(st.integers(min_value=0, max_value=5000)) if count else 0,
         "orders_last_date": draw(moment) if count else None,
+        "gift_balance": draw(st.integers(min_value=0, max_value=10_000)),
+        "loyalty_balance": draw(st.integers(min_value=0, max_value=400)),
+        "loyalty_campaigns": draw(st.dictionaries(st.sampled_from(CAMPAIGNS), campaign_entry)),
         "events": draw(st.dictionaries(st.sampled_from(["signup", "review"]), st.integers(1, 3))),
     }
 
@@ -92,17 +102,23 @@ NUMBER_PATHS = [
     "summary.orders.average_amount",
     "summary.orders.last_order_amount",
     "summary.redemptions.total_redeemed",
+    "summary.redemptions.gift.amount_to_go",
+    "summary.redemptions.loyalty_card.points_to_go",
     "loyalty.points",
-    "loyalty_points.campaigns.Tiers 2.points",
+    "loyalty.referred_customers",
+    *(f"loyalty_points.campaigns.{name}.points" for name in [*CAMPAIGNS, "Nobody's"]),
     "events.signup.count",
     "events.review.count",
 ]
+BALANCE_PATHS = [path for path in NUMBER_PATHS if path.startswith(("loyalty", "summary.red"))]
 DATETIME_PATHS = ["created_at", "updated_at", "summary.orders.last_order_date"]
 METADATA_PATHS = ["metadata.k", "metadata.n", "metadata.d"]
 DAYS = st.integers(min_value=0, max_value=60)
 NUMBER = st.one_of(
     st.integers(min_value=-2, max_value=10_000), st.sampled_from(["0", "1", "2.5", 2.25])
 )
+# Near the balances the customers hold, so that comparisons split them.
+BALANCE = st.integers(min_value=0, max_value=200)
 ISO_VALUE = st.one_of(
     st.sampled_from(["2026-06-14", "2026-06-15T12:00:00Z", "2026-06-01T08:00:00+02:00"]),
     moment.map(lambda value: value.isoformat()),
@@ -112,6 +128,29 @@ ANY_TIME = ["$is_unknown", "$has_value"]
 
 def _wrap(op: str, value: Any, as_list: bool) -> dict[str, Any]:
     return {op: [value] if as_list else value}
+
+
+@st.composite
+def number_conditions(draw: st.DrawFn, paths: list[str]) -> tuple[str, dict[str, Any]]:
+    path = draw(st.sampled_from(paths))
+    op = draw(
+        st.sampled_from(
+            [
+                "$is",
+                "$is_not",
+                "$more_than",
+                "$less_than",
+                "$more_than_equal",
+                "$less_than_equal",
+                "$in",
+                "$not_in",
+                *ANY_TIME,
+            ]
+        )
+    )
+    if op in ("$in", "$not_in"):
+        return path, {op: draw(st.lists(BALANCE | NUMBER, min_size=1, max_size=3))}
+    return path, _wrap(op, draw(BALANCE | NUMBER), draw(st.booleans()))
 
 
 @st.composite
@@ -139,25 +178,7 @@ def conditions(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
             return path, {op: draw(st.lists(st.sampled_from(WORDS), min_size=1, max_size=3))}
         return path, _wrap(op, draw(st.sampled_from(WORDS)), as_list)
     if kind == "number":
-        path = draw(st.sampled_from(NUMBER_PATHS))
-        op = draw(
-            st.sampled_from(
-                [
-                    "$is",
-                    "$is_not",
-                    "$more_than",
-                    "$less_than",
-                    "$more_than_equal",
-                    "$less_than_equal",
-                    "$in",
-                    "$not_in",
-                    *ANY_TIME,
-                ]
-            )
-        )
-        if op in ("$in", "$not_in"):
-            return path, {op: draw(st.lists(NUMBER, min_size=1, max_size=3))}
-        return path, _wrap(op, draw(NUMBER), as_list)
+        return draw(number_conditions(NUMBER_PATHS))
     if kind in ("datetime", "date"):
         path = draw(st.sampled_from(DATETIME_PATHS)) if kind == "datetime" else "birthdate"
         op = draw(
@@ -219,15 +240,20 @@ def conditions(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     return path, _wrap(op, draw(DAYS), as_list)
 
 
-def groups(depth: int = 0) -> st.SearchStrategy[dict[str, Any]]:
+ConditionStrategy = st.SearchStrategy[tuple[str, dict[str, Any]]]
+
+
+def groups(
+    depth: int = 0, leaves: ConditionStrategy | None = None
+) -> st.SearchStrategy[dict[str, Any]]:
     @st.composite
     def build(draw: st.DrawFn) -> dict[str, Any]:
         group: dict[str, Any] = {"junction": draw(st.sampled_from(["and", "or"]))}
         for _ in range(draw(st.integers(min_value=0, max_value=3))):
-            path, ops = draw(conditions())
+            path, ops = draw(conditions() if leaves is None else leaves)
             group.setdefault(path, {"conditions": {}})["conditions"].update(ops)
         if depth < 2 and draw(st.booleans()):
-            group[f"group_{depth}"] = draw(groups(depth + 1))
+            group[f"group_{depth}"] = draw(groups(depth + 1, leaves))
         return group
 
     return build()
@@ -265,8 +291,10 @@ async def _store(conn: Any, rows: list[dict[str, Any]]) -> list[asyncpg.Record]:
             """
             INSERT INTO customers (project_id, id, source_id, name, email, phone, description,
                 address, metadata, birthdate, created_at, updated_at, orders_total_count,
-                orders_total_amount, orders_last_amount, orders_last_date)
-            VALUES ('proj_f', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                orders_total_amount, orders_last_amount, orders_last_date, gift_balance,
+                loyalty_balance, loyalty_campaigns)
+            VALUES ('proj_f', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                $16, $17, $18)
             """,
             f"cust_{index}",
             None if row["source_id"] is None else f"{row['source_id']}{index}",
@@ -286,6 +314,9 @@ async def _store(conn: Any, rows: list[dict[str, Any]]) -> list[asyncpg.Record]:
                     "orders_total_amount",
                     "orders_last_amount",
                     "orders_last_date",
+                    "gift_balance",
+                    "loyalty_balance",
+                    "loyalty_campaigns",
                 )
             ),
         )
@@ -352,6 +383,29 @@ class TestSqlAndMemoryAgree:
         rows: list[dict[str, Any]],
         filters: list[dict[str, Any]],
     ) -> None:
+        for raw, (in_sql, in_memory) in zip(
+            filters, loop.run_until_complete(_both_ways(conn, rows, filters)), strict=True
+        ):
+            assert in_sql == in_memory, raw
+
+    @settings(
+        max_examples=100,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(
+        rows=st.lists(customers(), min_size=2, max_size=6),
+        filters=st.lists(groups(leaves=number_conditions(BALANCE_PATHS)), min_size=1, max_size=6),
+    )
+    def test_on_balances_and_loyalty_campaigns(
+        self,
+        conn: Any,
+        loop: asyncio.AbstractEventLoop,
+        rows: list[dict[str, Any]],
+        filters: list[dict[str, Any]],
+    ) -> None:
+        """The paths read from the cards customers hold, each drawn far more often than among
+        every path above."""
         for raw, (in_sql, in_memory) in zip(
             filters, loop.run_until_complete(_both_ways(conn, rows, filters)), strict=True
         ):
@@ -472,6 +526,47 @@ class TestOperators:
     ) -> None:
         row = {"metadata": {"tier": stored}}
         assert decide(condition("metadata.tier", op, value), row) is expected
+
+    @pytest.mark.parametrize(
+        ("op", "value", "campaigns", "expected"),
+        [
+            ("$more_than", [100], {"Club": {"points": 150}}, True),
+            ("$more_than", [100], {"Club": {"points": 100}}, False),
+            ("$is", 0, {"Club": {"points": 0}}, True),
+            ("$has_value", "", {"Club": {"points": 0}}, True),
+            # Not a member: no value, like a missing metadata key.
+            ("$is", 0, {"Other": {"points": 0}}, False),
+            ("$less_than", [1], {}, False),
+            ("$has_value", "", {"Other": {"points": 5}}, False),
+            ("$is_unknown", "", {"Other": {"points": 5}}, True),
+            ("$is_unknown", "", {"Club": {"points": 5}}, False),
+            ("$is_not", 5, {}, True),
+            ("$not_in", [5], {"Club": {"points": 5}}, False),
+        ],
+    )
+    def test_loyalty_campaign_points_only_for_members(
+        self, op: str, value: Any, campaigns: dict[str, Any], expected: bool
+    ) -> None:
+        row = {"loyalty_campaigns": campaigns, "loyalty_balance": 150}
+        raw = condition("loyalty_points.campaigns.Club.points", op, value)
+        assert decide(raw, row) is expected
+
+    @pytest.mark.parametrize(
+        ("path", "row", "value"),
+        [
+            ("summary.redemptions.gift.amount_to_go", {"gift_balance": 2500}, 2500),
+            ("summary.redemptions.loyalty_card.points_to_go", {"loyalty_balance": 40}, 40),
+            ("loyalty.points", {"loyalty_balance": 40}, 40),
+            ("loyalty.points", {}, 0),
+            ("summary.redemptions.total_redeemed", {"loyalty_balance": 40}, 0),
+            ("loyalty.referred_customers", {"loyalty_balance": 40}, 0),
+        ],
+    )
+    def test_balances_read_the_stored_sums(
+        self, path: str, row: dict[str, Any], value: int
+    ) -> None:
+        assert decide(condition(path, "$is", value), row)
+        assert decide(condition(path, "$has_value", ""), row)
 
     def test_nested_groups(self) -> None:
         raw = {

@@ -48,6 +48,30 @@ def city_filter(city: str) -> dict[str, Any]:
     return {"junction": "and", "address.city": {"conditions": {"$is": city}}}
 
 
+def set_balances(
+    server: RunningServer,
+    customer_id: str,
+    *,
+    gift: int = 0,
+    loyalty: int = 0,
+    campaigns: dict[str, int] | None = None,
+) -> None:
+    """Store what the cards a customer holds add up to, as the write path for vouchers keeps
+    it (gift cents, loyalty points, points by loyalty campaign name), straight in the row."""
+    server.db.fetch(
+        "UPDATE customers SET gift_balance = $2, loyalty_balance = $3, loyalty_campaigns = $4"
+        " WHERE id = $1",
+        customer_id,
+        gift,
+        loyalty,
+        {name: {"points": points} for name, points in (campaigns or {}).items()},
+    )
+
+
+def one_condition(path: str, op: str, value: Any) -> dict[str, Any]:
+    return {"junction": "and", path: {"conditions": {op: value}}}
+
+
 class TestCreateSegment:
     def test_static_through_the_sdk(self, segments_api: Any, http: httpx.Client) -> None:
         first, second = create_customer(http), create_customer(http)
@@ -414,6 +438,120 @@ class TestAutoUpdateMembership:
         http.put(f"/v1/customers/{customer['id']}", json={"address": {"city": "b"}})
         assert member_ids(http, static["id"]) == {customer["id"]}
         assert segment_activities(http, customer["id"]) == []
+
+
+class TestBalanceAndLoyaltyPaths:
+    """Filters on the cards customers hold: read from the database (a passive segment's members,
+    an auto-update segment's first members) and in memory (a customer's passive segments, a
+    write moving a customer into an auto-update segment), alike."""
+
+    @staticmethod
+    def holders(http: httpx.Client, server: RunningServer) -> dict[str, str]:
+        people = {name: create_customer(http)["id"] for name in ("rich", "edge", "other", "none")}
+        set_balances(server, people["rich"], loyalty=150, campaigns={"Club": 150})
+        set_balances(server, people["edge"], gift=500, loyalty=100, campaigns={"Club": 100})
+        set_balances(server, people["other"], loyalty=40, campaigns={"Other": 40})
+        return people
+
+    @staticmethod
+    def selected(http: httpx.Client, raw: dict[str, Any], people: dict[str, str]) -> set[str]:
+        """Who a passive segment with this filter holds, by name; checked against what each
+        customer's own segment list (decided in memory) says."""
+        segment = create_segment(http, type="passive", filter=raw)
+        members = member_ids(http, segment["id"])
+        for customer_id in people.values():
+            listed = http.get(f"/v1/customers/{customer_id}/segments").json()["data"]
+            in_memory = segment["id"] in {s["id"] for s in listed}
+            assert in_memory == (customer_id in members), (raw, customer_id)
+        return {name for name, customer_id in people.items() if customer_id in members}
+
+    @pytest.mark.parametrize(
+        ("path", "op", "value", "expected"),
+        [
+            ("loyalty_points.campaigns.Club.points", "$more_than", [100], {"rich"}),
+            ("loyalty_points.campaigns.Club.points", "$less_than_equal", ["100"], {"edge"}),
+            ("loyalty.points", "$more_than_equal", [50], {"rich", "edge"}),
+            ("summary.redemptions.loyalty_card.points_to_go", "$is", 40, {"other"}),
+            ("summary.redemptions.gift.amount_to_go", "$is", [0], {"rich", "other", "none"}),
+            ("summary.redemptions.gift.amount_to_go", "$more_than", [499], {"edge"}),
+            # Not yet recorded: zero for everyone, whatever cards they hold.
+            ("summary.redemptions.total_redeemed", "$is", 0, {"rich", "edge", "other", "none"}),
+            ("loyalty.referred_customers", "$more_than", [0], set()),
+        ],
+    )
+    def test_selects_by_the_stored_balances(
+        self,
+        http: httpx.Client,
+        server: RunningServer,
+        path: str,
+        op: str,
+        value: Any,
+        expected: set[str],
+    ) -> None:
+        people = self.holders(http, server)
+        assert self.selected(http, one_condition(path, op, value), people) == expected
+
+    @pytest.mark.parametrize(
+        ("op", "value", "expected"),
+        [
+            ("$has_value", "", {"rich", "edge"}),
+            ("$is_unknown", "", {"other", "none"}),
+            ("$less_than", [1000], {"rich", "edge"}),
+            ("$is_not", 150, {"edge", "other", "none"}),
+            ("$not_in", [100, 150], {"other", "none"}),
+        ],
+    )
+    def test_a_customer_outside_the_campaign_has_no_points_in_it(
+        self, http: httpx.Client, server: RunningServer, op: str, value: Any, expected: set[str]
+    ) -> None:
+        """As with a metadata key the customer lacks: no comparison holds, their negations do."""
+        people = self.holders(http, server)
+        raw = one_condition("loyalty_points.campaigns.Club.points", op, value)
+        assert self.selected(http, raw, people) == expected
+
+    def test_a_member_with_zero_points_has_the_value_zero(
+        self, http: httpx.Client, server: RunningServer
+    ) -> None:
+        member, outsider = create_customer(http)["id"], create_customer(http)["id"]
+        set_balances(server, member, campaigns={"Club": 0})
+        raw = one_condition("loyalty_points.campaigns.Club.points", "$is", 0)
+        people = {"member": member, "outsider": outsider}
+        assert self.selected(http, raw, people) == {"member"}
+
+    def test_campaign_names_are_read_as_names(
+        self, http: httpx.Client, server: RunningServer
+    ) -> None:
+        name = "Club's \"Gold\".points') OR true --"
+        holder, other = create_customer(http)["id"], create_customer(http)["id"]
+        set_balances(server, holder, campaigns={name: 7})
+        set_balances(server, other, campaigns={"Club": 7})
+        raw = one_condition(f"loyalty_points.campaigns.{name}.points", "$is", 7)
+        assert self.selected(http, raw, {"holder": holder, "other": other}) == {"holder"}
+
+    def test_auto_update_reads_them_when_created_and_after_a_write(
+        self, http: httpx.Client, server: RunningServer
+    ) -> None:
+        first, second = create_customer(http), create_customer(http)
+        set_balances(server, first["id"], loyalty=60, campaigns={"Club": 120})
+        raw = {
+            "junction": "and",
+            "loyalty_points.campaigns.Club.points": {"conditions": {"$more_than": [100]}},
+            "loyalty.points": {"conditions": {"$more_than_equal": [50]}},
+            "summary.redemptions.gift.amount_to_go": {"conditions": {"$is": [0]}},
+        }
+        segment = create_segment(http, type="auto-update", filter=raw)
+        assert member_ids(http, segment["id"]) == {first["id"]}
+        set_balances(server, second["id"], loyalty=50, campaigns={"Club": 101})
+        set_balances(server, first["id"], gift=1, loyalty=60, campaigns={"Club": 120})
+        # Until the voucher writes move customers themselves, any write re-decides them.
+        for customer in (first, second):
+            response = http.put(f"/v1/customers/{customer['id']}", json={"name": "changed"})
+            assert response.status_code == 200, response.text
+        assert member_ids(http, segment["id"]) == {second["id"]}
+        assert segment_activities(http, first["id"]) == [("customer.segment.left", segment["id"])]
+        assert segment_activities(http, second["id"]) == [
+            ("customer.segment.entered", segment["id"])
+        ]
 
 
 class TestTimeDependentSegments:

@@ -10,6 +10,13 @@ one customer in memory (a property test checks they agree).
 Every leaf is false when the customer has no value for its path, so `NOT` is an exact
 negation in both readers: `$is_not`, `$not_in` and `$not_contain` are the negations of `$is`,
 `$in` and `$contains`, and match a customer with no value.
+
+A loyalty campaign's points (`loyalty_points.campaigns.<name>.points`) are a value only for a
+customer who holds a card of that campaign, as Voucherify treats a customer outside a program as
+not having the property: for anyone else they behave exactly like a missing metadata key
+(`$has_value` false, `$is_unknown` true, comparisons false, their negations true). A member
+with 0 points has the value 0. The balances summed over all cards (`loyalty.points`,
+`summary.redemptions.*.amount_to_go`/`points_to_go`) are 0 for a customer with no card.
 """
 
 from __future__ import annotations
@@ -57,13 +64,15 @@ class EventCount:
 
 
 @dataclass(frozen=True, slots=True)
-class Unknown:
-    """A path that no customer has a value for yet (e.g. a loyalty campaign's points)."""
+class CampaignPoints:
+    """The balance of the loyalty campaign of this name the customer holds a card of (no value
+    when it holds none): `customers.loyalty_campaigns -> name -> points`."""
 
+    campaign: str
     kind: Kind = "number"
 
 
-Expr = Column | Metadata | EventCount | Unknown
+Expr = Column | Metadata | EventCount | CampaignPoints
 
 # --- tests ---------------------------------------------------------------------------------
 
@@ -150,9 +159,14 @@ FIELDS: dict[str, Kind] = {
     "summary.orders.average_amount": "number",
     "summary.orders.last_order_amount": "number",
     "summary.orders.last_order_date": "datetime",
+    # Sums of the balances of the cards the customer holds (0 with none): cents, points.
+    "summary.redemptions.gift.amount_to_go": "number",
+    "summary.redemptions.loyalty_card.points_to_go": "number",
+    "loyalty.points": "number",
 }
 
-# Recorded by features Patron does not have yet: every customer has the value 0 today.
+# Recorded by features Patron does not have yet (redemptions, referrals): every customer has
+# the value 0 today.
 ZERO_FIELDS = frozenset(
     {
         "summary.redemptions.total_redeemed",
@@ -162,10 +176,7 @@ ZERO_FIELDS = frozenset(
         "summary.redemptions.total_rollback_failed",
         "summary.redemptions.total_rollback_succeeded",
         "summary.redemptions.gift.redeemed_amount",
-        "summary.redemptions.gift.amount_to_go",
         "summary.redemptions.loyalty_card.redeemed_points",
-        "summary.redemptions.loyalty_card.points_to_go",
-        "loyalty.points",
         "loyalty.referred_customers",
     }
 )
@@ -185,8 +196,8 @@ def resolve_path(path: str) -> Expr:
         return Metadata(path[len("metadata.") :], None)
     if match := _EVENT_PATH.match(path):
         return EventCount(match.group(1))
-    if _CAMPAIGN_PATH.match(path):
-        return Unknown()
+    if match := _CAMPAIGN_PATH.match(path):
+        return CampaignPoints(match.group(1))
     raise InvalidPayload(f"Unknown filter path {path!r}")
 
 
@@ -578,6 +589,9 @@ COLUMN_VALUES: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "summary.orders.average_amount": _orders_average,
     "summary.orders.last_order_amount": _number_column("orders_last_amount"),
     "summary.orders.last_order_date": _column("orders_last_date"),
+    "summary.redemptions.gift.amount_to_go": _number_column("gift_balance"),
+    "summary.redemptions.loyalty_card.points_to_go": _number_column("loyalty_balance"),
+    "loyalty.points": _number_column("loyalty_balance"),
     **dict.fromkeys(ZERO_FIELDS, _zero),
 }
 
@@ -588,8 +602,8 @@ def value_of(expr: Expr, facts: Facts) -> Any:
         return COLUMN_VALUES[expr.path](facts.row)
     if isinstance(expr, EventCount):
         return Decimal(facts.events.get(expr.event, 0))
-    if isinstance(expr, Unknown):
-        return None
+    if isinstance(expr, CampaignPoints):
+        return _campaign_points(facts.row, expr.campaign)
     stored = (facts.row.get("metadata") or {}).get(expr.key)
     if expr.kind is None or stored is None:
         return stored
@@ -600,6 +614,14 @@ def value_of(expr: Expr, facts: Facts) -> Any:
     if expr.kind == "number":
         return as_number(stored) if isinstance(stored, int | float) else None
     return iso_timestamp(stored) if isinstance(stored, str) else None
+
+
+def _campaign_points(row: Mapping[str, Any], campaign: str) -> Decimal | None:
+    """A held campaign's points; None for a campaign the customer holds no card of (or an entry
+    without a number, which the SQL reading also passes over)."""
+    entry = (row.get("loyalty_campaigns") or {}).get(campaign)
+    points = entry.get("points") if isinstance(entry, dict) else None
+    return as_number(points) if isinstance(points, int | float) else None
 
 
 def matches(test: Test, facts: Facts) -> bool:

@@ -11,6 +11,7 @@ import asyncpg
 from patron.db.pool import Connection
 from patron.segments.filters import (
     AnyOf,
+    CampaignPoints,
     Column,
     Compare,
     EventCount,
@@ -22,7 +23,6 @@ from patron.segments.filters import (
     Present,
     Test,
     Text,
-    Unknown,
 )
 
 Row = asyncpg.Record
@@ -64,6 +64,10 @@ COLUMN_SQL: dict[str, str] = {
     ),
     "summary.orders.last_order_amount": "coalesce(c.orders_last_amount, 0)::numeric",
     "summary.orders.last_order_date": "c.orders_last_date",
+    # Sums of the balances of the cards the customer holds (migration 0013; NOT NULL).
+    "summary.redemptions.gift.amount_to_go": "c.gift_balance::numeric",
+    "summary.redemptions.loyalty_card.points_to_go": "c.loyalty_balance::numeric",
+    "loyalty.points": "c.loyalty_balance::numeric",
 }
 
 _CASTS: dict[Kind, str] = {
@@ -106,8 +110,14 @@ def _expr(expr: Expr, args: list[Any]) -> str:
             "coalesce((SELECT e.count FROM customer_event_counts e WHERE e.project_id ="
             f" c.project_id AND e.customer_id = c.id AND e.event = {name}), 0)::numeric"
         )
-    if isinstance(expr, Unknown):
-        return "NULL::numeric"
+    if isinstance(expr, CampaignPoints):
+        # NULL (no value) unless the customer holds the campaign and its points are a number.
+        name = _param(args, expr.campaign, "text")
+        points = f"(c.loyalty_campaigns -> {name} -> 'points')"
+        return (
+            f"(CASE WHEN jsonb_typeof({points}) = 'number'"
+            f" THEN (c.loyalty_campaigns -> {name} ->> 'points')::numeric END)"
+        )
     key = _param(args, expr.key, "text")
     if expr.kind is None:
         return f"nullif(c.metadata -> {key}, 'null'::jsonb)"
