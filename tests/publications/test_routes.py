@@ -202,3 +202,35 @@ class TestConcurrency:
         assert len(set(codes)) == 64
         refused = publish(http, customer={"source_id": "late"}, campaign=made["name"])
         assert refused.json()["key"] == "no_voucher_suitable_for_publication"
+
+
+class TestSegments:
+    def test_a_balance_change_moves_the_holder_into_an_auto_update_segment(
+        self, http: httpx.Client
+    ) -> None:
+        club = campaign(
+            http, name="Gold", voucher={"type": "LOYALTY_CARD", "loyalty_card": {"points": 50}}
+        )
+        segment = http.post(
+            "/v1/segments",
+            json={
+                "name": "Rich",
+                "type": "auto-update",
+                "filter": {
+                    "junction": "and",
+                    "loyalty_points.campaigns.Gold.points": {
+                        "conditions": {"$more_than_equal": [100]}
+                    },
+                },
+            },
+        )
+        assert segment.status_code == 200, segment.text
+        card = publish(http, customer={"source_id": "g"}, campaign=club["name"]).json()["voucher"]
+        assert http.get("/v1/customers/g/segments").json()["data"] == []
+        http.post(f"/v1/vouchers/{card['code']}/balance", json={"amount": 60})
+        members = http.get("/v1/customers/g/segments").json()["data"]
+        assert [member["id"] for member in members] == [segment.json()["id"]]
+        assert "customer.segment.entered" in activity_types(http, "g")
+        http.post(f"/v1/vouchers/{card['code']}/balance", json={"amount": -20})
+        assert http.get("/v1/customers/g/segments").json()["data"] == []
+        assert activity_types(http, "g")[-1] == "customer.segment.left"

@@ -176,7 +176,6 @@ async def _publish(
                 voucher_id=voucher["id"],
                 customer_id=customer_id,
                 expiration_date=expiry,
-                auto_update=auto_update,
             )
         )
     publication = await _store(conn, actor, body, customer_id, campaign, given, assets_of)

@@ -163,7 +163,8 @@ async def change_balance(
     )
     holder = row["holder_id"]
     if holder is not None:
-        await refresh_holders(conn, actor, [holder], auto_update=auto_update)
+        # The activity, with the customer as changed, before the segment moves it causes.
+        changed = await repository.refresh_held_balances(conn, actor.project_id, [holder])
         customer = await find_by_id(conn, actor.project_id, holder)
         if customer is not None:
             activity_type = (
@@ -185,6 +186,8 @@ async def change_balance(
                 },
                 campaign=campaign_key(updated),
             )
+        if changed:
+            await customer_writes.settle(conn, actor, changed, auto_update=auto_update)
     return BalanceChange(answer, updated)
 
 
@@ -195,12 +198,12 @@ async def assign_holder(
     voucher_id: str,
     customer_id: str,
     expiration_date: datetime | None,
-    auto_update: bool,
 ) -> Row:
     """Make the customer (locked by the caller) the holder of a voucher (locked by the caller):
     `holder_id`, `publish.count` + 1, the expiry a campaign's
-    `activity_duration_after_publishing` gives; then the customer's card balances. INCENTIVES.md
-    §2 (effects)."""
+    `activity_duration_after_publishing` gives; then the customer's card balances. The caller
+    records its activity, then settles the customer's segment moves. INCENTIVES.md §2
+    (effects)."""
     values: dict[str, Any] = {}
     if expiration_date is not None:
         values["expiration_date"] = expiration_date
@@ -208,7 +211,7 @@ async def assign_holder(
         conn, actor.project_id, voucher_id, customer_id=customer_id, values=values
     )
     if row["type"] in ("GIFT_VOUCHER", "LOYALTY_CARD"):
-        await refresh_holders(conn, actor, [customer_id], auto_update=auto_update)
+        await repository.refresh_held_balances(conn, actor.project_id, [customer_id])
     return row
 
 
