@@ -17,6 +17,10 @@ CUSTOMERS_BULK_UPDATE = "CUSTOMERS.BULK_UPDATE"
 CUSTOMERS_METADATA_UPDATE = "CUSTOMERS.METADATA_UPDATE"
 CUSTOMERS_IMPORT_CSV = "CUSTOMERS.IMPORT_CSV"
 ORDERS_IMPORT = "ORDERS.IMPORT"
+VOUCHERS_IMPORT = "VOUCHERS.IMPORT"
+VOUCHERS_IMPORT_CSV = "VOUCHERS.IMPORT_CSV"
+VOUCHERS_BULK_UPDATE = "VOUCHERS.BULK_UPDATE"
+VOUCHERS_METADATA_UPDATE = "VOUCHERS.METADATA_UPDATE"
 
 
 class AsyncActionAccepted(msgspec.Struct, forbid_unknown_fields=True):
@@ -63,7 +67,14 @@ def render_result(row: Any) -> dict[str, Any]:
             "done_count": done,
             "failed_count": failed,
         }
-    elif action_type == CUSTOMERS_BULK_UPDATE:
+    elif action_type in (VOUCHERS_IMPORT, VOUCHERS_IMPORT_CSV):
+        result = {
+            "message": f"{done} voucher(s) imported successfully, {failed} failed.",
+            "failed": errors,
+            "done_count": done,
+            "failed_count": failed,
+        }
+    elif action_type in (CUSTOMERS_BULK_UPDATE, VOUCHERS_BULK_UPDATE):
         result = {
             "done_count": done,
             "failed_count": failed,
@@ -105,7 +116,14 @@ def render_action(row: Any, *, with_result: bool) -> dict[str, Any]:
 
 # The values of the constants above (a Literal cannot name them).
 ActionType = Literal[
-    "CUSTOMERS.BULK_UPDATE", "CUSTOMERS.IMPORT_CSV", "CUSTOMERS.METADATA_UPDATE", "ORDERS.IMPORT"
+    "CUSTOMERS.BULK_UPDATE",
+    "CUSTOMERS.IMPORT_CSV",
+    "CUSTOMERS.METADATA_UPDATE",
+    "ORDERS.IMPORT",
+    "VOUCHERS.IMPORT",
+    "VOUCHERS.IMPORT_CSV",
+    "VOUCHERS.BULK_UPDATE",
+    "VOUCHERS.METADATA_UPDATE",
 ]
 ActionStatus = Literal["ENQUEUED", "IN_PROGRESS", "DONE", "FAILED"]
 
@@ -122,7 +140,11 @@ class ActionResult(msgspec.Struct, forbid_unknown_fields=True):
     ) = UNSET
     failed: (
         Annotated[
-            list[dict[str, Any]], Meta(description="CSV imports: `{row, source_id, reason}`.")
+            list[dict[str, Any]],
+            Meta(
+                description="Imports: customers `{row, source_id, reason}`, vouchers"
+                " `{code, reason}` (and `row` from a CSV)."
+            ),
         ]
         | UnsetType
     ) = UNSET
