@@ -37,6 +37,7 @@ from patron.publications.routes import (
     list_publications,
 )
 from patron.segments.routes import SegmentRoutes, list_customer_segments
+from patron.vouchers.bulk_routes import VoucherBulkRoutes
 from patron.vouchers.routes import VoucherRoutes
 from patron.workers import run_workers
 
@@ -77,6 +78,7 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             SegmentRoutes,
             CampaignRoutes,
             VoucherRoutes,
+            VoucherBulkRoutes,
             create_publication,
             create_publication_by_query,
             list_publications,

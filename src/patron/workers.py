@@ -14,16 +14,23 @@ from patron.customers.bulk import CUSTOMER_HANDLERS
 from patron.db.pool import Pool
 from patron.orders.service import apply_import
 from patron.segments.jobs import keep_segments_current
+from patron.vouchers.bulk import BATCH_SIZES as VOUCHER_BATCH_SIZES
+from patron.vouchers.bulk import HANDLERS as VOUCHER_HANDLERS
 
 HANDLERS: dict[str, Handler] = {
     **CUSTOMER_HANDLERS,
     ORDERS_IMPORT: apply_import,
     **CAMPAIGN_HANDLERS,
+    **VOUCHER_HANDLERS,
 }
 
 # Rows per batch where the default (PATRON_WORKER_BATCH_SIZE) would not let progress move:
 # an order import has at most 2,000 rows, each a full order upsert.
-BATCH_SIZES: dict[str, int] = {ORDERS_IMPORT: 100, **CAMPAIGN_BATCH_SIZES}
+BATCH_SIZES: dict[str, int] = {
+    ORDERS_IMPORT: 100,
+    **CAMPAIGN_BATCH_SIZES,
+    **VOUCHER_BATCH_SIZES,
+}
 
 
 async def run_workers(pool: Pool, settings: Settings, stop: asyncio.Event) -> None:

@@ -48,6 +48,9 @@ STATE_DEPENDENT = {
     "create-publication": "the voucher must be publishable, or the campaign have codes",
     "create-publication-client-side": "the voucher must be publishable, or the campaign have codes",
     "create-publication-by-query": "a customer, and a voucher or a campaign, in the query",
+    "import-vouchers": "a code may be given only once in the request",
+    "import-vouchers-using-csv": "the file must be UTF-8 CSV with a Code column, each row's"
+    " code given once",
 }
 # Stateful checks that cannot read these operations right, each switched off there alone.
 MISREAD = {
