@@ -13,6 +13,7 @@ from litestar import Litestar
 from patron.activities.routes import ActivityRoutes
 from patron.async_actions.routes import AsyncActionRoutes
 from patron.campaigns.routes import CampaignRoutes
+from patron.campaigns.transactions_routes import CampaignTransactionRoutes
 from patron.config import MAX_BODY_BYTES, Settings
 from patron.consents.routes import list_consents, update_customer_consents
 from patron.customers.routes import CustomerRoutes
@@ -77,6 +78,7 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             OrderRoutes,
             SegmentRoutes,
             CampaignRoutes,
+            CampaignTransactionRoutes,
             VoucherRoutes,
             VoucherBulkRoutes,
             create_publication,
