@@ -133,22 +133,33 @@ ORDERINGS = {
 }
 
 
-def _where(campaign_type: str | None) -> tuple[str, list[Any]]:
-    if campaign_type is None:
-        return "project_id = $1 AND deleted_at IS NULL", []
-    return "project_id = $1 AND deleted_at IS NULL AND campaign_type = $2", [campaign_type]
+# Filters of the campaign list: name -> SQL with one parameter.
+FILTERS = {
+    "campaign_type": "campaign_type = {}",
+    "campaign_status": "creation_status = {}",
+    "is_referral_code": "(voucher ->> 'is_referral_code')::boolean = {}",
+}
+
+
+def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
+    clauses = ["project_id = $1", "deleted_at IS NULL"]
+    args: list[Any] = []
+    for name, value in filters.items():
+        args.append(value)
+        clauses.append(FILTERS[name].format(f"${len(args) + 1}"))
+    return " AND ".join(clauses), args
 
 
 async def list_page(
     conn: Connection,
     project_id: str,
     *,
-    campaign_type: str | None,
+    filters: dict[str, Any],
     order: str,
     limit: int,
     offset: int,
 ) -> Sequence[Row]:
-    where, args = _where(campaign_type)
+    where, args = _where(filters)
     rows: Sequence[Row] = await conn.fetch(
         f"SELECT * FROM campaigns WHERE {where} ORDER BY {ORDERINGS[order]}"
         f" LIMIT ${len(args) + 2} OFFSET ${len(args) + 3}",
@@ -160,8 +171,8 @@ async def list_page(
     return rows
 
 
-async def count(conn: Connection, project_id: str, *, campaign_type: str | None) -> int:
-    where, args = _where(campaign_type)
+async def count(conn: Connection, project_id: str, *, filters: dict[str, Any]) -> int:
+    where, args = _where(filters)
     value = await conn.fetchval(f"SELECT count(*) FROM campaigns WHERE {where}", project_id, *args)
     return int(value)
 

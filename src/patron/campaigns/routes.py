@@ -45,6 +45,14 @@ CAMPAIGN_TYPE = query.Choice(
     "Only campaigns of this type.",
     {"DISCOUNT_COUPONS", "GIFT_VOUCHERS", "LOYALTY_PROGRAM", "REFERRAL_PROGRAM", "PROMOTION"},
 )
+CAMPAIGN_STATUS = query.Choice(
+    "campaign_status",
+    "Only campaigns whose codes' generation is in this state.",
+    {"DONE", "IN_PROGRESS", "FAILED", "DRAFT", "MODIFYING"},
+)
+IS_REFERRAL_CODE = query.Choice(
+    "is_referral_code", "Only referral programs (`true`) or all others.", {"true", "false"}
+)
 FORCE = query.Choice(
     "force", "`true`: delete for good (the name is free again).", {"true", "false"}
 )
@@ -87,7 +95,7 @@ class CampaignRoutes(Controller):
     @operation(
         "list-campaigns",
         TAG,
-        query=(LIMIT, PAGE, ORDER, CAMPAIGN_TYPE),
+        query=(LIMIT, PAGE, ORDER, CAMPAIGN_TYPE, CAMPAIGN_STATUS, IS_REFERRAL_CODE),
         response=CampaignsList,
         errors=("InvalidQueryParams",),
     )
@@ -96,11 +104,22 @@ class CampaignRoutes(Controller):
         """Campaigns, newest first by default."""
         project = project_of(request)
         params = request.query_params
+        filters: dict[str, Any] = {}
+        for parameter, name in (
+            (CAMPAIGN_TYPE, "campaign_type"),
+            (CAMPAIGN_STATUS, "campaign_status"),
+        ):
+            value = parameter.parse(params)
+            if value is not None:
+                filters[name] = value
+        referral = IS_REFERRAL_CODE.parse(params)
+        if referral is not None:
+            filters["is_referral_code"] = referral == "true"
         async with snapshot(request) as conn:
             body = await service.list_campaigns(
                 conn,
                 project.id,
-                campaign_type=CAMPAIGN_TYPE.parse(params),
+                filters=filters,
                 order=ORDER.parse(params) or "-created_at",
                 limit=LIMIT.parse(params),
                 page=PAGE.parse(params),

@@ -269,15 +269,17 @@ async def list_campaigns(
     conn: Connection,
     project_id: str,
     *,
-    campaign_type: str | None,
+    filters: dict[str, Any],
     order: str,
     limit: int,
     page: int,
 ) -> dict[str, Any]:
+    """A page of live campaigns with the filters (`repository.FILTERS`: campaign_type,
+    campaign_status, is_referral_code)."""
     rows = await repository.list_page(
         conn,
         project_id,
-        campaign_type=campaign_type,
+        filters=filters,
         order=order,
         limit=limit,
         offset=(page - 1) * limit,
@@ -287,7 +289,7 @@ async def list_campaigns(
         "object": "list",
         "data_ref": "campaigns",
         "campaigns": [render_campaign(row, counts.get(row["id"], 0)) for row in rows],
-        "total": await repository.count(conn, project_id, campaign_type=campaign_type),
+        "total": await repository.count(conn, project_id, filters=filters),
     }
 
 

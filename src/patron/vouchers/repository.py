@@ -223,6 +223,12 @@ FILTERS = {
     "category": "v.category = {}",
     "holder_id": "v.holder_id = {}",
     "type": "v.type = {}",
+    "code": "v.code = {}",
+    "ids": "v.id = ANY({}::text[])",
+    "created_before": "v.created_at < {}",
+    "created_after": "v.created_at > {}",
+    "updated_before": "v.updated_at < {}",
+    "updated_after": "v.updated_at > {}",
 }
 ORDERINGS = {
     "created_at": "v.created_at, v.id",

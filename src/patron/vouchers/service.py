@@ -385,7 +385,8 @@ async def list_vouchers(
     page: int,
     assets_of: AssetsOf = no_assets,
 ) -> dict[str, Any]:
-    """A page of vouchers with the filters (campaign, campaign_id, category, holder_id, type)."""
+    """A page of vouchers with the filters (`repository.FILTERS`: campaign, campaign_id,
+    category, holder_id, code, ids, created and updated before or after a moment)."""
     rows = await repository.list_page(
         conn, project_id, filters=filters, order=order, limit=limit, offset=(page - 1) * limit
     )
