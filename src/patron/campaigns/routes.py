@@ -228,14 +228,16 @@ class CampaignRoutes(Controller):
         key = campaign_key(campaign_id)
         async with transaction(request) as conn:
             if count > 1:
-                action_id = await service.add_vouchers(conn, actor, campaign_key=key, count=count)
+                action_id = await service.add_vouchers(
+                    conn, actor, campaign_key=key, count=count, body=body
+                )
                 return json_response({"async_action_id": action_id}, 202)
             voucher = await vouchers.add_to_campaign(
                 conn,
                 actor,
                 campaign_key=key,
                 body=body,
-                code=None,
+                code=body.code if isinstance(body.code, str) else None,
                 assets_of=assets_for(request),
             )
         return json_response(voucher)

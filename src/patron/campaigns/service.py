@@ -35,6 +35,7 @@ from patron.vouchers import repository as vouchers_repository
 from patron.vouchers import service as vouchers
 from patron.vouchers.publishing import parse_duration
 from patron.vouchers.schemas import (
+    CampaignVoucherCreate,
     DuplicateFound,
     InvalidVoucher,
     VoucherCreate,
@@ -196,15 +197,20 @@ def codes_duration(text: str) -> None:
     parse_duration(text)
 
 
-async def _queue_generation(conn: Connection, actor: Actor, campaign_id: str, count: int) -> str:
-    """An async action generating `count` codes, stored as records of up to a batch each."""
+async def _queue_generation(
+    conn: Connection,
+    actor: Actor,
+    campaign_id: str,
+    count: int,
+    voucher: CampaignVoucherCreate | None = None,
+) -> str:
+    """An async action generating `count` codes, stored as records of up to a batch each;
+    `voucher` is what the codes get beyond the campaign's template."""
     batch = vouchers.GENERATION_BATCH
-    action_id = await async_actions.start(
-        conn,
-        actor,
-        action_type=VOUCHERS_GENERATE,
-        params={"campaign_id": campaign_id, "total": count, ROWS_PER_RECORD: batch},
-    )
+    params: dict[str, Any] = {"campaign_id": campaign_id, "total": count, ROWS_PER_RECORD: batch}
+    if voucher is not None:
+        params["voucher"] = msgspec.to_builtins(voucher)
+    action_id = await async_actions.start(conn, actor, action_type=VOUCHERS_GENERATE, params=params)
     records = []
     for start in range(0, count, batch):
         size = min(batch, count - start)
@@ -226,10 +232,13 @@ async def apply_generation(
         for number, _ in rows:
             outcome.errors.append({"row": number + 1, "message": "The campaign was deleted"})
         return outcome
+    extra = vouchers.campaign_voucher_overrides(
+        convert(action.params.get("voucher", {}), CampaignVoucherCreate)
+    )
     for number, data in rows:
         try:
             outcome.done += await vouchers.generate_for_campaign(
-                conn, action.project_id, campaign, int(data["count"]), extra={}
+                conn, action.project_id, campaign, int(data["count"]), extra=extra
             )
         except InvalidCodeConfig as exc:
             outcome.errors.append({"row": number + 1, "message": str(exc)})
@@ -240,16 +249,24 @@ async def apply_generation(
     return outcome
 
 
-async def add_vouchers(conn: Connection, actor: Actor, *, campaign_key: str, count: int) -> str:
-    """Queue the generation of `count` (> 1) codes into a campaign; the async action's id.
-    Raises NotFound, InvalidCampaign, InvalidCodeConfig."""
+async def add_vouchers(
+    conn: Connection, actor: Actor, *, campaign_key: str, count: int, body: CampaignVoucherCreate
+) -> str:
+    """Queue the generation of `count` (> 1) codes into a campaign, each given what `body`
+    sets beyond the template; the async action's id. Raises NotFound, InvalidCampaign,
+    InvalidCodeConfig, InvalidPayload (a `code`, which names one voucher)."""
+    if isinstance(body.code, str):
+        raise InvalidPayload("A code names one voucher: leave vouchers_count out, or the code")
     campaign = await _find(conn, actor.project_id, campaign_key)
     if campaign["type"] == "STANDALONE":
         raise InvalidCampaign(f"Campaign {campaign['name']} is STANDALONE and has one code")
-    existing = await repository.vouchers_count(conn, actor.project_id, campaign["id"])
-    codes.check_capacity(campaign["voucher"]["code_config"], existing + count)
+    if isinstance(body.code_config, msgspec.Struct):
+        codes.check_capacity(msgspec.to_builtins(body.code_config), count)
+    else:
+        existing = await repository.vouchers_count(conn, actor.project_id, campaign["id"])
+        codes.check_capacity(campaign["voucher"]["code_config"], existing + count)
     await repository.set_generation_status(conn, actor.project_id, campaign["id"], "IN_PROGRESS")
-    return await _queue_generation(conn, actor, campaign["id"], count)
+    return await _queue_generation(conn, actor, campaign["id"], count, body)
 
 
 async def _find(conn: Connection, project_id: str, key: str, *, for_update: bool = False) -> Row:

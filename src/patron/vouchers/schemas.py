@@ -171,8 +171,10 @@ class VoucherUpdate(VoucherFields, omit_defaults=True, kw_only=True, forbid_unkn
 
 
 class CampaignVoucherCreate(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True):
-    """POST /v1/campaigns/{id}/vouchers[/{code}]: what the new codes get beyond the template."""
+    """POST /v1/campaigns/{id}/vouchers[/{code}]: what the new codes get beyond the template
+    (`code`: the one code to add, when the path names none)."""
 
+    code: Annotated[str, fields.text(max_length=200, min_length=1)] | UnsetType | None = UNSET
     category: Text | UnsetType | None = UNSET
     category_id: Text | UnsetType | None = UNSET
     metadata: Metadata | UnsetType | None = UNSET
