@@ -336,12 +336,21 @@ _CSV_COLUMNS = {
     "category": "category",
     "active": "active",
     "additional_info": "additional_info",
+    "gift_amount": "gift_amount",
+    "loyalty_points": "loyalty_points",
 }
 
 
+def _csv_number(cell: str) -> int | str:
+    """A whole number of cents or points; any other text is kept, for the item to fail."""
+    text = cell.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else text
+
+
 def _csv_items(data: bytes) -> list[dict[str, Any]]:
-    """Voucher items from a CSV: `Code` (required), `Category`, `Active`, `Additional_info`;
-    every other column is metadata (kept as text)."""
+    """Voucher items from a CSV: `Code` (required), `Category`, `Active`, `Additional_info`,
+    `Gift Amount` (a gift card's credits), `Loyalty Points` (a loyalty card's points); every
+    other column is metadata (kept as text)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -360,9 +369,15 @@ def _csv_items(data: bytes) -> list[dict[str, Any]]:
         item: dict[str, Any] = {}
         metadata: dict[str, Any] = {}
         for name, cell in zip(names, line, strict=False):
-            known = _CSV_COLUMNS.get(name.lower())
+            known = _CSV_COLUMNS.get(name.lower().replace(" ", "_"))
             if known == "active":
                 item["active"] = cell.strip().lower() != "false"
+            elif known == "gift_amount":
+                if cell.strip():
+                    item["gift"] = {"amount": _csv_number(cell)}
+            elif known == "loyalty_points":
+                if cell.strip():
+                    item["loyalty_card"] = {"points": _csv_number(cell)}
             elif known is not None:
                 if cell != "":
                     item[known] = cell

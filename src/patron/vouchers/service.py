@@ -149,6 +149,21 @@ def _new_gift(body: VoucherFields) -> dict[str, Any]:
     }
 
 
+def _own_balance(body: VoucherFields, kind: str) -> dict[str, Any]:
+    """The credits (cents) or points a card joining a campaign brings instead of the
+    template's: an imported gift card's `gift.amount`, a loyalty card's `loyalty_card.points`."""
+    if kind == "GIFT_VOUCHER" and isinstance(body.gift, msgspec.Struct):
+        amount = given(body.gift.amount)
+        if amount is not None:
+            credits = whole(amount, ".gift.amount")
+            return {"gift_amount": credits, "balance": credits}
+    if kind == "LOYALTY_CARD" and isinstance(body.loyalty_card, msgspec.Struct):
+        points = given(body.loyalty_card.points)
+        if points is not None:
+            return {"loyalty_points": points, "balance": points}
+    return {}
+
+
 async def _campaign_of(conn: Connection, project_id: str, body: VoucherCreate) -> Row | None:
     key = given(body.campaign_id) or given(body.campaign)
     if key is None:
@@ -194,6 +209,7 @@ async def create(
                 f"Campaign {campaign['name']} makes {values['type']}, not {requested_type}"
             )
         kind = values["type"]
+        values.update(_own_balance(body, kind))
         config = campaign["voucher"]["code_config"]
     else:
         kind = requested_type or "DISCOUNT_VOUCHER"
