@@ -1,0 +1,1 @@
+"""Campaigns: the programs codes are made, imported and managed in."""
