@@ -11,6 +11,9 @@ from patron.db.pool import Connection
 
 Row = asyncpg.Record
 
+# The moment a campaign is created or changed, to the millisecond as it is shown.
+NOW = "date_trunc('milliseconds', clock_timestamp())"
+
 WRITABLE = (
     "name",
     "description",
@@ -60,8 +63,8 @@ async def insert(
     placeholders = ", ".join(f"${number}" for number in range(3, len(columns) + 3))
     return await conn.fetchrow(
         f"""
-        INSERT INTO campaigns (project_id, id, {", ".join(columns)})
-        VALUES ($1, $2, {placeholders})
+        INSERT INTO campaigns (project_id, id, {", ".join(columns)}, created_at)
+        VALUES ($1, $2, {placeholders}, {NOW})
         ON CONFLICT (project_id, name) DO NOTHING
         RETURNING *
         """,
@@ -78,7 +81,7 @@ async def update(
     assignments = "".join(f"{name} = ${number}, " for number, name in enumerate(columns, 3))
     row: Row | None = await conn.fetchrow(
         f"""
-        UPDATE campaigns SET {assignments}updated_at = now()
+        UPDATE campaigns SET {assignments}updated_at = {NOW}
         WHERE project_id = $1 AND id = $2
         RETURNING *
         """,
