@@ -35,6 +35,16 @@ STATE_DEPENDENT = {
     "update-customers-consents-client-side": "each key must be a consent defined in the project",
     "import-customers-using-csv": "the file must be CSV, in UTF-8, with a Source_id column",
     "create-segment": "a filter follows a grammar of paths, operators and values",
+    "create-campaign": "campaign_type or voucher.type, and the voucher its type needs",
+    "update-campaign": "a discount for discount campaigns, a gift for gift ones; no STANDALONE",
+    "add-vouchers-to-campaign": "the code_config must yield the codes; STANDALONE holds one",
+    "add-voucher-with-specific-code-to-campaign": "a STANDALONE campaign holds one code",
+    "import-vouchers-to-campaign": "codes distinct in the request, each fitting the campaign",
+    "import-vouchers-to-campaign-using-csv": "the file must be CSV, in UTF-8, with a Code column",
+    "generate-random-code": "the voucher its type needs; a loyalty card needs its campaign",
+    "create-voucher": "the voucher its type needs; a loyalty card needs its campaign",
+    "update-voucher": "neither the type nor a discount's type changes",
+    "update-voucher-balance": "a gift card, or a held loyalty card; never below zero, never 0",
 }
 # Stateful checks that cannot read these operations right, each switched off there alone.
 MISREAD = {
