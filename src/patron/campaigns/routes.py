@@ -29,7 +29,12 @@ from patron.kit.validation import check_json_value
 from patron.openapi.operation import FileUpload, PathParameter, operation
 from patron.vouchers import service as vouchers
 from patron.vouchers.assets import assets_for
-from patron.vouchers.schemas import CampaignVoucherCreate, VoucherObject, voucher_not_found
+from patron.vouchers.schemas import (
+    CampaignVoucherCreate,
+    TransactionsList,
+    VoucherObject,
+    voucher_not_found,
+)
 
 TAG = "Campaigns"
 PATH = {"campaign_id": PathParameter("campaignId", "The campaign's `id` or its name.")}
@@ -59,6 +64,13 @@ FORCE = query.Choice(
 VOUCHERS_COUNT = query.Integer(
     "vouchers_count", "How many codes to add (more than 1: an async action).", 1, 1, 10_000_000
 )
+TX_LIMIT = query.limit(100, 10)
+TX_ORDER = query.Choice(
+    "order",
+    "Oldest first (`id`, the default) or newest first (`-id`); also `created_at`, `-created_at`.",
+    {"id", "-id", "created_at", "-created_at"},
+)
+STARTING_AFTER = query.Text("starting_after_id", "The page after this transaction.")
 ImportItems = Annotated[
     list[Any],
     fields.json_values("The vouchers: each an object with a `code`.", max_items=10_000),
@@ -179,6 +191,35 @@ class CampaignRoutes(Controller):
         async with transaction(request) as conn:
             action_id = await service.delete(conn, actor, key=key, force=force)
         return json_response({"async_action_id": action_id}, 202)
+
+    @operation(
+        "list-campaign-transactions",
+        TAG,
+        path=PATH,
+        query=(TX_LIMIT, TX_ORDER, STARTING_AFTER),
+        response=TransactionsList,
+        errors=("NotFound", "InvalidQueryParams"),
+        description="The balance changes of the campaign's gift or loyalty cards, with"
+        " `has_more` and, when there are more, `more_starting_after`.",
+    )
+    @get("/{campaign_id:str}/transactions")
+    async def list_campaign_transactions(
+        self, request: Request[Any, Any, Any], campaign_id: FromPath[str]
+    ) -> ASGIApp:
+        """The balance changes of the campaign's codes, oldest first by default."""
+        project = project_of(request)
+        params = request.query_params
+        key = campaign_key(campaign_id)
+        async with snapshot(request) as conn:
+            body = await service.list_transactions(
+                conn,
+                project.id,
+                key,
+                limit=TX_LIMIT.parse(params),
+                descending=TX_ORDER.parse(params) in ("-id", "-created_at"),
+                starting_after_id=STARTING_AFTER.parse(params),
+            )
+            return json_response(body)
 
     @operation("enable-campaign", TAG, path=PATH, response=Empty, errors=("NotFound",))
     @post("/{campaign_id:str}/enable", status_code=200)

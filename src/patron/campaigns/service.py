@@ -282,6 +282,29 @@ async def get(conn: Connection, project_id: str, key: str) -> dict[str, Any]:
     return render_campaign(row, await repository.vouchers_count(conn, project_id, row["id"]))
 
 
+async def list_transactions(
+    conn: Connection,
+    project_id: str,
+    key: str,
+    *,
+    limit: int,
+    descending: bool,
+    starting_after_id: str | None,
+) -> dict[str, Any]:
+    """A page of the balance transactions of the campaign's codes (`vouchers.service
+    .transactions_list`), oldest first unless `descending`. Raises NotFound."""
+    campaign = await _find(conn, project_id, key)
+    return await vouchers.transactions_list(
+        conn,
+        project_id,
+        campaign["id"],
+        owner="campaign",
+        limit=limit,
+        descending=descending,
+        starting_after_id=starting_after_id,
+    )
+
+
 async def list_campaigns(
     conn: Connection,
     project_id: str,

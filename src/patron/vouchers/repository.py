@@ -338,25 +338,32 @@ async def insert_transaction(
     return row
 
 
+# Whose transactions a page lists: a voucher's, or all of a campaign's codes'.
+TRANSACTION_OWNERS = {"voucher": "voucher_id", "campaign": "campaign_id"}
+
+
 async def transactions_page(
     conn: Connection,
     project_id: str,
-    voucher_id: str,
+    owner_id: str,
     *,
+    owner: str = "voucher",
     limit: int,
     descending: bool,
     after_seq: int | None,
 ) -> Sequence[Row]:
-    """Up to `limit` + 1 transactions of a voucher in order, after `after_seq` if given."""
+    """Up to `limit` + 1 transactions of a voucher (or of a campaign's codes, `owner`) in
+    order, after `after_seq` if given."""
+    column = TRANSACTION_OWNERS[owner]
     cursor = "" if after_seq is None else ("AND seq < $4" if descending else "AND seq > $4")
     direction = "DESC" if descending else "ASC"
-    args: list[Any] = [project_id, voucher_id, limit + 1]
+    args: list[Any] = [project_id, owner_id, limit + 1]
     if after_seq is not None:
         args.append(after_seq)
     rows: Sequence[Row] = await conn.fetch(
         f"""
         SELECT * FROM voucher_transactions
-        WHERE project_id = $1 AND voucher_id = $2 {cursor}
+        WHERE project_id = $1 AND {column} = $2 {cursor}
         ORDER BY seq {direction} LIMIT $3
         """,
         *args,
@@ -365,13 +372,18 @@ async def transactions_page(
 
 
 async def transaction_seq(
-    conn: Connection, project_id: str, voucher_id: str, transaction_id: str
+    conn: Connection,
+    project_id: str,
+    owner_id: str,
+    transaction_id: str,
+    *,
+    owner: str = "voucher",
 ) -> int | None:
     value = await conn.fetchval(
-        "SELECT seq FROM voucher_transactions"
-        " WHERE project_id = $1 AND voucher_id = $2 AND id = $3",
+        f"SELECT seq FROM voucher_transactions"
+        f" WHERE project_id = $1 AND {TRANSACTION_OWNERS[owner]} = $2 AND id = $3",
         project_id,
-        voucher_id,
+        owner_id,
         transaction_id,
     )
     return None if value is None else int(value)

@@ -465,9 +465,35 @@ async def list_transactions(
     voucher = await repository.find(conn, project_id, key)
     if voucher is None:
         raise voucher_not_found(key)
+    return await transactions_list(
+        conn,
+        project_id,
+        voucher["id"],
+        owner="voucher",
+        limit=limit,
+        descending=descending,
+        starting_after_id=starting_after_id,
+    )
+
+
+async def transactions_list(
+    conn: Connection,
+    project_id: str,
+    owner_id: str,
+    *,
+    owner: str,
+    limit: int,
+    descending: bool,
+    starting_after_id: str | None,
+) -> dict[str, Any]:
+    """A page of the transactions of a voucher or of a campaign's codes (`owner`: "voucher",
+    "campaign"), oldest first unless `descending`, after the transaction `starting_after_id`.
+    Raises NotFound (that transaction is not one of theirs)."""
     after = None
     if starting_after_id is not None:
-        after = await repository.transaction_seq(conn, project_id, voucher["id"], starting_after_id)
+        after = await repository.transaction_seq(
+            conn, project_id, owner_id, starting_after_id, owner=owner
+        )
         if after is None:
             raise NotFound(
                 f"Cannot find transaction with id {starting_after_id}",
@@ -475,7 +501,13 @@ async def list_transactions(
                 resource_type="voucher_transaction",
             )
     rows = await repository.transactions_page(
-        conn, project_id, voucher["id"], limit=limit, descending=descending, after_seq=after
+        conn,
+        project_id,
+        owner_id,
+        owner=owner,
+        limit=limit,
+        descending=descending,
+        after_seq=after,
     )
     page: Sequence[Row] = rows[:limit]
     body: dict[str, Any] = {
