@@ -881,6 +881,56 @@ class TestImportVouchersToCampaignUsingCsv:
         assert vouchers_api.get_voucher(good).gift.balance == 30
 
 
+class TestListCampaignTransactions:
+    def test_the_balance_changes_of_its_codes(
+        self, campaigns_api: Any, vouchers_api: Any, http: httpx.Client
+    ) -> None:
+        campaign = gift_campaign(campaigns_api, amount=1000)
+        first = campaigns_api.add_vouchers_to_campaign(campaign.id)
+        second = campaigns_api.add_vouchers_to_campaign(campaign.id)
+        elsewhere = campaigns_api.add_vouchers_to_campaign(gift_campaign(campaigns_api).id)
+        for code, amount in ((first.code, 100), (second.code, -200), (elsewhere.code, 5)):
+            vouchers_api.update_voucher_balance(
+                code, voucherify.VouchersBalanceUpdateRequestBody(amount=amount)
+            )
+        vouchers_api.update_voucher_balance(
+            first.code, voucherify.VouchersBalanceUpdateRequestBody(amount=-50)
+        )
+        listed = campaigns_api.list_campaign_transactions(campaign.name)
+        assert [(t.voucher_id, t.type) for t in listed.data] == [
+            (first.id, "CREDITS_ADDITION"),
+            (second.id, "CREDITS_REMOVAL"),
+            (first.id, "CREDITS_REMOVAL"),
+        ]
+        assert {t.campaign_id for t in listed.data} == {campaign.id}
+        assert listed.has_more is False
+        newest = campaigns_api.list_campaign_transactions(campaign.id, order="-id")
+        assert [t.id for t in newest.data] == [t.id for t in reversed(listed.data)]
+        raw = http.get(f"/v1/campaigns/{campaign.id}/transactions", params={"limit": 2}).json()
+        assert raw["has_more"] is True
+        assert raw["more_starting_after"] == listed.data[1].id
+        rest = campaigns_api.list_campaign_transactions(
+            campaign.id, starting_after_id=raw["more_starting_after"]
+        )
+        assert [t.id for t in rest.data] == [listed.data[2].id]
+
+    def test_none_yet(self, campaigns_api: Any, http: httpx.Client) -> None:
+        campaign = discount_campaign(campaigns_api)
+        assert http.get(f"/v1/campaigns/{campaign.id}/transactions").json() == {
+            "object": "list",
+            "data_ref": "data",
+            "data": [],
+            "has_more": False,
+        }
+
+    def test_an_unknown_campaign_or_transaction_is_404(self, campaigns_api: Any) -> None:
+        with pytest.raises(NotFoundException):
+            campaigns_api.list_campaign_transactions("nope")
+        campaign = gift_campaign(campaigns_api)
+        with pytest.raises(NotFoundException):
+            campaigns_api.list_campaign_transactions(campaign.id, starting_after_id="vtx_nope")
+
+
 class TestCampaignsOfAnotherProject:
     def test_are_not_found(
         self, campaigns_api: Any, server: RunningServer, another_project: Credentials
@@ -899,6 +949,8 @@ class TestCampaignsOfAnotherProject:
                 other.delete_campaign(campaign.id)
             with pytest.raises(NotFoundException):
                 other.disable_campaign(campaign.id)
+            with pytest.raises(NotFoundException):
+                other.list_campaign_transactions(campaign.id)
             with pytest.raises(NotFoundException):
                 other.add_vouchers_to_campaign(campaign.id)
             with pytest.raises(NotFoundException):
