@@ -16,6 +16,7 @@ import pytest
 import voucherify
 from voucherify.exceptions import ApiException, BadRequestException, NotFoundException
 
+from patron.campaigns import service as campaigns_service
 from patron.projects.service import Credentials
 from tests.async_actions.helpers import wait_done
 from tests.conftest import RunningServer, auth_headers, sdk_client
@@ -929,6 +930,13 @@ class TestListCampaignTransactions:
         campaign = gift_campaign(campaigns_api)
         with pytest.raises(NotFoundException):
             campaigns_api.list_campaign_transactions(campaign.id, starting_after_id="vtx_nope")
+
+
+class TestCampaignAsyncActions:
+    def test_their_types_are_in_the_document(self, anonymous_http: httpx.Client) -> None:
+        document = anonymous_http.get("/openapi.json").json()
+        action = document["components"]["schemas"]["AsyncAction"]
+        assert set(campaigns_service.HANDLERS) <= set(action["properties"]["type"]["enum"])
 
 
 class TestCampaignsOfAnotherProject:

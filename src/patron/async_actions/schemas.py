@@ -103,9 +103,16 @@ def render_action(row: Any, *, with_result: bool) -> dict[str, Any]:
 
 # --- the async action object (responses) ---------------------------------------------------------
 
-# The values of the constants above (a Literal cannot name them).
+# The values of the constants above and of campaigns' (a Literal cannot name them).
 ActionType = Literal[
-    "CUSTOMERS.BULK_UPDATE", "CUSTOMERS.IMPORT_CSV", "CUSTOMERS.METADATA_UPDATE", "ORDERS.IMPORT"
+    "CUSTOMERS.BULK_UPDATE",
+    "CUSTOMERS.IMPORT_CSV",
+    "CUSTOMERS.METADATA_UPDATE",
+    "ORDERS.IMPORT",
+    "CAMPAIGN.VOUCHERS_GENERATE",
+    "CAMPAIGN.VOUCHERS_DELETE",
+    "CAMPAIGN.VOUCHERS_IMPORT",
+    "CAMPAIGN.VOUCHERS_IMPORT_CSV",
 ]
 ActionStatus = Literal["ENQUEUED", "IN_PROGRESS", "DONE", "FAILED"]
 
