@@ -441,6 +441,15 @@ class TestUpdateVoucher:
         response = http.put(f"/v1/vouchers/{voucher.code}", json={"unset_metadata_fields": ["a"]})
         assert response.json()["metadata"] == {"b": 2}
 
+    def test_the_js_sdks_body_with_the_code(self, vouchers_api: Any, http: httpx.Client) -> None:
+        card = gift_card(vouchers_api)
+        response = http.put(
+            f"/v1/vouchers/{card.code}",
+            json={"code": card.code, "category": "js", "metadata": {"from": "node"}},
+        )
+        assert response.status_code == 200, response.text
+        assert (response.json()["code"], response.json()["category"]) == (card.code, "js")
+
     def test_an_unknown_code_is_404(self, vouchers_api: Any) -> None:
         with pytest.raises(NotFoundException):
             vouchers_api.update_voucher("NOPE", voucherify.VouchersUpdateRequestBody(metadata={}))

@@ -165,8 +165,10 @@ class VoucherCreate(VoucherFields, omit_defaults=True, kw_only=True, forbid_unkn
 
 
 class VoucherUpdate(VoucherFields, omit_defaults=True, kw_only=True, forbid_unknown_fields=True):
-    """PUT /v1/vouchers/{code}: only the fields sent change."""
+    """PUT /v1/vouchers/{code}: only the fields sent change. The JS SDK sends the voucher's
+    `code` too, which is ignored: a code never changes."""
 
+    code: Annotated[str, fields.text(max_length=200, min_length=1)] | UnsetType | None = UNSET
     unset_metadata_fields: list[Text] | UnsetType | None = UNSET
 
 
