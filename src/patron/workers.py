@@ -14,11 +14,13 @@ from patron.customers.bulk import CUSTOMER_HANDLERS
 from patron.db.pool import Pool
 from patron.orders.service import apply_import
 from patron.segments.jobs import keep_segments_current
+from patron.vouchers.service import HANDLERS as VOUCHER_HANDLERS
 
 HANDLERS: dict[str, Handler] = {
     **CUSTOMER_HANDLERS,
     ORDERS_IMPORT: apply_import,
     **CAMPAIGN_HANDLERS,
+    **VOUCHER_HANDLERS,
 }
 
 # Rows per batch where the default (PATRON_WORKER_BATCH_SIZE) would not let progress move:

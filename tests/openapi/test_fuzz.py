@@ -45,6 +45,7 @@ STATE_DEPENDENT = {
     "create-voucher": "the voucher its type needs; a loyalty card needs its campaign",
     "update-voucher": "neither the type nor a discount's type changes",
     "update-voucher-balance": "a gift card, or a held loyalty card; never below zero, never 0",
+    "import-vouchers": "codes distinct in the request, each with a code",
 }
 # Stateful checks that cannot read these operations right, each switched off there alone.
 MISREAD = {

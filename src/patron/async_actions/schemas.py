@@ -103,7 +103,7 @@ def render_action(row: Any, *, with_result: bool) -> dict[str, Any]:
 
 # --- the async action object (responses) ---------------------------------------------------------
 
-# The values of the constants above and of campaigns' (a Literal cannot name them).
+# The values of the constants above, campaigns' and vouchers' (a Literal cannot name them).
 ActionType = Literal[
     "CUSTOMERS.BULK_UPDATE",
     "CUSTOMERS.IMPORT_CSV",
@@ -113,6 +113,9 @@ ActionType = Literal[
     "CAMPAIGN.VOUCHERS_DELETE",
     "CAMPAIGN.VOUCHERS_IMPORT",
     "CAMPAIGN.VOUCHERS_IMPORT_CSV",
+    "VOUCHERS.IMPORT",
+    "VOUCHERS.BULK_UPDATE",
+    "VOUCHERS.METADATA_UPDATE",
 ]
 ActionStatus = Literal["ENQUEUED", "IN_PROGRESS", "DONE", "FAILED"]
 

@@ -50,6 +50,8 @@ VOUCHERS_GENERATE = "CAMPAIGN.VOUCHERS_GENERATE"
 VOUCHERS_DELETE = "CAMPAIGN.VOUCHERS_DELETE"
 VOUCHERS_IMPORT = "CAMPAIGN.VOUCHERS_IMPORT"
 VOUCHERS_IMPORT_CSV = "CAMPAIGN.VOUCHERS_IMPORT_CSV"
+# Standalone vouchers (POST /v1/vouchers/import), imported as a campaign's are.
+STANDALONE_IMPORT = "VOUCHERS.IMPORT"
 LIST_ORDERS = frozenset(repository.ORDERINGS)
 MAX_IMPORT_VOUCHERS = 10_000
 
@@ -442,14 +444,18 @@ async def apply_deletion(
 
 
 async def import_vouchers(
-    conn: Connection, actor: Actor, *, campaign_key: str, items: list[Any], csv: bool
+    conn: Connection, actor: Actor, *, campaign_key: str | None, items: list[Any], csv: bool
 ) -> str:
     """Queue an import of vouchers with given codes into a campaign (`CAMPAIGN.VOUCHERS_IMPORT`
-    or `…_IMPORT_CSV`). Codes repeated within the request are a 400 `duplicate_key`. Raises
-    NotFound, InvalidCampaign."""
-    campaign = await _find(conn, actor.project_id, campaign_key)
-    if campaign["type"] == "STANDALONE":
-        raise InvalidCampaign(f"Campaign {campaign['name']} is STANDALONE and has one code")
+    or `…_IMPORT_CSV`), or of standalone vouchers without `campaign_key` (`VOUCHERS.IMPORT`).
+    Codes repeated within the request are a 400 `duplicate_key`. Raises NotFound,
+    InvalidCampaign, InvalidVoucher (an item without a code)."""
+    campaign_id = None
+    if campaign_key is not None:
+        campaign = await _find(conn, actor.project_id, campaign_key)
+        if campaign["type"] == "STANDALONE":
+            raise InvalidCampaign(f"Campaign {campaign['name']} is STANDALONE and has one code")
+        campaign_id = campaign["id"]
     seen: set[str] = set()
     for position, item in enumerate(items):
         code = item.get("code") if isinstance(item, dict) else None
@@ -458,12 +464,12 @@ async def import_vouchers(
         if code in seen:
             raise DuplicateKey(f"Code {code} is repeated in the request")
         seen.add(code)
+    if campaign_id is None:
+        action_type = STANDALONE_IMPORT
+    else:
+        action_type = VOUCHERS_IMPORT_CSV if csv else VOUCHERS_IMPORT
     return await async_actions.enqueue(
-        conn,
-        actor,
-        action_type=VOUCHERS_IMPORT_CSV if csv else VOUCHERS_IMPORT,
-        rows=items,
-        params={"campaign_id": campaign["id"]},
+        conn, actor, action_type=action_type, rows=items, params={"campaign_id": campaign_id}
     )
 
 
@@ -474,8 +480,9 @@ class DuplicateKey(InvalidPayload):
 async def apply_import(
     conn: Connection, action: Action, rows: Sequence[tuple[int, Any]]
 ) -> BatchOutcome:
-    """`CAMPAIGN.VOUCHERS_IMPORT[_CSV]`: each item becomes a code of the campaign; a taken code
-    or a bad item is reported in the action's result."""
+    """`CAMPAIGN.VOUCHERS_IMPORT[_CSV]`, `VOUCHERS.IMPORT`: each item becomes a code of the
+    campaign, or a standalone voucher; a taken code or a bad item is reported in the action's
+    result."""
     actor = _actor_of(action)
     outcome = BatchOutcome()
     for number, data in rows:
@@ -484,8 +491,10 @@ async def apply_import(
         try:
             item = convert(data, VoucherCreate)
             check_voucher_fields(item)
-            body = msgspec.structs.replace(item, campaign_id=action.params["campaign_id"])
-            await vouchers.create(conn, actor, body=body, code=None)
+            campaign_id = action.params["campaign_id"]
+            if campaign_id is not None:
+                item = msgspec.structs.replace(item, campaign_id=campaign_id)
+            await vouchers.create(conn, actor, body=item, code=None)
         except (
             msgspec.ValidationError,
             InvalidPayload,
@@ -508,10 +517,12 @@ HANDLERS = {
     VOUCHERS_DELETE: apply_deletion,
     VOUCHERS_IMPORT: apply_import,
     VOUCHERS_IMPORT_CSV: apply_import,
+    STANDALONE_IMPORT: apply_import,
 }
 # One record (a batch of codes) per transaction: progress moves with each.
 BATCH_SIZES = {
     VOUCHERS_GENERATE: vouchers.GENERATION_BATCH,
     VOUCHERS_IMPORT: 500,
     VOUCHERS_IMPORT_CSV: 500,
+    STANDALONE_IMPORT: 500,
 }

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromPath
 from litestar.types import ASGIApp
 
+from patron.async_actions.schemas import ACCEPTED_LINKS, AsyncActionAccepted
+from patron.campaigns import service as campaigns
 from patron.customers import service as customers
 from patron.dependencies import actor_of, project_of, read, snapshot, transaction
-from patron.kit import query
+from patron.errors import InvalidPayload
+from patron.kit import fields, query
 from patron.kit.http import json_response, key_or_404, read_json
+from patron.kit.validation import check_json_value
 from patron.openapi.operation import PathParameter, operation
 from patron.vouchers import service
 from patron.vouchers.assets import assets_for
 from patron.vouchers.schemas import (
+    MAX_BULK_VOUCHERS,
     BalanceObject,
     BalanceUpdate,
+    MetadataBulk,
     TransactionsList,
     VoucherCreate,
     VoucherObject,
@@ -70,8 +76,21 @@ FILTERING = (
 )
 
 
+BulkItems = Annotated[
+    list[Any],
+    fields.json_values(
+        "The elements, each checked when it is applied.", max_items=MAX_BULK_VOUCHERS
+    ),
+]
+
+
 def code_of(raw: str) -> str:
     return key_or_404(raw, voucher_not_found)
+
+
+def _check_bulk_size(items: list[Any]) -> None:
+    if len(items) > MAX_BULK_VOUCHERS:
+        raise InvalidPayload(f"At most {MAX_BULK_VOUCHERS} vouchers at once")
 
 
 class VoucherRoutes(Controller):
@@ -98,6 +117,73 @@ class VoucherRoutes(Controller):
                 conn, actor, body=body, code=None, assets_of=assets_for(request)
             )
         return json_response(voucher)
+
+    @operation(
+        "import-vouchers",
+        TAG,
+        body=BulkItems,
+        body_description="The vouchers, each with its `code`.",
+        response=AsyncActionAccepted,
+        links=ACCEPTED_LINKS,
+        errors=("Refused",),
+        description="Queues an import of standalone vouchers (`VOUCHERS.IMPORT`); a taken code or"
+        " a bad voucher is reported in the async action's result. A code repeated in the"
+        " request is a 400 `duplicate_key`.",
+    )
+    @post("/import", status_code=202)
+    async def import_vouchers(self, request: Request[Any, Any, Any]) -> ASGIApp:
+        """Queue an import of standalone vouchers."""
+        actor = actor_of(request)
+        items: list[Any] = await read_json(request, BulkItems)
+        _check_bulk_size(items)
+        check_json_value(items, "")
+        async with transaction(request) as conn:
+            action_id = await campaigns.import_vouchers(
+                conn, actor, campaign_key=None, items=items, csv=False
+            )
+        return json_response({"async_action_id": action_id}, 202)
+
+    @operation(
+        "update-vouchers-in-bulk",
+        TAG,
+        body=BulkItems,
+        body_description="Elements `{code, metadata}`.",
+        response=AsyncActionAccepted,
+        links=ACCEPTED_LINKS,
+        errors=("Refused",),
+        description="Queues, for each element, a merge of its `metadata` into its code's"
+        " (`VOUCHERS.BULK_UPDATE`); a bad element or an unknown code is reported in the async"
+        " action's result.",
+    )
+    @post("/bulk/async", status_code=202)
+    async def update_vouchers_in_bulk(self, request: Request[Any, Any, Any]) -> ASGIApp:
+        """Queue metadata updates of many codes, each its own."""
+        actor = actor_of(request)
+        items: list[Any] = await read_json(request, BulkItems)
+        _check_bulk_size(items)
+        async with transaction(request) as conn:
+            action_id = await service.enqueue_metadata_updates(conn, actor, items)
+        return json_response({"async_action_id": action_id}, 202)
+
+    @operation(
+        "update-vouchers-metadata-in-bulk",
+        TAG,
+        body=MetadataBulk,
+        body_description="Which codes, what metadata.",
+        response=AsyncActionAccepted,
+        links=ACCEPTED_LINKS,
+        errors=("Refused",),
+        description="Queues a merge of `metadata` into the metadata of each code in `codes`"
+        " (`VOUCHERS.METADATA_UPDATE`); an unknown code is reported in the async action's result.",
+    )
+    @post("/metadata/async", status_code=202)
+    async def update_vouchers_metadata_in_bulk(self, request: Request[Any, Any, Any]) -> ASGIApp:
+        """Queue a merge of `metadata` into the codes in `codes`."""
+        actor = actor_of(request)
+        body: MetadataBulk = await read_json(request, MetadataBulk)
+        async with transaction(request) as conn:
+            action_id = await service.enqueue_metadata_update(conn, actor, body)
+        return json_response({"async_action_id": action_id}, 202)
 
     @operation(
         "create-voucher",

@@ -187,6 +187,25 @@ class CampaignVoucherCreate(msgspec.Struct, omit_defaults=True, forbid_unknown_f
     code_config: CodeConfigBody | UnsetType | None = UNSET
 
 
+Code = Annotated[str, fields.text(max_length=200, min_length=1)]
+# Codes an import or a bulk update takes at once.
+MAX_BULK_VOUCHERS = 10_000
+
+
+class CodeMetadata(msgspec.Struct, forbid_unknown_fields=True):
+    """An element of POST /v1/vouchers/bulk/async: a code and the metadata merged into it."""
+
+    code: Code
+    metadata: Metadata
+
+
+class MetadataBulk(msgspec.Struct, forbid_unknown_fields=True):
+    """POST /v1/vouchers/metadata/async: the metadata merged into each of the codes."""
+
+    codes: Annotated[list[Code], Meta(min_length=1, max_length=MAX_BULK_VOUCHERS)]
+    metadata: Metadata
+
+
 class BalanceUpdate(msgspec.Struct, forbid_unknown_fields=True):
     """POST /v1/vouchers/{code}/balance: credits (cents) or points to add (negative: remove)."""
 

@@ -13,19 +13,24 @@ import msgspec
 from msgspec import UNSET
 
 from patron.activities.service import Actor
+from patron.async_actions import service as async_actions
+from patron.async_actions.service import Action, BatchOutcome, Handler
 from patron.campaigns import repository as campaigns_repository
 from patron.campaigns.schemas import InvalidCampaign, campaign_not_found
 from patron.db.pool import Connection
 from patron.errors import InvalidCodeConfig, InvalidPayload, NotFound
 from patron.kit import ids
+from patron.kit.validation import check_json_value, check_metadata, convert
 from patron.vouchers import codes, repository
 from patron.vouchers.repository import Row
 from patron.vouchers.schemas import (
     AssetsOf,
     BalanceUpdate,
     CampaignVoucherCreate,
+    CodeMetadata,
     DuplicateFound,
     InvalidVoucher,
+    MetadataBulk,
     VoucherCreate,
     VoucherFields,
     VoucherUpdate,
@@ -39,6 +44,9 @@ from patron.vouchers.schemas import (
 )
 from patron.writes import customers as customer_writes
 from patron.writes import vouchers as voucher_writes
+
+VOUCHERS_BULK_UPDATE = "VOUCHERS.BULK_UPDATE"
+VOUCHERS_METADATA_UPDATE = "VOUCHERS.METADATA_UPDATE"
 
 # Codes inserted per statement when a campaign's codes are generated.
 GENERATION_BATCH = 10_000
@@ -519,3 +527,81 @@ async def transactions_list(
     if len(rows) > limit:
         body["more_starting_after"] = page[-1]["id"]
     return body
+
+
+# --- metadata of many codes at once (async actions) -----------------------------------------
+
+
+async def enqueue_metadata_updates(conn: Connection, actor: Actor, items: list[Any]) -> str:
+    """Queue `VOUCHERS.BULK_UPDATE`: each item `{code, metadata}` merges its metadata into its
+    code's; an item that is not one, or an unknown code, is reported in the action's result."""
+    check_json_value(items, "")
+    return await async_actions.enqueue(conn, actor, action_type=VOUCHERS_BULK_UPDATE, rows=items)
+
+
+async def enqueue_metadata_update(conn: Connection, actor: Actor, body: MetadataBulk) -> str:
+    """Queue `VOUCHERS.METADATA_UPDATE`: `body.metadata` merged into each of `body.codes`; an
+    unknown code is reported in the action's result. Raises InvalidPayload (the metadata)."""
+    check_metadata(body.metadata)
+    return await async_actions.enqueue(
+        conn,
+        actor,
+        action_type=VOUCHERS_METADATA_UPDATE,
+        rows=list(body.codes),
+        params={"metadata": body.metadata},
+    )
+
+
+async def _merge_metadata(
+    conn: Connection, project_id: str, code: str, metadata: dict[str, Any]
+) -> bool:
+    """Merge metadata into the live voucher with this code; False when there is none."""
+    row = await repository.find(conn, project_id, code, for_update=True)
+    if row is None:
+        return False
+    await repository.update(
+        conn, project_id, row["id"], {"metadata": {**row["metadata"], **metadata}}
+    )
+    return True
+
+
+async def apply_metadata_updates(
+    conn: Connection, action: Action, rows: Sequence[tuple[int, Any]]
+) -> BatchOutcome:
+    """`VOUCHERS.BULK_UPDATE`: each row `{code, metadata}`, merged."""
+    outcome = BatchOutcome()
+    for number, data in rows:
+        code = data.get("code") if isinstance(data, dict) else None
+        try:
+            item = convert(data, CodeMetadata)
+            check_metadata(item.metadata)
+        except (msgspec.ValidationError, InvalidPayload) as exc:
+            outcome.errors.append({"row": number + 1, "code": code, "message": str(exc)})
+            continue
+        if await _merge_metadata(conn, action.project_id, item.code, item.metadata):
+            outcome.done += 1
+        else:
+            message = f"Cannot find voucher with code {item.code}"
+            outcome.errors.append({"row": number + 1, "code": item.code, "message": message})
+    return outcome
+
+
+async def apply_metadata_update(
+    conn: Connection, action: Action, rows: Sequence[tuple[int, Any]]
+) -> BatchOutcome:
+    """`VOUCHERS.METADATA_UPDATE`: the action's metadata merged into each row's code."""
+    outcome = BatchOutcome()
+    metadata = action.params["metadata"]
+    for number, code in rows:
+        if await _merge_metadata(conn, action.project_id, code, metadata):
+            outcome.done += 1
+        else:
+            message = f"Cannot find voucher with code {code}"
+            outcome.errors.append({"row": number + 1, "code": code, "message": message})
+    return outcome
+
+
+HANDLERS: dict[str, Handler] = {
+    VOUCHERS_BULK_UPDATE: apply_metadata_updates,
+    VOUCHERS_METADATA_UPDATE: apply_metadata_update,
+}
