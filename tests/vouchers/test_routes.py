@@ -20,6 +20,7 @@ import voucherify
 from voucherify.exceptions import ApiException, BadRequestException, NotFoundException
 
 from patron.projects.service import Credentials
+from tests.async_actions.helpers import wait_done
 from tests.conftest import RunningServer, auth_headers, sdk_client
 from tests.factories import (
     create_customer,
@@ -715,6 +716,143 @@ class TestListVoucherTransactions:
             vouchers_api.list_voucher_transactions("NOPE")
 
 
+class TestImportVouchers:
+    def test_imports_standalone_vouchers_by_an_async_action(
+        self, vouchers_api: Any, http: httpx.Client
+    ) -> None:
+        gift, discount = unique("gift"), unique("off")
+        accepted = vouchers_api.import_vouchers(
+            [
+                voucherify.VouchersImportCreateItemRequestBody(
+                    code=gift,
+                    type="GIFT_VOUCHER",
+                    gift=voucherify.Gift(amount=3000),
+                    category="imported",
+                    metadata={"batch": 1},
+                    active=False,
+                ),
+                voucherify.VouchersImportCreateItemRequestBody(
+                    code=discount,
+                    type="DISCOUNT_VOUCHER",
+                    discount=voucherify.Discount(type="PERCENT", percent_off=15),
+                    expiration_date=datetime(2031, 1, 1, tzinfo=UTC),
+                ),
+            ]
+        )
+        action = wait_done(http, accepted.async_action_id)
+        assert (action["type"], action["result"]["done_count"]) == ("VOUCHERS.IMPORT", 2)
+        card = vouchers_api.get_voucher(gift)
+        assert (card.campaign_id, card.gift.balance, card.active) == (None, 3000, False)
+        assert (card.category, card.metadata) == ("imported", {"batch": 1})
+        voucher = vouchers_api.get_voucher(discount)
+        assert voucher.discount.percent_off == 15
+        assert voucher.expiration_date == datetime(2031, 1, 1, tzinfo=UTC)
+        assert http.get(f"/v1/vouchers/{gift}").json()["code_config"] == DEFAULT_CODE_CONFIG
+
+    def test_wire_status_is_202(self, http: httpx.Client) -> None:
+        response = http.post("/v1/vouchers/import", json=[voucher_body(code=unique())])
+        assert response.status_code == 202
+        assert set(response.json()) == {"async_action_id"}
+
+    def test_a_taken_code_or_a_bad_voucher_is_reported_in_the_result(
+        self, vouchers_api: Any, http: httpx.Client
+    ) -> None:
+        taken = discount_voucher(vouchers_api).code
+        fresh, bad = unique(), unique()
+        response = http.post(
+            "/v1/vouchers/import",
+            json=[
+                voucher_body(code=taken),
+                voucher_body(code=fresh),
+                {"code": bad, "type": "DISCOUNT_VOUCHER"},
+            ],
+        )
+        result = wait_done(http, response.json()["async_action_id"])["result"]
+        assert (result["done_count"], result["failed_count"]) == (1, 2)
+        assert [error["code"] for error in result["errors"]] == [taken, bad]
+        assert vouchers_api.get_voucher(fresh).discount.amount_off == 100
+        with pytest.raises(NotFoundException):
+            vouchers_api.get_voucher(bad)
+
+    def test_a_code_repeated_in_the_request_is_duplicate_key(
+        self, vouchers_api: Any, http: httpx.Client
+    ) -> None:
+        code = unique()
+        with pytest.raises(BadRequestException) as error:
+            vouchers_api.import_vouchers(
+                [
+                    voucherify.VouchersImportCreateItemRequestBody(
+                        code=code, type="GIFT_VOUCHER", gift=voucherify.Gift(amount=1)
+                    )
+                ]
+                * 2
+            )
+        assert error_of(error)["key"] == "duplicate_key"
+        assert http.get("/v1/async-actions").json()["async_actions"] == []
+
+    def test_an_item_without_a_code_is_invalid_voucher(self, http: httpx.Client) -> None:
+        response = http.post("/v1/vouchers/import", json=[voucher_body()])
+        assert response.status_code == 400
+        assert response.json()["key"] == "invalid_voucher"
+
+
+class TestUpdateVouchersInBulk:
+    def test_merges_each_codes_own_metadata(self, vouchers_api: Any, http: httpx.Client) -> None:
+        first = discount_voucher(vouchers_api, metadata={"kept": 1})
+        second = gift_card(vouchers_api)
+        accepted = vouchers_api.update_vouchers_in_bulk(
+            [
+                voucherify.VouchersUpdateInBulkItemRequestBody(code=first.code, metadata={"a": 1}),
+                voucherify.VouchersUpdateInBulkItemRequestBody(code=second.code, metadata={"b": 2}),
+                voucherify.VouchersUpdateInBulkItemRequestBody(code="NOPE", metadata={"c": 3}),
+            ]
+        )
+        action = wait_done(http, accepted.async_action_id)
+        assert action["type"] == "VOUCHERS.BULK_UPDATE"
+        result = action["result"]
+        assert (result["done_count"], result["failed_count"]) == (2, 1)
+        assert result["errors"][0]["code"] == "NOPE"
+        assert vouchers_api.get_voucher(first.code).metadata == {"kept": 1, "a": 1}
+        assert vouchers_api.get_voucher(second.code).metadata == {"b": 2}
+
+    def test_a_bad_element_is_reported_in_the_result(
+        self, vouchers_api: Any, http: httpx.Client
+    ) -> None:
+        voucher = discount_voucher(vouchers_api)
+        response = http.post(
+            "/v1/vouchers/bulk/async",
+            json=[{"code": voucher.code}, "text", {"code": voucher.code, "metadata": {"x": 1}}],
+        )
+        assert response.status_code == 202
+        result = wait_done(http, response.json()["async_action_id"])["result"]
+        assert (result["done_count"], result["failed_count"]) == (1, 2)
+        assert vouchers_api.get_voucher(voucher.code).metadata == {"x": 1}
+
+
+class TestUpdateVouchersMetadataInBulk:
+    def test_merges_the_metadata_into_each_code(
+        self, vouchers_api: Any, http: httpx.Client
+    ) -> None:
+        first = discount_voucher(vouchers_api, metadata={"kept": 1})
+        second = gift_card(vouchers_api)
+        accepted = vouchers_api.update_vouchers_metadata_in_bulk(
+            voucherify.VouchersMetadataUpdateInBulkRequestBody(
+                codes=[first.code, second.id, "NOPE"], metadata={"season": "fall"}
+            )
+        )
+        action = wait_done(http, accepted.async_action_id)
+        assert action["type"] == "VOUCHERS.METADATA_UPDATE"
+        result = action["result"]
+        assert (result["done_count"], result["failed_count"]) == (2, 1)
+        assert vouchers_api.get_voucher(first.code).metadata == {"kept": 1, "season": "fall"}
+        assert vouchers_api.get_voucher(second.code).metadata == {"season": "fall"}
+
+    def test_no_codes_is_refused(self, http: httpx.Client) -> None:
+        response = http.post("/v1/vouchers/metadata/async", json={"codes": [], "metadata": {}})
+        assert response.status_code == 400
+        assert response.json()["key"] == "invalid_payload"
+
+
 class TestVouchersOfAnotherProject:
     def test_are_not_found(
         self,
@@ -746,6 +884,16 @@ class TestVouchersOfAnotherProject:
                 )
             assert other.list_vouchers().total == 0
             assert other.list_vouchers(campaign_id=campaign.id).total == 0
+            accepted = other.update_vouchers_metadata_in_bulk(
+                voucherify.VouchersMetadataUpdateInBulkRequestBody(
+                    codes=[card.code], metadata={"theirs": True}
+                )
+            )
+        assert accepted.async_action_id is not None
+        with httpx.Client(base_url=server.base_url, headers=auth_headers(another_project)) as peer:
+            result = wait_done(peer, accepted.async_action_id)["result"]
+        assert (result["done_count"], result["failed_count"]) == (0, 1)
+        assert vouchers_api.get_voucher(card.code).metadata == {}
         assert vouchers_api.get_voucher(card.code).gift.balance == 1000
 
     def test_may_hold_the_same_code(
