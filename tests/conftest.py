@@ -197,6 +197,18 @@ def customers_api(server: RunningServer, project: Credentials) -> Iterator[Any]:
         yield voucherify.CustomersApi(client)
 
 
+@pytest.fixture
+def campaigns_api(server: RunningServer, project: Credentials) -> Iterator[Any]:
+    with sdk_client(server, project) as client:
+        yield voucherify.CampaignsApi(client)
+
+
+@pytest.fixture
+def vouchers_api(server: RunningServer, project: Credentials) -> Iterator[Any]:
+    with sdk_client(server, project) as client:
+        yield voucherify.VouchersApi(client)
+
+
 def auth_headers(credentials: Credentials) -> dict[str, str]:
     return {"X-App-Id": credentials.app_id, "X-App-Token": credentials.app_token}
 

@@ -6,6 +6,7 @@ import secrets
 from typing import Any
 
 import httpx
+import voucherify
 
 
 def unique(prefix: str = "src") -> str:
@@ -62,3 +63,65 @@ def scroll(client: httpx.Client, *, ascending: bool, limit: int) -> list[str]:
         if not page["has_more"]:
             break
     return seen
+
+
+# --- campaigns and vouchers, through the SDK (`campaigns_api`, `vouchers_api` fixtures) -------
+
+
+def discount_campaign(api: Any, **extra: Any) -> Any:
+    """A DISCOUNT_COUPONS campaign ($10 off), its type inferred from the voucher's."""
+    voucher = extra.pop(
+        "voucher",
+        voucherify.CampaignsCreateRequestBodyVoucher(
+            type="DISCOUNT_VOUCHER", discount=voucherify.Discount(type="AMOUNT", amount_off=1000)
+        ),
+    )
+    return api.create_campaign(
+        voucherify.CampaignsCreateRequestBody(
+            name=extra.pop("name", unique("Campaign")), voucher=voucher, **extra
+        )
+    )
+
+
+def gift_campaign(api: Any, *, amount: int = 5000, **extra: Any) -> Any:
+    """A GIFT_VOUCHERS campaign whose cards start with `amount` cents."""
+    return discount_campaign(
+        api,
+        campaign_type="GIFT_VOUCHERS",
+        voucher=voucherify.CampaignsCreateRequestBodyVoucher(
+            type="GIFT_VOUCHER", gift=voucherify.Gift(amount=amount)
+        ),
+        **extra,
+    )
+
+
+def loyalty_campaign(api: Any, *, points: int = 100, **extra: Any) -> Any:
+    """A LOYALTY_PROGRAM campaign whose cards start with `points`."""
+    return discount_campaign(
+        api,
+        campaign_type="LOYALTY_PROGRAM",
+        voucher=voucherify.CampaignsCreateRequestBodyVoucher(
+            type="LOYALTY_CARD", loyalty_card=voucherify.CampaignLoyaltyCard(points=points)
+        ),
+        **extra,
+    )
+
+
+def gift_card(api: Any, *, amount: int = 1000, **extra: Any) -> Any:
+    """A standalone gift card of `amount` cents, with a generated code."""
+    return api.generate_random_code(
+        voucherify.VouchersCreateRequestBody(
+            type="GIFT_VOUCHER", gift=voucherify.Gift(amount=amount), **extra
+        )
+    )
+
+
+def discount_voucher(api: Any, **extra: Any) -> Any:
+    """A standalone discount code ($5 off), with a generated code unless `code` is given."""
+    return api.generate_random_code(
+        voucherify.VouchersCreateRequestBody(
+            type="DISCOUNT_VOUCHER",
+            discount=voucherify.Discount(type="AMOUNT", amount_off=500),
+            **extra,
+        )
+    )

@@ -114,12 +114,16 @@ def render_action(row: Any, *, with_result: bool) -> dict[str, Any]:
 
 # --- the async action object (responses) ---------------------------------------------------------
 
-# The values of the constants above (a Literal cannot name them).
+# The values of the constants above, campaigns' and vouchers' (a Literal cannot name them).
 ActionType = Literal[
     "CUSTOMERS.BULK_UPDATE",
     "CUSTOMERS.IMPORT_CSV",
     "CUSTOMERS.METADATA_UPDATE",
     "ORDERS.IMPORT",
+    "CAMPAIGN.VOUCHERS_GENERATE",
+    "CAMPAIGN.VOUCHERS_DELETE",
+    "CAMPAIGN.VOUCHERS_IMPORT",
+    "CAMPAIGN.VOUCHERS_IMPORT_CSV",
     "VOUCHERS.IMPORT",
     "VOUCHERS.IMPORT_CSV",
     "VOUCHERS.BULK_UPDATE",

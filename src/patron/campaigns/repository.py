@@ -11,6 +11,9 @@ from patron.db.pool import Connection
 
 Row = asyncpg.Record
 
+# The moment a campaign is created or changed, to the millisecond as it is shown.
+NOW = "date_trunc('milliseconds', clock_timestamp())"
+
 WRITABLE = (
     "name",
     "description",
@@ -60,8 +63,8 @@ async def insert(
     placeholders = ", ".join(f"${number}" for number in range(3, len(columns) + 3))
     return await conn.fetchrow(
         f"""
-        INSERT INTO campaigns (project_id, id, {", ".join(columns)})
-        VALUES ($1, $2, {placeholders})
+        INSERT INTO campaigns (project_id, id, {", ".join(columns)}, created_at)
+        VALUES ($1, $2, {placeholders}, {NOW})
         ON CONFLICT (project_id, name) DO NOTHING
         RETURNING *
         """,
@@ -78,7 +81,7 @@ async def update(
     assignments = "".join(f"{name} = ${number}, " for number, name in enumerate(columns, 3))
     row: Row | None = await conn.fetchrow(
         f"""
-        UPDATE campaigns SET {assignments}updated_at = now()
+        UPDATE campaigns SET {assignments}updated_at = {NOW}
         WHERE project_id = $1 AND id = $2
         RETURNING *
         """,
@@ -133,22 +136,33 @@ ORDERINGS = {
 }
 
 
-def _where(campaign_type: str | None) -> tuple[str, list[Any]]:
-    if campaign_type is None:
-        return "project_id = $1 AND deleted_at IS NULL", []
-    return "project_id = $1 AND deleted_at IS NULL AND campaign_type = $2", [campaign_type]
+# Filters of the campaign list: name -> SQL with one parameter.
+FILTERS = {
+    "campaign_type": "campaign_type = {}",
+    "campaign_status": "creation_status = {}",
+    "is_referral_code": "(voucher ->> 'is_referral_code')::boolean = {}",
+}
+
+
+def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
+    clauses = ["project_id = $1", "deleted_at IS NULL"]
+    args: list[Any] = []
+    for name, value in filters.items():
+        args.append(value)
+        clauses.append(FILTERS[name].format(f"${len(args) + 1}"))
+    return " AND ".join(clauses), args
 
 
 async def list_page(
     conn: Connection,
     project_id: str,
     *,
-    campaign_type: str | None,
+    filters: dict[str, Any],
     order: str,
     limit: int,
     offset: int,
 ) -> Sequence[Row]:
-    where, args = _where(campaign_type)
+    where, args = _where(filters)
     rows: Sequence[Row] = await conn.fetch(
         f"SELECT * FROM campaigns WHERE {where} ORDER BY {ORDERINGS[order]}"
         f" LIMIT ${len(args) + 2} OFFSET ${len(args) + 3}",
@@ -160,8 +174,8 @@ async def list_page(
     return rows
 
 
-async def count(conn: Connection, project_id: str, *, campaign_type: str | None) -> int:
-    where, args = _where(campaign_type)
+async def count(conn: Connection, project_id: str, *, filters: dict[str, Any]) -> int:
+    where, args = _where(filters)
     value = await conn.fetchval(f"SELECT count(*) FROM campaigns WHERE {where}", project_id, *args)
     return int(value)
 

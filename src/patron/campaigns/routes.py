@@ -29,7 +29,11 @@ from patron.kit.validation import check_json_value
 from patron.openapi.operation import FileUpload, PathParameter, operation
 from patron.vouchers import service as vouchers
 from patron.vouchers.assets import assets_for
-from patron.vouchers.schemas import CampaignVoucherCreate, VoucherObject, voucher_not_found
+from patron.vouchers.schemas import (
+    CampaignVoucherCreate,
+    VoucherObject,
+    voucher_not_found,
+)
 
 TAG = "Campaigns"
 PATH = {"campaign_id": PathParameter("campaignId", "The campaign's `id` or its name.")}
@@ -45,12 +49,27 @@ CAMPAIGN_TYPE = query.Choice(
     "Only campaigns of this type.",
     {"DISCOUNT_COUPONS", "GIFT_VOUCHERS", "LOYALTY_PROGRAM", "REFERRAL_PROGRAM", "PROMOTION"},
 )
+CAMPAIGN_STATUS = query.Choice(
+    "campaign_status",
+    "Only campaigns whose codes' generation is in this state.",
+    {"DONE", "IN_PROGRESS", "FAILED", "DRAFT", "MODIFYING"},
+)
+IS_REFERRAL_CODE = query.Choice(
+    "is_referral_code", "Only referral programs (`true`) or all others.", {"true", "false"}
+)
 FORCE = query.Choice(
     "force", "`true`: delete for good (the name is free again).", {"true", "false"}
 )
 VOUCHERS_COUNT = query.Integer(
     "vouchers_count", "How many codes to add (more than 1: an async action).", 1, 1, 10_000_000
 )
+TX_LIMIT = query.limit(100, 10)
+TX_ORDER = query.Choice(
+    "order",
+    "Oldest first (`id`, the default) or newest first (`-id`); also `created_at`, `-created_at`.",
+    {"id", "-id", "created_at", "-created_at"},
+)
+STARTING_AFTER = query.Text("starting_after_id", "The page after this transaction.")
 ImportItems = Annotated[
     list[Any],
     fields.json_values("The vouchers: each an object with a `code`.", max_items=10_000),
@@ -87,7 +106,7 @@ class CampaignRoutes(Controller):
     @operation(
         "list-campaigns",
         TAG,
-        query=(LIMIT, PAGE, ORDER, CAMPAIGN_TYPE),
+        query=(LIMIT, PAGE, ORDER, CAMPAIGN_TYPE, CAMPAIGN_STATUS, IS_REFERRAL_CODE),
         response=CampaignsList,
         errors=("InvalidQueryParams",),
     )
@@ -96,11 +115,22 @@ class CampaignRoutes(Controller):
         """Campaigns, newest first by default."""
         project = project_of(request)
         params = request.query_params
+        filters: dict[str, Any] = {}
+        for parameter, name in (
+            (CAMPAIGN_TYPE, "campaign_type"),
+            (CAMPAIGN_STATUS, "campaign_status"),
+        ):
+            value = parameter.parse(params)
+            if value is not None:
+                filters[name] = value
+        referral = IS_REFERRAL_CODE.parse(params)
+        if referral is not None:
+            filters["is_referral_code"] = referral == "true"
         async with snapshot(request) as conn:
             body = await service.list_campaigns(
                 conn,
                 project.id,
-                campaign_type=CAMPAIGN_TYPE.parse(params),
+                filters=filters,
                 order=ORDER.parse(params) or "-created_at",
                 limit=LIMIT.parse(params),
                 page=PAGE.parse(params),
@@ -209,14 +239,16 @@ class CampaignRoutes(Controller):
         key = campaign_key(campaign_id)
         async with transaction(request) as conn:
             if count > 1:
-                action_id = await service.add_vouchers(conn, actor, campaign_key=key, count=count)
+                action_id = await service.add_vouchers(
+                    conn, actor, campaign_key=key, count=count, body=body
+                )
                 return json_response({"async_action_id": action_id}, 202)
             voucher = await vouchers.add_to_campaign(
                 conn,
                 actor,
                 campaign_key=key,
                 body=body,
-                code=None,
+                code=body.code if isinstance(body.code, str) else None,
                 assets_of=assets_for(request),
             )
         return json_response(voucher)
@@ -315,12 +347,21 @@ _CSV_COLUMNS = {
     "category": "category",
     "active": "active",
     "additional_info": "additional_info",
+    "gift_amount": "gift_amount",
+    "loyalty_points": "loyalty_points",
 }
 
 
+def _csv_number(cell: str) -> int | str:
+    """A whole number of cents or points; any other text is kept, for the item to fail."""
+    text = cell.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else text
+
+
 def _csv_items(data: bytes) -> list[dict[str, Any]]:
-    """Voucher items from a CSV: `Code` (required), `Category`, `Active`, `Additional_info`;
-    every other column is metadata (kept as text)."""
+    """Voucher items from a CSV: `Code` (required), `Category`, `Active`, `Additional_info`,
+    `Gift Amount` (a gift card's credits), `Loyalty Points` (a loyalty card's points); every
+    other column is metadata (kept as text)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -339,9 +380,15 @@ def _csv_items(data: bytes) -> list[dict[str, Any]]:
         item: dict[str, Any] = {}
         metadata: dict[str, Any] = {}
         for name, cell in zip(names, line, strict=False):
-            known = _CSV_COLUMNS.get(name.lower())
+            known = _CSV_COLUMNS.get(name.lower().replace(" ", "_"))
             if known == "active":
                 item["active"] = cell.strip().lower() != "false"
+            elif known == "gift_amount":
+                if cell.strip():
+                    item["gift"] = {"amount": _csv_number(cell)}
+            elif known == "loyalty_points":
+                if cell.strip():
+                    item["loyalty_card"] = {"points": _csv_number(cell)}
             elif known is not None:
                 if cell != "":
                     item[known] = cell

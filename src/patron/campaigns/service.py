@@ -35,6 +35,7 @@ from patron.vouchers import repository as vouchers_repository
 from patron.vouchers import service as vouchers
 from patron.vouchers.publishing import parse_duration
 from patron.vouchers.schemas import (
+    CampaignVoucherCreate,
     DuplicateFound,
     InvalidVoucher,
     VoucherCreate,
@@ -196,15 +197,20 @@ def codes_duration(text: str) -> None:
     parse_duration(text)
 
 
-async def _queue_generation(conn: Connection, actor: Actor, campaign_id: str, count: int) -> str:
-    """An async action generating `count` codes, stored as records of up to a batch each."""
+async def _queue_generation(
+    conn: Connection,
+    actor: Actor,
+    campaign_id: str,
+    count: int,
+    voucher: CampaignVoucherCreate | None = None,
+) -> str:
+    """An async action generating `count` codes, stored as records of up to a batch each;
+    `voucher` is what the codes get beyond the campaign's template."""
     batch = vouchers.GENERATION_BATCH
-    action_id = await async_actions.start(
-        conn,
-        actor,
-        action_type=VOUCHERS_GENERATE,
-        params={"campaign_id": campaign_id, "total": count, ROWS_PER_RECORD: batch},
-    )
+    params: dict[str, Any] = {"campaign_id": campaign_id, "total": count, ROWS_PER_RECORD: batch}
+    if voucher is not None:
+        params["voucher"] = msgspec.to_builtins(voucher)
+    action_id = await async_actions.start(conn, actor, action_type=VOUCHERS_GENERATE, params=params)
     records = []
     for start in range(0, count, batch):
         size = min(batch, count - start)
@@ -226,10 +232,13 @@ async def apply_generation(
         for number, _ in rows:
             outcome.errors.append({"row": number + 1, "message": "The campaign was deleted"})
         return outcome
+    extra = vouchers.campaign_voucher_overrides(
+        convert(action.params.get("voucher", {}), CampaignVoucherCreate)
+    )
     for number, data in rows:
         try:
             made = await vouchers.generate_for_campaign(
-                conn, action.project_id, campaign, int(data["count"])
+                conn, action.project_id, campaign, int(data["count"]), extra=extra
             )
             outcome.done += len(made)
         except InvalidCodeConfig as exc:
@@ -241,16 +250,24 @@ async def apply_generation(
     return outcome
 
 
-async def add_vouchers(conn: Connection, actor: Actor, *, campaign_key: str, count: int) -> str:
-    """Queue the generation of `count` (> 1) codes into a campaign; the async action's id.
-    Raises NotFound, InvalidCampaign, InvalidCodeConfig."""
+async def add_vouchers(
+    conn: Connection, actor: Actor, *, campaign_key: str, count: int, body: CampaignVoucherCreate
+) -> str:
+    """Queue the generation of `count` (> 1) codes into a campaign, each given what `body`
+    sets beyond the template; the async action's id. Raises NotFound, InvalidCampaign,
+    InvalidCodeConfig, InvalidPayload (a `code`, which names one voucher)."""
+    if isinstance(body.code, str):
+        raise InvalidPayload("A code names one voucher: leave vouchers_count out, or the code")
     campaign = await _find(conn, actor.project_id, campaign_key)
     if campaign["type"] == "STANDALONE":
         raise InvalidCampaign(f"Campaign {campaign['name']} is STANDALONE and has one code")
-    existing = await repository.vouchers_count(conn, actor.project_id, campaign["id"])
-    codes.check_capacity(campaign["voucher"]["code_config"], existing + count)
+    if isinstance(body.code_config, msgspec.Struct):
+        codes.check_capacity(msgspec.to_builtins(body.code_config), count)
+    else:
+        existing = await repository.vouchers_count(conn, actor.project_id, campaign["id"])
+        codes.check_capacity(campaign["voucher"]["code_config"], existing + count)
     await repository.set_generation_status(conn, actor.project_id, campaign["id"], "IN_PROGRESS")
-    return await _queue_generation(conn, actor, campaign["id"], count)
+    return await _queue_generation(conn, actor, campaign["id"], count, body)
 
 
 async def _find(conn: Connection, project_id: str, key: str, *, for_update: bool = False) -> Row:
@@ -270,15 +287,17 @@ async def list_campaigns(
     conn: Connection,
     project_id: str,
     *,
-    campaign_type: str | None,
+    filters: dict[str, Any],
     order: str,
     limit: int,
     page: int,
 ) -> dict[str, Any]:
+    """A page of live campaigns with the filters (`repository.FILTERS`: campaign_type,
+    campaign_status, is_referral_code)."""
     rows = await repository.list_page(
         conn,
         project_id,
-        campaign_type=campaign_type,
+        filters=filters,
         order=order,
         limit=limit,
         offset=(page - 1) * limit,
@@ -288,7 +307,7 @@ async def list_campaigns(
         "object": "list",
         "data_ref": "campaigns",
         "campaigns": [render_campaign(row, counts.get(row["id"], 0)) for row in rows],
-        "total": await repository.count(conn, project_id, campaign_type=campaign_type),
+        "total": await repository.count(conn, project_id, filters=filters),
     }
 
 
@@ -401,14 +420,18 @@ async def apply_deletion(
 
 
 async def import_vouchers(
-    conn: Connection, actor: Actor, *, campaign_key: str, items: list[Any], csv: bool
+    conn: Connection, actor: Actor, *, campaign_key: str | None, items: list[Any], csv: bool
 ) -> str:
     """Queue an import of vouchers with given codes into a campaign (`CAMPAIGN.VOUCHERS_IMPORT`
-    or `…_IMPORT_CSV`). Codes repeated within the request are a 400 `duplicate_key`. Raises
-    NotFound, InvalidCampaign."""
-    campaign = await _find(conn, actor.project_id, campaign_key)
-    if campaign["type"] == "STANDALONE":
-        raise InvalidCampaign(f"Campaign {campaign['name']} is STANDALONE and has one code")
+    or `…_IMPORT_CSV`), or of standalone vouchers without `campaign_key` (`VOUCHERS.IMPORT`).
+    Codes repeated within the request are a 400 `duplicate_key`. Raises NotFound,
+    InvalidCampaign, InvalidVoucher (an item without a code)."""
+    campaign_id = None
+    if campaign_key is not None:
+        campaign = await _find(conn, actor.project_id, campaign_key)
+        if campaign["type"] == "STANDALONE":
+            raise InvalidCampaign(f"Campaign {campaign['name']} is STANDALONE and has one code")
+        campaign_id = campaign["id"]
     seen: set[str] = set()
     for position, item in enumerate(items):
         code = item.get("code") if isinstance(item, dict) else None
@@ -417,12 +440,9 @@ async def import_vouchers(
         if code in seen:
             raise DuplicateKey(f"Code {code} is repeated in the request")
         seen.add(code)
+    action_type = VOUCHERS_IMPORT_CSV if csv else VOUCHERS_IMPORT
     return await async_actions.enqueue(
-        conn,
-        actor,
-        action_type=VOUCHERS_IMPORT_CSV if csv else VOUCHERS_IMPORT,
-        rows=items,
-        params={"campaign_id": campaign["id"]},
+        conn, actor, action_type=action_type, rows=items, params={"campaign_id": campaign_id}
     )
 
 
@@ -433,8 +453,9 @@ class DuplicateKey(InvalidPayload):
 async def apply_import(
     conn: Connection, action: Action, rows: Sequence[tuple[int, Any]]
 ) -> BatchOutcome:
-    """`CAMPAIGN.VOUCHERS_IMPORT[_CSV]`: each item becomes a code of the campaign; a taken code
-    or a bad item is reported in the action's result."""
+    """`CAMPAIGN.VOUCHERS_IMPORT[_CSV]`, `VOUCHERS.IMPORT`: each item becomes a code of the
+    campaign, or a standalone voucher; a taken code or a bad item is reported in the action's
+    result."""
     actor = _actor_of(action)
     outcome = BatchOutcome()
     for number, data in rows:
@@ -443,8 +464,10 @@ async def apply_import(
         try:
             item = convert(data, VoucherCreate)
             check_voucher_fields(item)
-            body = msgspec.structs.replace(item, campaign_id=action.params["campaign_id"])
-            await vouchers.create(conn, actor, body=body, code=None)
+            campaign_id = action.params["campaign_id"]
+            if campaign_id is not None:
+                item = msgspec.structs.replace(item, campaign_id=campaign_id)
+            await vouchers.create(conn, actor, body=item, code=None)
         except (
             msgspec.ValidationError,
             InvalidPayload,

@@ -29,6 +29,10 @@ def _joined(source: str) -> str:
     )
 
 
+# The moment a row is created or changed, to the millisecond as it is shown: a client's
+# `created_at[after]` filter, given a moment it was shown, then leaves that voucher out.
+NOW = "date_trunc('milliseconds', clock_timestamp())"
+
 # The columns a voucher body may set, and those a campaign's template fills in.
 WRITABLE = (
     "code",
@@ -91,8 +95,12 @@ async def insert(
     conn: Connection, project_id: str, voucher_id: str, values: dict[str, Any]
 ) -> Row | None:
     """Insert one voucher; None when its code is taken (live, binned or being inserted)."""
+    values = {"created_at": None, **values}
     columns = [name for name in WRITABLE if name in values]
-    placeholders = ", ".join(f"${number}" for number in range(3, len(columns) + 3))
+    placeholders = ", ".join(
+        f"coalesce(${number}, {NOW})" if name == "created_at" else f"${number}"
+        for number, name in enumerate(columns, 3)
+    )
     return await conn.fetchrow(
         f"""
         WITH v AS (
@@ -119,8 +127,12 @@ async def insert_generated(
 ) -> list[str]:
     """Insert one voucher per (id, code), each with the same `values`; returns the codes that
     were free (the others are taken and were skipped)."""
+    values = {"created_at": None, **values}
     columns = [name for name in WRITABLE if name in values and name != "code"]
-    placeholders = ", ".join(f"${number}" for number in range(4, len(columns) + 4))
+    placeholders = ", ".join(
+        f"coalesce(${number}, {NOW})" if name == "created_at" else f"${number}"
+        for number, name in enumerate(columns, 4)
+    )
     rows = await conn.fetch(
         f"""
         INSERT INTO vouchers (project_id, id, code, {", ".join(columns)})
@@ -145,7 +157,7 @@ async def update(conn: Connection, project_id: str, voucher_id: str, values: dic
     row: Row | None = await conn.fetchrow(
         f"""
         WITH v AS (
-            UPDATE vouchers SET {sets}updated_at = now()
+            UPDATE vouchers SET {sets}updated_at = {NOW}
             WHERE project_id = $1 AND id = $2
             RETURNING *
         )
@@ -170,7 +182,7 @@ async def publish(
         f"""
         WITH v AS (
             UPDATE vouchers SET holder_id = $3, publish_count = publish_count + 1,
-                updated_at = now(){assignments}
+                updated_at = {NOW}{assignments}
             WHERE project_id = $1 AND id = $2
             RETURNING *
         )
@@ -194,7 +206,7 @@ async def follow_campaign(
         return
     assignments = ", ".join(f"{name} = ${number}" for number, name in enumerate(columns, 3))
     await conn.execute(
-        f"UPDATE vouchers SET {assignments}, updated_at = now()"
+        f"UPDATE vouchers SET {assignments}, updated_at = {NOW}"
         " WHERE project_id = $1 AND campaign_id = $2 AND deleted_at IS NULL",
         project_id,
         campaign_id,
@@ -223,6 +235,12 @@ FILTERS = {
     "category": "v.category = {}",
     "holder_id": "v.holder_id = {}",
     "type": "v.type = {}",
+    "code": "v.code = {}",
+    "ids": "v.id = ANY({}::text[])",
+    "created_before": "v.created_at < {}",
+    "created_after": "v.created_at > {}",
+    "updated_before": "v.updated_at < {}",
+    "updated_after": "v.updated_at > {}",
 }
 ORDERINGS = {
     "created_at": "v.created_at, v.id",
@@ -320,25 +338,32 @@ async def insert_transaction(
     return row
 
 
+# Whose transactions a page lists: a voucher's, or all of a campaign's codes'.
+TRANSACTION_OWNERS = {"voucher": "voucher_id", "campaign": "campaign_id"}
+
+
 async def transactions_page(
     conn: Connection,
     project_id: str,
-    voucher_id: str,
+    owner_id: str,
     *,
+    owner: str = "voucher",
     limit: int,
     descending: bool,
     after_seq: int | None,
 ) -> Sequence[Row]:
-    """Up to `limit` + 1 transactions of a voucher in order, after `after_seq` if given."""
+    """Up to `limit` + 1 transactions of a voucher (or of a campaign's codes, `owner`) in
+    order, after `after_seq` if given."""
+    column = TRANSACTION_OWNERS[owner]
     cursor = "" if after_seq is None else ("AND seq < $4" if descending else "AND seq > $4")
     direction = "DESC" if descending else "ASC"
-    args: list[Any] = [project_id, voucher_id, limit + 1]
+    args: list[Any] = [project_id, owner_id, limit + 1]
     if after_seq is not None:
         args.append(after_seq)
     rows: Sequence[Row] = await conn.fetch(
         f"""
         SELECT * FROM voucher_transactions
-        WHERE project_id = $1 AND voucher_id = $2 {cursor}
+        WHERE project_id = $1 AND {column} = $2 {cursor}
         ORDER BY seq {direction} LIMIT $3
         """,
         *args,
@@ -347,13 +372,18 @@ async def transactions_page(
 
 
 async def transaction_seq(
-    conn: Connection, project_id: str, voucher_id: str, transaction_id: str
+    conn: Connection,
+    project_id: str,
+    owner_id: str,
+    transaction_id: str,
+    *,
+    owner: str = "voucher",
 ) -> int | None:
     value = await conn.fetchval(
-        "SELECT seq FROM voucher_transactions"
-        " WHERE project_id = $1 AND voucher_id = $2 AND id = $3",
+        f"SELECT seq FROM voucher_transactions"
+        f" WHERE project_id = $1 AND {TRANSACTION_OWNERS[owner]} = $2 AND id = $3",
         project_id,
-        voucher_id,
+        owner_id,
         transaction_id,
     )
     return None if value is None else int(value)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromPath
@@ -10,12 +10,14 @@ from litestar.types import ASGIApp
 
 from patron.customers import service as customers
 from patron.dependencies import actor_of, project_of, read, snapshot, transaction
-from patron.kit import query
+from patron.errors import InvalidPayload
+from patron.kit import fields, query
 from patron.kit.http import json_response, key_or_404, read_json
 from patron.openapi.operation import PathParameter, operation
 from patron.vouchers import service
 from patron.vouchers.assets import assets_for
 from patron.vouchers.schemas import (
+    MAX_BULK_VOUCHERS,
     BalanceObject,
     BalanceUpdate,
     TransactionsList,
@@ -37,19 +39,54 @@ CAMPAIGN = query.Text("campaign", "Only this campaign's codes (its name).")
 CAMPAIGN_ID = query.Text("campaign_id", "Only this campaign's codes (its id).")
 CATEGORY = query.Text("category", "Only codes of this category.")
 CUSTOMER = query.Text("customer", "Only codes held by this customer (`id` or `source_id`).")
+CODE = query.Text("code", "Only the voucher with this code.")
+IDS = query.Texts("ids", "Only vouchers with these ids.")
+CREATED_BEFORE = query.Timestamp("created_at[before]", "Created before this moment.")
+CREATED_AFTER = query.Timestamp("created_at[after]", "Created after this moment.")
+UPDATED_BEFORE = query.Timestamp("updated_at[before]", "Last changed before this moment.")
+UPDATED_AFTER = query.Timestamp("updated_at[after]", "Last changed after this moment.")
 FORCE = query.Choice(
     "force", "`true`: delete for good (the code is free again).", {"true", "false"}
 )
 TX_LIMIT = query.limit(100, 10)
 TX_ORDER = query.Choice(
-    "order", "`created_at` (default) or `-created_at`.", {"created_at", "-created_at"}
+    "order",
+    "Oldest first (`id`, the default) or newest first (`-id`); also `created_at`, `-created_at`.",
+    {"id", "-id", "created_at", "-created_at"},
 )
 STARTING_AFTER = query.Text("starting_after_id", "The page after this transaction.")
-FILTERING = (LIMIT, PAGE, ORDER, CAMPAIGN, CAMPAIGN_ID, CATEGORY, CUSTOMER)
+FILTERING = (
+    LIMIT,
+    PAGE,
+    ORDER,
+    CAMPAIGN,
+    CAMPAIGN_ID,
+    CATEGORY,
+    CUSTOMER,
+    CODE,
+    IDS,
+    CREATED_BEFORE,
+    CREATED_AFTER,
+    UPDATED_BEFORE,
+    UPDATED_AFTER,
+)
+
+
+BulkItems = Annotated[
+    list[Any],
+    fields.json_values(
+        "The elements, each checked when it is applied.", max_items=MAX_BULK_VOUCHERS
+    ),
+]
 
 
 def code_of(raw: str) -> str:
     return key_or_404(raw, voucher_not_found)
+
+
+def _check_bulk_size(items: list[Any]) -> None:
+    if len(items) > MAX_BULK_VOUCHERS:
+        raise InvalidPayload(f"At most {MAX_BULK_VOUCHERS} vouchers at once")
 
 
 class VoucherRoutes(Controller):
@@ -116,10 +153,16 @@ class VoucherRoutes(Controller):
             (CAMPAIGN, "campaign"),
             (CAMPAIGN_ID, "campaign_id"),
             (CATEGORY, "category"),
+            (CODE, "code"),
+            (IDS, "ids"),
+            (CREATED_BEFORE, "created_before"),
+            (CREATED_AFTER, "created_after"),
+            (UPDATED_BEFORE, "updated_before"),
+            (UPDATED_AFTER, "updated_after"),
         ):
             value = parameter.parse(params)
             if value is not None:
-                filters[name] = value
+                filters[name] = list(value) if isinstance(value, tuple) else value
         customer = CUSTOMER.parse(params)
         async with snapshot(request) as conn:
             if customer is not None:
@@ -260,7 +303,7 @@ class VoucherRoutes(Controller):
                 project.id,
                 key,
                 limit=TX_LIMIT.parse(params),
-                descending=TX_ORDER.parse(params) == "-created_at",
+                descending=TX_ORDER.parse(params) in ("-id", "-created_at"),
                 starting_after_id=STARTING_AFTER.parse(params),
             )
             return json_response(body)

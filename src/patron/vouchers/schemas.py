@@ -165,14 +165,18 @@ class VoucherCreate(VoucherFields, omit_defaults=True, kw_only=True, forbid_unkn
 
 
 class VoucherUpdate(VoucherFields, omit_defaults=True, kw_only=True, forbid_unknown_fields=True):
-    """PUT /v1/vouchers/{code}: only the fields sent change."""
+    """PUT /v1/vouchers/{code}: only the fields sent change. The JS SDK sends the voucher's
+    `code` too, which is ignored: a code never changes."""
 
+    code: Annotated[str, fields.text(max_length=200, min_length=1)] | UnsetType | None = UNSET
     unset_metadata_fields: list[Text] | UnsetType | None = UNSET
 
 
 class CampaignVoucherCreate(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True):
-    """POST /v1/campaigns/{id}/vouchers[/{code}]: what the new codes get beyond the template."""
+    """POST /v1/campaigns/{id}/vouchers[/{code}]: what the new codes get beyond the template
+    (`code`: the one code to add, when the path names none)."""
 
+    code: Annotated[str, fields.text(max_length=200, min_length=1)] | UnsetType | None = UNSET
     category: Text | UnsetType | None = UNSET
     category_id: Text | UnsetType | None = UNSET
     metadata: Metadata | UnsetType | None = UNSET
@@ -181,6 +185,25 @@ class CampaignVoucherCreate(msgspec.Struct, omit_defaults=True, forbid_unknown_f
     start_date: datetime | UnsetType | None = UNSET
     expiration_date: datetime | UnsetType | None = UNSET
     code_config: CodeConfigBody | UnsetType | None = UNSET
+
+
+Code = Annotated[str, fields.text(max_length=200, min_length=1)]
+# Codes an import or a bulk update takes at once.
+MAX_BULK_VOUCHERS = 10_000
+
+
+class CodeMetadata(msgspec.Struct, forbid_unknown_fields=True):
+    """An element of POST /v1/vouchers/bulk/async: a code and the metadata merged into it."""
+
+    code: Code
+    metadata: Metadata
+
+
+class MetadataBulk(msgspec.Struct, forbid_unknown_fields=True):
+    """POST /v1/vouchers/metadata/async: the metadata merged into each of the codes."""
+
+    codes: Annotated[list[Code], Meta(min_length=1, max_length=MAX_BULK_VOUCHERS)]
+    metadata: Metadata
 
 
 class BalanceUpdate(msgspec.Struct, forbid_unknown_fields=True):

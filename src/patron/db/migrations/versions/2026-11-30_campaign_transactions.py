@@ -3,7 +3,7 @@ its summary, `campaigns.transactions`) without scanning the project's.
 
 Revision ID: 0014_campaign_transactions
 Revises: 0013_campaigns_vouchers
-Create Date: 2026-12-01
+Create Date: 2026-11-30
 """
 
 from alembic import op
