@@ -88,7 +88,8 @@ class TestCampaignVouchers:
     ) -> None:
         campaign = discount_campaign(campaigns_api)
         one = campaigns_api.add_vouchers_to_campaign(campaign.id)
-        assert one.code and one.campaign_id == campaign.id
+        assert one.code
+        assert one.campaign_id == campaign.id
         bundle = campaigns_api.add_vouchers_to_campaign(campaign.id, vouchers_count=5)
         wait_done(http, bundle.async_action_id)
         specific = campaigns_api.add_voucher_with_specific_code_to_campaign(
