@@ -59,8 +59,10 @@ class TestCreatePublication:
                 metadata=None,
             )
         )
+        assert publication.id is not None
         assert publication.id.startswith("pub_")
         assert publication.result == "SUCCESS"
+        assert publication.voucher is not None
         assert publication.voucher.holder_id == publication.customer_id
         assert publication.tracking_id == "pub-1"
         assert activity_types(http, "pub-1")[-1] == "customer.publication.succeeded"
@@ -150,7 +152,9 @@ class TestCustomerFields:
         rest = voucherify.CustomersApi(api).list_customer_redeemables(
             "r", limit=2, starting_after_id=page.more_starting_after
         )
+        assert rest.data is not None
         assert len(rest.data) == 1
+        assert rest.data[0].redeemable is not None
         assert rest.data[0].redeemable.status == "ACTIVE"
 
 
