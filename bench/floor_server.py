@@ -11,14 +11,22 @@ the same answer from the same tables:
   RETURNING` into `customers` and ONE `INSERT` of its `customer.created` / `customer.updated`
   activity (the customer's JSON snapshot) into `customer_activities`, in one transaction;
 - `GET /v1/customers/{id or source_id}`: ONE `SELECT`, outside any explicit transaction;
-- the customer rendered as Patron renders it (`tests/bench/test_quick.py` compares the two).
+- `POST /v1/publications` of one code of a campaign to a customer, in one transaction: the
+  customer's upsert as above; ONE `UPDATE` that finds the campaign, picks its oldest code no
+  one holds (`FOR UPDATE SKIP LOCKED`) and makes the customer its holder; ONE `INSERT` of the
+  publication; ONE `INSERT` of its two activities (`customer.created` / `.updated` and
+  `customer.publication.succeeded`);
+- the customer and the publication rendered as Patron renders them (`bench.http_bench` compares
+  them before it measures).
 
 What it leaves out, and `Patron / floor` therefore contains along with the framework: request
 ids and the access log, msgspec's checks of every field, the upsert's row locks taken before
 writing, the project's customer count, distinct creation milliseconds, segments, and skipping
 the write when nothing changes (the floor writes and records an activity every time). It
 serves nothing else: every other path is a 404, and a body names its customer by `source_id`
-only (an `id` in it is ignored).
+only (an `id` in it is ignored). A publication takes one code from a discount campaign (not
+STANDALONE, no `activity_duration_after_publishing`: the rest is refused with a 400), ignores
+`join_once`, and a refused one is not stored.
 
     .venv/bin/python -m bench.floor_server --dsn postgresql://… [--port 8002]
 """
@@ -45,6 +53,7 @@ Record = asyncpg.Record
 JSON_HEADER = (b"content-type", b"application/json; charset=utf-8")
 CUSTOMERS = "/v1/customers"
 CUSTOMER_PREFIX = "/v1/customers/"
+PUBLICATIONS = "/v1/publications"
 
 # Every column the customer object is rendered from (those that exist in Patron's schema today).
 COLUMNS = (
@@ -65,6 +74,59 @@ INSERT_ACTIVITY = """
 INSERT INTO customer_activities
     (project_id, id, customer_id, type, category, data, group_id, created_at)
 VALUES ($1, $2, $3, $4, 'ACTION', $5, $6, date_trunc('milliseconds', clock_timestamp()))
+"""
+
+# The one pick of a publication: the live, active campaign of this id or name (an id match
+# first), its oldest code no one holds that no other publication has locked, and the customer
+# made its holder. The campaign is matched with `= ANY` and leads the order, so that only an
+# index beginning with the campaign serves that order and the planner reads the free codes'
+# (`vouchers_unpublished_idx`, PostgreSQL 17 or later): with `campaign_id = …` it may walk
+# `vouchers_created_at_idx` over every code the campaign has published (see bench/README.md).
+PUBLISH_CODE = """
+WITH c AS (
+    SELECT id, name, campaign_type, type, voucher -> 'code_config' AS code_config
+    FROM campaigns
+    WHERE project_id = $1 AND (id = $2 OR name = $2) AND deleted_at IS NULL AND active
+      AND campaign_type = 'DISCOUNT_COUPONS' AND type <> 'STANDALONE'
+      AND activity_duration_after_publishing IS NULL
+    ORDER BY id = $2 DESC
+    LIMIT 1
+), picked AS (
+    SELECT id FROM vouchers
+    WHERE project_id = $1 AND campaign_id = ANY (ARRAY(SELECT id FROM c)) AND holder_id IS NULL
+      AND deleted_at IS NULL AND active
+    ORDER BY campaign_id, created_at, id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE vouchers v SET holder_id = $3, publish_count = v.publish_count + 1, updated_at = now()
+FROM c
+WHERE v.project_id = $1 AND v.id = (SELECT id FROM picked)
+RETURNING v.*, c.name AS campaign_name, c.code_config AS campaign_code_config,
+    c.campaign_type, c.type AS campaign_kind
+"""
+
+INSERT_PUBLICATION = """
+INSERT INTO publications
+    (project_id, id, campaign_id, customer_id, tracking_id, source_id, channel, metadata, result,
+     voucher_ids, customer, vouchers, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'SUCCESS', $9, $10, $11,
+        date_trunc('milliseconds', clock_timestamp()))
+ON CONFLICT (project_id, source_id) WHERE source_id IS NOT NULL AND result = 'SUCCESS'
+DO NOTHING
+RETURNING created_at
+"""
+
+# The customer's activity and the publication's, in one statement (clock_timestamp() is read
+# per row: the customer's comes first).
+INSERT_PUBLICATION_ACTIVITIES = """
+INSERT INTO customer_activities
+    (project_id, id, customer_id, type, category, campaign_id, campaign_type, data, group_id,
+     created_at)
+VALUES ($1, $2, $3, $4, 'ACTION', NULL, NULL, $5, $6,
+        date_trunc('milliseconds', clock_timestamp())),
+       ($1, $7, $3, 'customer.publication.succeeded', 'ACTION', $8, 'DISCOUNT_COUPONS', $9, $6,
+        date_trunc('milliseconds', clock_timestamp()))
 """
 
 # The fields a body may set, in the order they are written.
@@ -106,6 +168,25 @@ class CustomerBody(msgspec.Struct):
 
 
 _decode_body = msgspec.json.Decoder(CustomerBody).decode
+
+
+class CampaignName(msgspec.Struct):
+    name: str
+    count: int | None = None
+
+
+class PublicationBody(msgspec.Struct):
+    """`POST /v1/publications` as the floor reads it: a customer and a campaign, one code."""
+
+    customer: CustomerBody
+    campaign: CampaignName | str | None = None
+    voucher: str | None = None
+    source_id: str | None = None
+    channel: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+_decode_publication = msgspec.json.Decoder(PublicationBody).decode
 
 ADDRESS_FIELDS = ("city", "state", "line_1", "line_2", "country", "postal_code")
 REDEMPTIONS = msgspec.Raw(
@@ -172,6 +253,56 @@ def render(row: Record) -> dict[str, Any]:
     customer["assets"] = {}
     customer["object"] = "customer"
     return customer
+
+
+def _moment(value: datetime | None) -> str | None:
+    return None if value is None else render_datetime(value)
+
+
+def render_voucher(row: Record) -> dict[str, Any]:
+    """A discount code of a row (with its campaign's name and code_config), key for key as
+    Patron shows it."""
+    code = row["code"]
+    return {
+        "id": row["id"],
+        "code": code,
+        "campaign": row["campaign_name"],
+        "campaign_id": row["campaign_id"],
+        "category": row["category"],
+        "category_id": None,
+        "categories": [],
+        "type": row["type"],
+        "discount": row["discount"],
+        "gift": None,
+        "loyalty_card": None,
+        "start_date": _moment(row["start_date"]),
+        "expiration_date": _moment(row["expiration_date"]),
+        "validity_timeframe": row["validity_timeframe"],
+        "validity_day_of_week": row["validity_day_of_week"],
+        "validity_hours": row["validity_hours"],
+        "active": row["active"],
+        "additional_info": row["additional_info"],
+        "metadata": row["metadata"],
+        "assets": None,
+        "is_referral_code": row["is_referral_code"],
+        "created_at": render_datetime(row["created_at"]),
+        "updated_at": _moment(row["updated_at"]),
+        "holder_id": row["holder_id"],
+        "referrer_id": row["referrer_id"],
+        "redemption": {
+            "quantity": row["redemption_quantity"],
+            "redeemed_quantity": row["redeemed_quantity"],
+            "object": "list",
+            "url": f"/v1/vouchers/{code}/redemptions?page=1&limit=10",
+        },
+        "publish": {
+            "object": "list",
+            "count": row["publish_count"],
+            "url": f"/v1/vouchers/{code}/publications?page=1&limit=10",
+        },
+        "code_config": row["code_config"] or row["campaign_code_config"],
+        "object": "voucher",
+    }
 
 
 def _encode_jsonb(value: Any) -> bytes:
@@ -275,6 +406,8 @@ class FloorApp:
         method: str = scope["method"]
         if path == CUSTOMERS and method == "POST":
             return 200, await self.upsert(project_id, body, event_source, request_id)
+        if path == PUBLICATIONS and method == "POST":
+            return 200, await self.publish(project_id, body, event_source, request_id)
         key = path[len(CUSTOMER_PREFIX) :]
         if path.startswith(CUSTOMER_PREFIX) and key and "/" not in key and method == "GET":
             return 200, await self.read(project_id, key)
@@ -317,22 +450,9 @@ class FloorApp:
             customer = _decode_body(body)
         except msgspec.DecodeError as error:  # ValidationError is one
             raise Refusal(400, "invalid_payload", "Invalid payload", str(error)) from None
-        sent = tuple(field for field in FIELDS if getattr(customer, field) is not UNSET)
-        values = [getattr(customer, field) for field in sent]
-        if customer.metadata is None:
-            values[sent.index("metadata")] = {}  # a null clears metadata, which is never null
-        if isinstance(customer.address, dict):
-            address = {k: v for k, v in customer.address.items() if v is not None}
-            values[sent.index("address")] = address or None
-        statement = self.statements.get(sent)
-        if statement is None:
-            statement = self.statements[sent] = upsert_statement(sent)
         assert self.pool is not None
         async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                statement, project_id, ids.customer_id(), customer.source_id, *values
-            )
-            assert row is not None
+            row = await self.write_customer(conn, project_id, customer)
             rendered = json.encode(render(row))
             snapshot = b'{"customer":' + rendered + b',"event_source":' + event_source + b"}"
             await conn.execute(
@@ -345,6 +465,135 @@ class FloorApp:
                 request_id,
             )
         return rendered
+
+    async def write_customer(
+        self,
+        conn: asyncpg.pool.PoolConnectionProxy[Record],
+        project_id: str,
+        customer: CustomerBody,
+    ) -> Record:
+        """The one upsert statement of a customer body: the row, and whether it is new."""
+        sent = tuple(field for field in FIELDS if getattr(customer, field) is not UNSET)
+        values = [getattr(customer, field) for field in sent]
+        if customer.metadata is None:
+            values[sent.index("metadata")] = {}  # a null clears metadata, which is never null
+        if isinstance(customer.address, dict):
+            address = {k: v for k, v in customer.address.items() if v is not None}
+            values[sent.index("address")] = address or None
+        statement = self.statements.get(sent)
+        if statement is None:
+            statement = self.statements[sent] = upsert_statement(sent)
+        row = await conn.fetchrow(
+            statement, project_id, ids.customer_id(), customer.source_id, *values
+        )
+        assert row is not None
+        return row
+
+    async def publish(
+        self, project_id: str, body: bytes, event_source: bytes, request_id: str
+    ) -> bytes:
+        """Upsert the body's customer and make it the holder of its campaign's oldest free code;
+        the publication's JSON."""
+        try:
+            publication = _decode_publication(body)
+        except msgspec.DecodeError as error:
+            raise Refusal(400, "invalid_payload", "Invalid payload", str(error)) from None
+        campaign = publication.campaign
+        key = campaign.name if isinstance(campaign, CampaignName) else campaign
+        if key is None or publication.voucher is not None:
+            raise Refusal(400, "invalid_payload", "Invalid payload", "The floor needs a campaign")
+        if isinstance(campaign, CampaignName) and campaign.count not in (None, 1):
+            raise Refusal(400, "invalid_payload", "Invalid payload", "The floor publishes one code")
+        assert self.pool is not None
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await self.write_customer(conn, project_id, publication.customer)
+            customer = render(row)
+            voucher = await conn.fetchrow(PUBLISH_CODE, project_id, key, row["id"])
+            if voucher is None:
+                raise Refusal(
+                    400,
+                    "no_voucher_suitable_for_publication",
+                    "No voucher suitable for publication",
+                    f"Campaign {key} has no code the floor can publish",
+                )
+            brief = {
+                "id": row["id"],
+                "name": row["name"],
+                "email": row["email"],
+                "source_id": row["source_id"],
+                "metadata": row["metadata"],
+                "object": "customer",
+            }
+            rendered_voucher = render_voucher(voucher)
+            publication_id = ids.publication_id()
+            metadata = publication.metadata or {}
+            created_at = await conn.fetchval(
+                INSERT_PUBLICATION,
+                project_id,
+                publication_id,
+                voucher["campaign_id"],
+                row["id"],
+                row["source_id"],
+                publication.source_id,
+                publication.channel or "API",
+                metadata,
+                [voucher["id"]],
+                brief,
+                [rendered_voucher],
+            )
+            if created_at is None:
+                raise Refusal(
+                    400,
+                    "duplicate_source_id",
+                    "Duplicate source_id",
+                    f"Publication source_id {publication.source_id} was used already",
+                )
+            answer = json.encode(
+                {
+                    "id": publication_id,
+                    "object": "publication",
+                    "created_at": render_datetime(created_at),
+                    "customer_id": row["id"],
+                    "tracking_id": row["source_id"],
+                    "metadata": metadata,
+                    "channel": "API",
+                    "source_id": publication.source_id,
+                    "result": "SUCCESS",
+                    "customer": brief,
+                    "vouchers_id": [voucher["id"]],
+                    "voucher": rendered_voucher,
+                }
+            )
+            rendered_customer = json.encode(customer)
+            campaign_brief = json.encode(
+                {
+                    "id": voucher["campaign_id"],
+                    "name": voucher["campaign_name"],
+                    "campaign_type": voucher["campaign_type"],
+                    "type": voucher["campaign_kind"],
+                    "object": "campaign",
+                }
+            )
+            source = b',"event_source":' + event_source + b"}"
+            await conn.execute(
+                INSERT_PUBLICATION_ACTIVITIES,
+                project_id,
+                ids.activity_id(),
+                row["id"],
+                "customer.created" if row["inserted"] else "customer.updated",
+                b'{"customer":' + rendered_customer + source,
+                request_id,
+                ids.activity_id(),
+                voucher["campaign_id"],
+                b'{"customer":'
+                + rendered_customer
+                + b',"campaign":'
+                + campaign_brief
+                + b',"publication":'
+                + answer
+                + source,
+            )
+        return answer
 
     async def read(self, project_id: str, key: str) -> bytes:
         """The live customer with this id or source_id, as JSON."""

@@ -24,6 +24,12 @@ customers, half updates of 500 hot ones) at 32 connections, and POST of new cust
 4 and 32 connections; reported as req/s, p50/p99 and server CPU per request, and the ratios
 Patron / floor and Patron / limit.
 
+Then the publication comparison (`--case publication` runs it alone): a discount campaign of
+--publication-codes codes made through Patron's API, and Patron, the limit and the floor
+publishing them (`POST /v1/publications`, each request to a new customer) at 1 and 32
+connections, in alternation, after a check that the three answer alike and that Patron shows
+what the floor wrote as the floor answered it.
+
 --quick runs each case for about a second on a small dataset and only checks that every endpoint
 answers under load without errors (CI runs it, so that the harness cannot rot).
 --patron-workers N adds `--workers N` to `patron serve`; the server's CPU is then that of its
@@ -52,6 +58,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from bench.code_generation import create_campaign, wait_for_codes
 from bench.dataset import load_customers
 from bench.harness import (
     HEADERS,
@@ -207,6 +214,30 @@ def floor_cases() -> list[Case]:
     ]
 
 
+PUBLICATION_CONNECTIONS = (1, 32)
+
+
+def publication_cases(campaign: str) -> list[Case]:
+    """The publication comparison: each request publishes one code of `campaign` to a new
+    customer (upserted by the publication, as `_customer` describes it)."""
+    customer = _lua_customer("'pub-' .. run .. '-' .. n")
+    lua_body = f"""'{{"customer":' .. {customer} .. ',"campaign":{{"name":"{campaign}"}}}}'"""
+    return [
+        Case(
+            f"POST publication, {count} connection{'s' if count > 1 else ''}",
+            "POST",
+            "/v1/publications",
+            body=lambda n, run: {
+                "customer": _customer(f"pub-{run}-{n}", n, run),
+                "campaign": {"name": campaign},
+            },
+            lua_body=lua_body,
+            connections=count,
+        )
+        for count in PUBLICATION_CONNECTIONS
+    ]
+
+
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -285,11 +316,16 @@ def measure(
     duration: float,
     use_wrk: bool,
     pids: dict[str, int],
+    before_run: Callable[[], None] | None = None,
 ) -> dict[tuple[str, str], Run]:
+    """Each case on each target, alternating, `rounds` times; the medians. `before_run` is
+    called before each run, outside the time and CPU measured."""
     results: dict[tuple[str, str], list[Run]] = {}
     for case in selected:
         for _ in range(rounds):
             for target, base in targets.items():  # A then B, alternating every round
+                if before_run is not None:
+                    before_run()
                 tag = secrets.token_hex(4)
                 before = server_cpu_seconds(pids[target])
                 started = time.perf_counter()
@@ -494,6 +530,7 @@ def report_baseline(results: dict[tuple[str, str], Run], selected: list[Case], s
 
 
 FLOOR = "floor"
+PUBLICATION = "publication"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -518,7 +555,14 @@ def main(argv: list[str] | None = None) -> int:
         "--case",
         action="append",
         help="only the endpoints whose name contains this text; `floor` for the floor "
-        "comparison (repeatable; without it, everything)",
+        "comparison, `publication` for the publication comparison (repeatable; without it, "
+        "everything)",
+    )
+    parser.add_argument(
+        "--publication-codes",
+        type=int,
+        default=200_000,
+        help="codes generated for the publication comparison (every request takes one)",
     )
     parser.add_argument(
         "--patron-workers",
@@ -528,19 +572,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     use_wrk = shutil.which("wrk") is not None
     small = 1000 if args.quick else min(100_000, args.customers)
-    texts = [text for text in args.case or [] if text != FLOOR]
+    texts = [text for text in args.case or [] if text not in (FLOOR, PUBLICATION)]
     selected = [c for c in cases() if not args.case or any(text in c.name for text in texts)]
-    with_floor = not args.case or FLOOR in args.case
+    comparisons = {name: not args.case or name in args.case for name in (FLOOR, PUBLICATION)}
     serve_args = ["--workers", str(args.patron_workers)] if args.patron_workers else []
 
     with patron_server(serve_args=serve_args) as server:
         if args.quick or args.customers <= small or not scaled_cases(selected):
-            return compare(server, None, args, selected, with_floor, use_wrk=use_wrk, small=small)
+            return compare(server, None, args, selected, comparisons, use_wrk=use_wrk, small=small)
         # The large dataset lives in a second database of the same PostgreSQL, served by a
         # second Patron, so that both sizes are measured in alternation, in one window.
         large_dsn = asyncio.run(create_database(server.dsn, LARGE_DATABASE))
         with patron_server(large_dsn, serve_args=serve_args) as large:
-            return compare(server, large, args, selected, with_floor, use_wrk=use_wrk, small=small)
+            return compare(server, large, args, selected, comparisons, use_wrk=use_wrk, small=small)
 
 
 def scaled_cases(selected: list[Case]) -> list[Case]:
@@ -601,11 +645,13 @@ def compare(
     large: PatronServer | None,
     args: argparse.Namespace,
     selected: list[Case],
-    with_floor: bool,
+    comparisons: dict[str, bool],
     *,
     use_wrk: bool,
     small: int,
 ) -> int:
+    """The selected cases, then the floor and publication comparisons when `comparisons` says
+    so, at the small size; then the scaled cases at both sizes. Errors."""
     print(f"load generator: {'wrk' if use_wrk and not args.quick else 'python'}")
     errors = 0
     with ExitStack() as stack:
@@ -631,8 +677,10 @@ def compare(
             errors += report(results, selected)
             if args.baseline:
                 errors += report_baseline(results, selected, args.baseline)
-        if with_floor:
+        if comparisons[FLOOR]:
             errors += compare_floor(server, targets, pids, args, use_wrk=use_wrk, small=small)
+        if comparisons[PUBLICATION]:
+            errors += compare_publication(server, targets, pids, args, use_wrk=use_wrk)
         scaled = scaled_cases(selected)
         if large is None or not scaled:
             return finish(errors)
@@ -708,6 +756,175 @@ def compare_floor(
             pids={"patron": pids["patron"], "limit": pids["limit"], "floor": floor_pid},
         )
         return errors + report_floor(results, floor_cases())
+
+
+def compare_publication(
+    server: PatronServer,
+    targets: dict[str, str],
+    pids: dict[str, int],
+    args: argparse.Namespace,
+    *,
+    use_wrk: bool,
+) -> int:
+    """The publication comparison: a discount campaign of --publication-codes codes made
+    through Patron's API, the floor server beside Patron and the limit, the three's
+    publications checked against each other, then `publication_cases` in alternation, the
+    vouchers table vacuumed before each run. Errors."""
+    campaign = f"bench-publications-{secrets.token_hex(4)}"
+    count = 1000 if args.quick else args.publication_codes
+    started = time.perf_counter()
+    with httpx.Client(base_url=server.base, headers=HEADERS, timeout=None) as client:
+        create_campaign(client, campaign, count)
+        action = wait_for_codes(client)
+    if action["status"] != "DONE":
+        print(f"the publication campaign's codes were not made: {action}")
+        return 1
+    asyncio.run(vacuum_vouchers(server.dsn))
+    print(f"\ngenerated {count} codes in {time.perf_counter() - started:.1f}s")
+    with bench_server("bench.floor_server", server) as (floor_base, floor_pid):
+        trio = {"patron": targets["patron"], "limit": targets["limit"], "floor": floor_base}
+        print(f"Patron, the limit and the floor publishing codes of {campaign}:")
+        errors = check_publications(trio, campaign)
+        selected = publication_cases(campaign)
+        results = measure(
+            trio,
+            selected,
+            quick=args.quick,
+            rounds=1 if args.quick else args.rounds,
+            duration=args.duration,
+            use_wrk=use_wrk,
+            pids={"patron": pids["patron"], "limit": pids["limit"], "floor": floor_pid},
+            # Each publication leaves its code's entry dead in the index of free codes, which
+            # the next picks step over until a vacuum: each run starts from a clean index.
+            before_run=lambda: asyncio.run(vacuum_vouchers(server.dsn)),
+        )
+        errors += report_floor(results, selected)
+    published = asyncio.run(published_count(server.dsn, campaign))
+    print(f"codes of {campaign} published: {published} of {count}")
+    return errors
+
+
+async def published_count(dsn: str, campaign: str) -> int:
+    """How many codes of the campaign named `campaign` have a holder."""
+    conn = await connect(dsn)
+    try:
+        value: int = await conn.fetchval(
+            "SELECT count(*) FROM vouchers v JOIN campaigns c"
+            " ON c.project_id = v.project_id AND c.id = v.campaign_id"
+            " WHERE c.name = $1 AND v.holder_id IS NOT NULL",
+            campaign,
+        )
+        return value
+    finally:
+        await conn.close()
+
+
+async def vacuum_vouchers(dsn: str) -> None:
+    conn = await connect(dsn)
+    try:
+        await conn.execute("VACUUM (ANALYZE) vouchers")
+    finally:
+        await conn.close()
+
+
+def _shape(value: Any) -> Any:
+    """A JSON value's keys and types, without its values (to compare answers with other ids)."""
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shape(item) for item in value]
+    return type(value).__name__
+
+
+def check_publications(targets: dict[str, str], campaign: str) -> int:
+    """Check, before the publication comparison, that each server (`patron`, `limit`, `floor`)
+    publishes a code of `campaign` to a new customer with the same answer (the same keys, in
+    the same order, and types), and that Patron shows what the floor wrote as the floor
+    answered it: the code, the customer, the publication in the list and the two activities
+    on the timeline. Prints what failed; returns how many checks failed."""
+    failures: list[str] = []
+
+    def expect(condition: bool, what: str) -> bool:
+        if not condition:
+            failures.append(what)
+        return condition
+
+    tag = secrets.token_hex(4)
+    answers: dict[str, dict[str, Any]] = {}
+    with httpx.Client(headers=HEADERS, timeout=30) as client:
+        for target, base in targets.items():
+            source_id = f"pubcheck-{target}-{tag}"
+            body = {
+                "customer": {"source_id": source_id, "name": "Check", "metadata": {"k": "v"}},
+                "campaign": {"name": campaign},
+                "source_id": source_id,
+                "metadata": {"m": 1},
+            }
+            response = client.post(f"{base}/v1/publications", json=body)
+            if not expect(response.status_code == 200, f"{target}: {response.status_code}"):
+                continue
+            answer = answers[target] = response.json()
+            voucher = answer.get("voucher") or {}
+            expect(
+                answer.get("result") == "SUCCESS"
+                and answer.get("tracking_id") == source_id
+                and voucher.get("campaign") == campaign
+                and voucher.get("holder_id") == answer.get("customer_id")
+                and voucher.get("publish", {}).get("count") == 1,
+                f"{target}: the publication's answer {answer}",
+            )
+        patron = answers.get("patron")
+        for target, answer in answers.items():
+            expect(
+                patron is not None and _shape(answer) == _shape(patron),
+                f"{target}'s publication is not shaped as Patron's: {answer}",
+            )
+        floor = answers.get("floor")
+        if floor is not None:
+            base = targets["patron"]
+            code = floor["voucher"]["code"]
+            voucher = client.get(f"{base}/v1/vouchers/{code}").json()
+            expect(voucher == floor["voucher"], f"Patron shows the floor's code as {voucher}")
+            customer = client.get(f"{base}/v1/customers/{floor['customer_id']}").json()
+            expect(
+                {key: customer.get(key) for key in floor["customer"]} == floor["customer"],
+                f"Patron shows the floor's customer as {customer}",
+            )
+            listed = client.get(
+                f"{base}/v1/publications", params={"source_id": floor["source_id"]}
+            ).json()["publications"]
+            expect(
+                len(listed) == 1
+                and all(
+                    listed[0].get(key) == floor[key]
+                    for key in ("id", "created_at", "customer_id", "vouchers_id", "customer")
+                ),
+                f"Patron lists the floor's publication as {listed}",
+            )
+            timelines = {
+                target: client.get(
+                    f"{base}/v1/customers/{answers[target]['customer_id']}/activity"
+                ).json()["data"]
+                for target in ("patron", "floor")
+                if target in answers
+            }
+            for target, timeline in timelines.items():
+                types = sorted(item["type"] for item in timeline)
+                expect(
+                    types == ["customer.created", "customer.publication.succeeded"],
+                    f"{target}'s activities in Patron's timeline: {types}",
+                )
+            if len(timelines) == 2:
+                expect(
+                    [_shape(item["data"]) for item in timelines["floor"]]
+                    == [_shape(item["data"]) for item in timelines["patron"]],
+                    "the floor's activities are not shaped as Patron's",
+                )
+    for failure in failures:
+        print(f"CHECK FAILED: {failure}")
+    if not failures:
+        print("checked: Patron, the limit and the floor publish alike")
+    return len(failures)
 
 
 def finish(errors: int) -> int:

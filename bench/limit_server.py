@@ -4,6 +4,7 @@ A raw ASGI app over one asyncpg pool. Each route runs the same service calls as 
 (so the same statements, in one transaction, the activity row included) and encodes the same
 JSON, but without Litestar's routing, dependency injection and middleware, without Patron's
 outer layers (request ids, access log, authentication cache), and with minimal input handling.
+It serves the customer endpoints of `bench.http_bench`'s cases and `POST /v1/publications`.
 `Patron / limit` is therefore what the framework and those layers cost.
 
     .venv/bin/python -m bench.limit_server --dsn postgresql://… --project proj_… [--port 8001]
@@ -26,6 +27,8 @@ from patron.customers.service import ListFilters
 from patron.db.pool import Pool, create_pool, read, snapshot, transaction
 from patron.kit import json
 from patron.kit.collector import settle_after_startup
+from patron.publications import service as publications
+from patron.publications.schemas import PublicationCreate
 
 JSON = [(b"content-type", b"application/json; charset=utf-8")]
 
@@ -71,6 +74,12 @@ class LimitApp:
             payload = msgspec.json.decode(body, type=CustomerCreate)
             async with read(self.pool) as conn:  # the write path opens its transaction
                 return 200, await customers.upsert(conn, self.actor, payload=payload)
+        if parts == ["v1", "publications"] and method == "POST":
+            publication = msgspec.json.decode(body, type=PublicationCreate)
+            async with read(self.pool) as conn:  # publish opens its transactions
+                return 200, await publications.publish(
+                    conn, self.actor, body=publication, join_once=None
+                )
         if parts == ["v1", "customers"] and method == "GET":
             filters = ListFilters(
                 limit=int(params.get("limit", 10)),

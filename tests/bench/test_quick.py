@@ -33,7 +33,16 @@ def test_quick_mode_runs_every_endpoint_without_errors() -> None:
 
 def test_quick_mode_checks_and_loads_the_floor_server() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bench.http_bench", "--quick", "--case", "floor"],
+        [
+            sys.executable,
+            "-m",
+            "bench.http_bench",
+            "--quick",
+            "--case",
+            "floor",
+            "--case",
+            "publication",
+        ],
         cwd=repo_root(),
         capture_output=True,
         text=True,
@@ -51,9 +60,28 @@ def test_quick_mode_checks_and_loads_the_floor_server() -> None:
     ):
         assert f"\n{case} " in result.stdout, result.stdout
     assert "new customers, req/s at 32 connections / at 1:" in result.stdout
-    # --case floor runs the floor comparison alone.
+    # The publication comparison: a campaign's codes made, the three servers' publications
+    # compared, then loaded.
+    assert "checked: Patron, the limit and the floor publish alike" in result.stdout
+    for connections in ("1 connection", "32 connections"):
+        assert f"\nPOST publication, {connections} " in result.stdout
+    # --case floor and --case publication run those comparisons alone.
     assert "GET customers (list page)" not in result.stdout
     assert "every endpoint answered without errors" in result.stdout
+
+
+def test_code_generation_completes_at_both_sizes() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.code_generation", "--quick"],
+        cwd=repo_root(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for count in ("1,000", "10,000"):
+        assert f"{count} codes in" in result.stdout
+    assert "every generation completed" in result.stdout
 
 
 def test_overhead_probe_runs_every_case() -> None:

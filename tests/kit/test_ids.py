@@ -40,3 +40,12 @@ class TestActivityIds:
         many = ids.activity_ids(1000)
         assert len(set(many)) == 1000
         assert all(ACTIVITY_ID.fullmatch(activity_id) for activity_id in many)
+
+
+class TestVoucherIds:
+    def test_in_bulk_they_are_distinct_and_ascending(self) -> None:
+        many = ids.voucher_ids(1000)
+        assert len(set(many)) == 1000
+        assert all(re.fullmatch(r"v_[A-Za-z0-9]{24}", voucher_id) for voucher_id in many)
+        assert many == sorted(many)
+        assert ids.voucher_ids(0) == []

@@ -124,27 +124,38 @@ async def insert_generated(
     ids: Sequence[str],
     codes: Sequence[str],
     values: dict[str, Any],
+    plain_first: bool = False,
 ) -> list[str]:
-    """Insert one voucher per (id, code), each with the same `values`; returns the codes that
-    were free (the others are taken and were skipped)."""
+    """Insert one voucher per (id, code), each with the same `values`, in that order; returns
+    the codes that were free (the others are taken and were skipped). A `created_at` left out
+    (None) is the statement's moment, to the millisecond.
+
+    With `plain_first`, the batch goes in first as a plain INSERT in a savepoint, which costs
+    PostgreSQL a fifth less per code than ON CONFLICT's speculative insertion; if any of its
+    codes is taken (or being inserted by another transaction), that is undone and the batch
+    inserted again, skipping the taken ones. For batches that rarely meet a taken code."""
     values = {"created_at": None, **values}
     columns = [name for name in WRITABLE if name in values and name != "code"]
     placeholders = ", ".join(
         f"coalesce(${number}, {NOW})" if name == "created_at" else f"${number}"
         for number, name in enumerate(columns, 4)
     )
-    rows = await conn.fetch(
-        f"""
+    insert = f"""
         INSERT INTO vouchers (project_id, id, code, {", ".join(columns)})
         SELECT $1, id, code, {placeholders}
         FROM unnest($2::text[], $3::text[]) AS n (id, code)
-        ON CONFLICT (project_id, code) DO NOTHING
-        RETURNING code
-        """,
-        project_id,
-        ids,
-        codes,
-        *(values[name] for name in columns),
+        """
+    arguments = (project_id, ids, codes, *(values[name] for name in columns))
+    if plain_first:
+        try:
+            async with conn.transaction():  # a savepoint in the caller's transaction
+                await conn.execute(insert, *arguments)
+        except asyncpg.UniqueViolationError:
+            pass
+        else:
+            return list(codes)
+    rows = await conn.fetch(
+        insert + "ON CONFLICT (project_id, code) DO NOTHING RETURNING code", *arguments
     )
     return [row["code"] for row in rows]
 
