@@ -9,8 +9,10 @@ from functools import cache
 from typing import Any
 
 from litestar import Litestar
+from litestar.datastructures import State
 
 from patron.activities.routes import ActivityRoutes
+from patron.assets.routes import get_voucher_barcode, get_voucher_qr_code
 from patron.async_actions.routes import AsyncActionRoutes
 from patron.campaigns.routes import CampaignRoutes
 from patron.campaigns.transactions_routes import CampaignTransactionRoutes
@@ -24,7 +26,7 @@ from patron.events.routes import track_custom_event
 from patron.health import health
 from patron.kit.asgi import RequestContext
 from patron.kit.collector import settle_after_startup
-from patron.kit.http import answer_options
+from patron.kit.http import PUBLIC_URL, answer_options
 from patron.kit.ratelimit import ClientRateLimit
 from patron.openapi.document import document_of
 from patron.openapi.routes import openapi_document as serve_openapi_document
@@ -89,7 +91,10 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             track_custom_event,
             list_consents,
             update_customer_consents,
+            get_voucher_qr_code,
+            get_voucher_barcode,
         ],
+        state=State({PUBLIC_URL: settings.public_url}),
         exception_handlers={Exception: handle_exception},
         before_request=answer_options,
         lifespan=[database],

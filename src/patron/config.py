@@ -39,6 +39,10 @@ class Settings:
     allow_unsafe_durability: bool = False
     client_rate_limit: int = 5
     client_rate_seconds: float = 5.0
+    # Where clients reach this server (`https://vouchers.example`, no trailing slash), for the
+    # URLs Patron hands out (vouchers' QR codes and barcodes); None: each request's own scheme
+    # and Host header (`patron.kit.http.base_url`).
+    public_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -60,4 +64,16 @@ class Settings:
             in ("1", "true", "yes"),
             client_rate_limit=int(env.get("PATRON_CLIENT_RATE_LIMIT", "5")),
             client_rate_seconds=float(env.get("PATRON_CLIENT_RATE_SECONDS", "5")),
+            public_url=_public_url(env.get("PATRON_PUBLIC_URL") or None),
         )
+
+
+def _public_url(value: str | None) -> str | None:
+    """PATRON_PUBLIC_URL without its trailing slashes; ValueError unless it is an http(s) URL."""
+    if value is None:
+        return None
+    url = value.strip().rstrip("/")
+    scheme, separator, rest = url.partition("://")
+    if scheme.lower() not in ("http", "https") or not separator or not rest:
+        raise ValueError(f"PATRON_PUBLIC_URL must be an http:// or https:// URL, not {value!r}")
+    return url

@@ -40,10 +40,12 @@ def with_authenticator(
 def test_a_known_project_is_read_once_and_every_token_still_checked(
     server: RunningServer, project: Credentials
 ) -> None:
+    key = server.db.fetchval("SELECT asset_key FROM projects WHERE id = $1", project.project_id)
+
     async def work(authenticator: Authenticator, reads: Callable[[], int], pool: Pool) -> None:
         first = await authenticator.authenticate(project.app_id, project.app_token)
         second = await authenticator.authenticate(project.app_id, project.app_token)
-        assert first == second == Project(project.project_id, project.name, project.app_id)
+        assert first == second == Project(project.project_id, project.name, project.app_id, key)
         assert reads() == 1
         for token in (project.app_token + "x", project.app_token[:-1], "", None):
             with pytest.raises(Unauthorized):

@@ -99,6 +99,40 @@ def path_key(raw: str) -> str | None:
     return key
 
 
+# The app's state entry holding `Settings.public_url` (PATRON_PUBLIC_URL), set by `create_app`.
+PUBLIC_URL = "public_url"
+# A Host header that can stand in a URL: a name or IPv4 address, or an IPv6 one in brackets,
+# and a port. Anything else (a client can send any bytes) is not put into URLs.
+_HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def base_url(request: Request[Any, Any, Any]) -> str:
+    """Where the client reaches this server, without a trailing slash: PATRON_PUBLIC_URL when
+    set, else the request's scheme and Host header, and the app's root path.
+
+    Behind a proxy, uvicorn sets the scheme from `X-Forwarded-Proto` when the proxy is trusted
+    (`--forwarded-allow-ips` / FORWARDED_ALLOW_IPS, 127.0.0.1 by default); the proxy must pass
+    the Host header on, or PATRON_PUBLIC_URL be set. The Host header is the client's to choose,
+    so a server reached under several names, or by untrusted clients, should set it too. A
+    missing or malformed Host header gives the address the server listens on.
+    """
+    configured: str | None = request.app.state.get(PUBLIC_URL)
+    if configured:
+        return configured
+    scope = request.scope
+    host = request.headers.get("host", "")
+    if not _HOST.fullmatch(host):
+        server = scope.get("server")
+        if server is None:
+            host = "localhost"
+        else:
+            address, port = server[0], server[1]
+            address = f"[{address}]" if ":" in address else address
+            host = address if port is None else f"{address}:{port}"
+    root_path = str(scope.get("root_path", "")).rstrip("/")
+    return f"{scope.get('scheme', 'http')}://{host}{root_path}"
+
+
 _PARAMETER_TYPE = re.compile(r"\{(\w+):[^}]+\}")
 
 

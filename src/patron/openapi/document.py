@@ -21,7 +21,7 @@ from litestar.routes import BaseRoute, HTTPRoute
 
 from patron.kit.fields import MAX_BYTES
 from patron.openapi import common
-from patron.openapi.operation import FileUpload, Operation, operation_of
+from patron.openapi.operation import FileUpload, Image, Operation, operation_of
 
 Schema = dict[str, Any]
 
@@ -51,6 +51,12 @@ TAGS: list[Schema] = [
     {"name": "Orders"},
     {"name": "Events"},
     {"name": "Async Actions"},
+    {
+        "name": "Assets",
+        "description": "Images of vouchers' codes, linked from a voucher's `assets`. Their URLs"
+        " carry their own credential, so they need no headers and can be put in `<img>` tags"
+        " and e-mails.",
+    },
     {"name": "Consents", "description": "Legacy, kept for the JS SDK."},
     {"name": "System"},
 ]
@@ -190,7 +196,7 @@ def _types(operations: Iterable[Operation]) -> list[Any]:
     types: list[Any] = []
     for described in operations:
         for kind in (described.body, described.response):
-            if kind is not None and not isinstance(kind, FileUpload) and kind not in types:
+            if kind is not None and not isinstance(kind, FileUpload | Image) and kind not in types:
                 types.append(kind)
     return types
 
@@ -228,6 +234,8 @@ def _operation(one: Served, schema_of: dict[Any, Schema]) -> Schema:
     responses: Schema = {}
     if described.response is None:
         responses[status] = common.no_content(described.response_description)
+    elif isinstance(described.response, Image):
+        responses[status] = described.response.openapi(described.response_description)
     else:
         # A link leads to a server operation: client credentials cannot follow it.
         links = {} if client else {n: link.openapi() for n, link in described.links.items()}

@@ -69,13 +69,39 @@ class FileUpload:
 
 
 @dataclass(frozen=True)
+class Image:
+    """A success body that is an image, not JSON: one of `media_types` (the first by default),
+    sent with the `Cache-Control` header `cache_control`."""
+
+    media_types: tuple[str, ...]
+    cache_control: str
+
+    def openapi(self, description: str) -> dict[str, Any]:
+        return {
+            "description": description,
+            "headers": {
+                "X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"},
+                "Cache-Control": {
+                    "description": "How long the image may be kept.",
+                    "schema": {"type": "string", "enum": [self.cache_control]},
+                },
+            },
+            "content": {
+                media_type: {"schema": {"type": "string", "contentMediaType": media_type}}
+                for media_type in self.media_types
+            },
+        }
+
+
+@dataclass(frozen=True)
 class Operation:
     """One operation of the document; see the module's docstring.
 
     `body` is the msgspec type the route decodes its JSON body into (or a `FileUpload`);
-    `response` is the type of its success body (None: no content); the status is the route's
-    own `status_code`. `errors` names the responses in `components.responses` the operation can
-    give beyond those of every operation of its kind (credentials, and bodies when it takes one).
+    `response` is the type of its success body (None: no content; an `Image`: not JSON); the
+    status is the route's own `status_code`. `errors` names the responses in
+    `components.responses` the operation can give beyond those of every operation of its kind
+    (credentials, and bodies when it takes one).
     A handler served under `/client/` too is a second operation there, with client credentials
     and the `origin` header, whose id ends in `-client-side`. `public`: no credentials at all.
     """

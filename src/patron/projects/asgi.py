@@ -19,11 +19,17 @@ logger = logging.getLogger("patron.errors")
 ASGIApp = Any
 
 
+# Vouchers' QR codes and barcodes: their URLs carry their own credential (assets/tokens.py).
+PUBLIC_PREFIX = "/v1/assets/"
+
+
 class Authentication:
     """Checks `X-App-Id` / `X-App-Token` on every `/v1` request before routing.
 
     Doing it ahead of the router means an unknown route or method under `/v1` answers 401 to an
     unauthenticated caller as well, so nothing about the API is learned without credentials.
+    Only `/v1/assets/` goes through without them (`PUBLIC_PREFIX`); its routes never read the
+    project of the request.
     """
 
     def __init__(
@@ -42,7 +48,11 @@ class Authentication:
         if scope["type"] == "http" and scope["path"].startswith("/client/v1/"):
             await self._client(scope, receive, send)
             return
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+        if (
+            scope["type"] != "http"
+            or not scope["path"].startswith("/v1/")
+            or scope["path"].startswith(PUBLIC_PREFIX)
+        ):
             await self.app(scope, receive, send)
             return
         authenticator = self._authenticator

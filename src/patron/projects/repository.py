@@ -13,11 +13,16 @@ class ProjectRow(msgspec.Struct, frozen=True):
     name: str
     app_id: str
     app_token_hash: bytes
+    asset_key: bytes
 
 
 def _project(row: asyncpg.Record) -> ProjectRow:
     return ProjectRow(
-        id=row["id"], name=row["name"], app_id=row["app_id"], app_token_hash=row["app_token_hash"]
+        id=row["id"],
+        name=row["name"],
+        app_id=row["app_id"],
+        app_token_hash=row["app_token_hash"],
+        asset_key=row["asset_key"],
     )
 
 
@@ -28,7 +33,7 @@ async def insert(
         """
         INSERT INTO projects (id, name, app_id, app_token_hash)
         VALUES ($1, $2, $3, $4)
-        RETURNING id, name, app_id, app_token_hash
+        RETURNING id, name, app_id, app_token_hash, asset_key
         """,
         project_id,
         name,
@@ -41,18 +46,27 @@ async def insert(
 
 async def find_by_app_id(conn: Connection, app_id: str) -> ProjectRow | None:
     row = await conn.fetchrow(
-        "SELECT id, name, app_id, app_token_hash FROM projects WHERE app_id = $1", app_id
+        "SELECT id, name, app_id, app_token_hash, asset_key FROM projects WHERE app_id = $1",
+        app_id,
     )
     return None if row is None else _project(row)
 
 
 async def find_by_id_or_app_id(conn: Connection, key: str) -> ProjectRow | None:
     row = await conn.fetchrow(
-        "SELECT id, name, app_id, app_token_hash FROM projects WHERE id = $1 OR app_id = $1"
-        " ORDER BY id = $1 DESC LIMIT 1",
+        "SELECT id, name, app_id, app_token_hash, asset_key FROM projects"
+        " WHERE id = $1 OR app_id = $1 ORDER BY id = $1 DESC LIMIT 1",
         key,
     )
     return None if row is None else _project(row)
+
+
+async def find_asset_key(conn: Connection, project_id: str) -> bytes | None:
+    """The key that signs the project's asset URLs; None for an unknown project."""
+    key: bytes | None = await conn.fetchval(
+        "SELECT asset_key FROM projects WHERE id = $1", project_id
+    )
+    return key
 
 
 async def set_token_hash(conn: Connection, project_id: str, app_token_hash: bytes) -> None:
@@ -66,6 +80,7 @@ class ClientKeyRow(msgspec.Struct, frozen=True):
     project_id: str
     project_name: str
     project_app_id: str
+    project_asset_key: bytes
     name: str
     token_hash: bytes
     allowed_origins: list[str]
@@ -96,7 +111,8 @@ async def insert_client_key(
 async def find_client_key(conn: Connection, key_id: str) -> ClientKeyRow | None:
     row = await conn.fetchrow(
         """
-        SELECT k.id, k.project_id, p.name AS project_name, p.app_id AS project_app_id, k.name,
+        SELECT k.id, k.project_id, p.name AS project_name, p.app_id AS project_app_id,
+               p.asset_key AS project_asset_key, k.name,
                k.token_hash, k.allowed_origins
         FROM client_keys k JOIN projects p ON p.id = k.project_id
         WHERE k.id = $1
@@ -110,6 +126,7 @@ async def find_client_key(conn: Connection, key_id: str) -> ClientKeyRow | None:
         project_id=row["project_id"],
         project_name=row["project_name"],
         project_app_id=row["project_app_id"],
+        project_asset_key=row["project_asset_key"],
         name=row["name"],
         token_hash=row["token_hash"],
         allowed_origins=list(row["allowed_origins"]),

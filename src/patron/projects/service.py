@@ -24,11 +24,23 @@ class Credentials(msgspec.Struct, frozen=True):
 
 
 class Project(msgspec.Struct, frozen=True):
-    """The tenant a request acts for."""
+    """The tenant a request acts for.
+
+    `asset_key` signs the URLs of its vouchers' QR codes and barcodes
+    (`patron.assets.tokens.voucher_assets`); it is left out of the repr, and so of logs.
+    """
 
     id: str
     name: str
     app_id: str
+    asset_key: bytes
+
+    def __repr__(self) -> str:
+        return f"Project(id={self.id!r}, name={self.name!r}, app_id={self.app_id!r})"
+
+
+def _project(row: repository.ProjectRow) -> Project:
+    return Project(id=row.id, name=row.name, app_id=row.app_id, asset_key=row.asset_key)
 
 
 def hash_token(token: str) -> bytes:
@@ -68,11 +80,16 @@ async def ensure(
     """Make sure a project with exactly these credentials exists."""
     row = await repository.find_by_app_id(conn, app_id)
     if row is None:
-        created = await create(conn, name, app_id=app_id, app_token=app_token)
-        return Project(id=created.project_id, name=created.name, app_id=created.app_id)
-    if not hmac.compare_digest(row.app_token_hash, hash_token(app_token)):
+        row = await repository.insert(
+            conn,
+            project_id=ids.project_id(),
+            name=name,
+            app_id=app_id,
+            app_token_hash=hash_token(app_token),
+        )
+    elif not hmac.compare_digest(row.app_token_hash, hash_token(app_token)):
         await repository.set_token_hash(conn, row.id, hash_token(app_token))
-    return Project(id=row.id, name=row.name, app_id=row.app_id)
+    return _project(row)
 
 
 async def create_first(conn: Connection) -> Credentials | None:
@@ -86,7 +103,12 @@ async def create_first(conn: Connection) -> Credentials | None:
 async def find(conn: Connection, key: str) -> Project | None:
     """A project by its id or its app id (for operators' commands)."""
     row = await repository.find_by_id_or_app_id(conn, key)
-    return None if row is None else Project(id=row.id, name=row.name, app_id=row.app_id)
+    return None if row is None else _project(row)
+
+
+async def asset_key(conn: Connection, project_id: str) -> bytes | None:
+    """The 32-byte key that signs the project's asset URLs; None for an unknown project."""
+    return await repository.find_asset_key(conn, project_id)
 
 
 class ClientKey(msgspec.Struct, frozen=True):
@@ -153,7 +175,12 @@ class ClientAuthenticator:
         return ClientKey(
             id=row.id,
             name=row.name,
-            project=Project(id=row.project_id, name=row.project_name, app_id=row.project_app_id),
+            project=Project(
+                id=row.project_id,
+                name=row.project_name,
+                app_id=row.project_app_id,
+                asset_key=row.project_asset_key,
+            ),
             allowed_origins=frozenset(row.allowed_origins),
         )
 
@@ -186,7 +213,7 @@ class Authenticator:
                 raise Unauthorized()
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            project = Project(id=row.id, name=row.name, app_id=row.app_id)
+            project = _project(row)
             cached = self._cache[app_id] = (now + self._ttl, row.app_token_hash, project)
         if not _token_matches(cached[1], app_token):
             raise Unauthorized()
