@@ -828,9 +828,14 @@ async def vacuum_vouchers(dsn: str) -> None:
 
 
 def _shape(value: Any) -> Any:
-    """A JSON value's keys and types, without its values (to compare answers with other ids)."""
+    """A JSON value's keys and types, without its values (to compare answers with other ids).
+    A voucher's `assets` (two signed URLs of this very server, which the floor and the limit
+    leave out: an HMAC, no SQL) only has to be there."""
     if isinstance(value, dict):
-        return {key: _shape(item) for key, item in value.items()}
+        return {
+            key: "assets" if key == "assets" and "code" in value else _shape(item)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
         return [_shape(item) for item in value]
     return type(value).__name__
@@ -884,7 +889,10 @@ def check_publications(targets: dict[str, str], campaign: str) -> int:
             base = targets["patron"]
             code = floor["voucher"]["code"]
             voucher = client.get(f"{base}/v1/vouchers/{code}").json()
-            expect(voucher == floor["voucher"], f"Patron shows the floor's code as {voucher}")
+            expect(
+                {**voucher, "assets": None} == {**floor["voucher"], "assets": None},
+                f"Patron shows the floor's code as {voucher}",
+            )
             customer = client.get(f"{base}/v1/customers/{floor['customer_id']}").json()
             expect(
                 {key: customer.get(key) for key in floor["customer"]} == floor["customer"],
