@@ -23,6 +23,7 @@ from patron.vouchers.schemas import (
     Validity,
     VoucherType,
     check_category,
+    check_validation_rules,
     check_validity,
 )
 
@@ -119,6 +120,8 @@ def check_campaign_fields(body: CampaignFields) -> None:
         check_metadata(body.metadata)
     check_category(body.category_id)
     check_validity(body)
+    if isinstance(body, CampaignCreate):
+        check_validation_rules(body.validation_rules)
 
 
 def campaign_not_found(key: str) -> NotFound:

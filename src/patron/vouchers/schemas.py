@@ -227,6 +227,8 @@ def check_voucher_fields(body: VoucherFields) -> None:
             check_text(value, f".{name}")
     if isinstance(body.metadata, dict):
         check_metadata(body.metadata)
+    check_category(body.category_id)
+    check_validation_rules(body.validation_rules)
     check_validity(body)
 
 
@@ -237,6 +239,17 @@ def check_category(category_id: object) -> None:
             f"Cannot find category with id {category_id}",
             resource_id=category_id,
             resource_type="category",
+        )
+
+
+def check_validation_rules(rule_ids: object) -> None:
+    """Validation rules come with validations (INCENTIVES.md §3): until then no `val_` id names
+    one, so naming one is a 404, not silently ignored."""
+    if isinstance(rule_ids, list) and rule_ids:
+        raise NotFound(
+            f"Cannot find validation_rule with id {rule_ids[0]}",
+            resource_id=str(rule_ids[0]),
+            resource_type="validation_rule",
         )
 
 
