@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from patron.db.pool import Connection
+from patron.db.where import Where
 
 Row = asyncpg.Record
 
@@ -144,13 +145,8 @@ FILTERS = {
 }
 
 
-def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
-    clauses = ["project_id = $1", "deleted_at IS NULL"]
-    args: list[Any] = []
-    for name, value in filters.items():
-        args.append(value)
-        clauses.append(FILTERS[name].format(f"${len(args) + 1}"))
-    return " AND ".join(clauses), args
+def _where(project_id: str, filters: dict[str, Any]) -> Where:
+    return Where(["project_id = $1", "deleted_at IS NULL"], [project_id]).filtered(FILTERS, filters)
 
 
 async def list_page(
@@ -162,12 +158,12 @@ async def list_page(
     limit: int,
     offset: int,
 ) -> Sequence[Row]:
-    where, args = _where(filters)
+    where = _where(project_id, filters)
     rows: Sequence[Row] = await conn.fetch(
-        f"SELECT * FROM campaigns WHERE {where} ORDER BY {ORDERINGS[order]}"
-        f" LIMIT ${len(args) + 2} OFFSET ${len(args) + 3}",
-        project_id,
-        *args,
+        "SELECT * FROM campaigns"
+        + f" WHERE {where.sql} ORDER BY {ORDERINGS[order]}"
+        + where.page(),
+        *where.args,
         limit,
         offset,
     )
@@ -175,8 +171,10 @@ async def list_page(
 
 
 async def count(conn: Connection, project_id: str, *, filters: dict[str, Any]) -> int:
-    where, args = _where(filters)
-    value = await conn.fetchval(f"SELECT count(*) FROM campaigns WHERE {where}", project_id, *args)
+    where = _where(project_id, filters)
+    value = await conn.fetchval(
+        "SELECT count(*) FROM campaigns" + f" WHERE {where.sql}", *where.args
+    )
     return int(value)
 
 

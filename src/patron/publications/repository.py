@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from patron.db.pool import Connection
+from patron.db.where import Where
 
 Row = asyncpg.Record
 
@@ -73,13 +74,8 @@ ORDERINGS = {
 }
 
 
-def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
-    clauses = ["project_id = $1"]
-    args: list[Any] = []
-    for name, value in filters.items():
-        args.append(value)
-        clauses.append(FILTERS[name].format(f"${len(args) + 1}"))
-    return " AND ".join(clauses), args
+def _where(project_id: str, filters: dict[str, Any]) -> Where:
+    return Where(["project_id = $1"], [project_id]).filtered(FILTERS, filters)
 
 
 async def list_page(
@@ -91,12 +87,12 @@ async def list_page(
     limit: int,
     offset: int,
 ) -> Sequence[Row]:
-    where, args = _where(filters)
+    where = _where(project_id, filters)
     rows: Sequence[Row] = await conn.fetch(
-        f"SELECT * FROM publications WHERE {where} ORDER BY {ORDERINGS[order]}"
-        f" LIMIT ${len(args) + 2} OFFSET ${len(args) + 3}",
-        project_id,
-        *args,
+        "SELECT * FROM publications"
+        + f" WHERE {where.sql} ORDER BY {ORDERINGS[order]}"
+        + where.page(),
+        *where.args,
         limit,
         offset,
     )
@@ -104,8 +100,8 @@ async def list_page(
 
 
 async def count(conn: Connection, project_id: str, *, filters: dict[str, Any]) -> int:
-    where, args = _where(filters)
+    where = _where(project_id, filters)
     value = await conn.fetchval(
-        f"SELECT count(*) FROM publications WHERE {where}", project_id, *args
+        "SELECT count(*) FROM publications" + f" WHERE {where.sql}", *where.args
     )
     return int(value)

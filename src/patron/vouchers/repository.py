@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 
 from patron.db.pool import Connection
+from patron.db.where import Where
 
 Row = asyncpg.Record
 
@@ -265,13 +266,10 @@ ORDERINGS = {
 }
 
 
-def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
-    clauses = ["v.project_id = $1", "v.deleted_at IS NULL"]
-    args: list[Any] = []
-    for name, value in filters.items():
-        args.append(value)
-        clauses.append(FILTERS[name].format(f"${len(args) + 1}"))
-    return " AND ".join(clauses), args
+def _where(project_id: str, filters: dict[str, Any]) -> Where:
+    return Where(["v.project_id = $1", "v.deleted_at IS NULL"], [project_id]).filtered(
+        FILTERS, filters
+    )
 
 
 async def list_page(
@@ -283,13 +281,10 @@ async def list_page(
     limit: int,
     offset: int,
 ) -> Sequence[Row]:
-    where, args = _where(filters)
+    where = _where(project_id, filters)
     rows: Sequence[Row] = await conn.fetch(
-        _joined("vouchers")
-        + f" WHERE {where} ORDER BY {ORDERINGS[order]}"
-        + f" LIMIT ${len(args) + 2} OFFSET ${len(args) + 3}",
-        project_id,
-        *args,
+        _joined("vouchers") + f" WHERE {where.sql} ORDER BY {ORDERINGS[order]}" + where.page(),
+        *where.args,
         limit,
         offset,
     )
@@ -297,13 +292,12 @@ async def list_page(
 
 
 async def count(conn: Connection, project_id: str, *, filters: dict[str, Any]) -> int:
-    where, args = _where(filters)
+    where = _where(project_id, filters)
     value = await conn.fetchval(
         "SELECT count(*) FROM vouchers v"
         " LEFT JOIN campaigns c ON c.project_id = v.project_id AND c.id = v.campaign_id"
-        f" WHERE {where}",
-        project_id,
-        *args,
+        f" WHERE {where.sql}",
+        *where.args,
     )
     return int(value)
 
