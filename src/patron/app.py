@@ -39,6 +39,7 @@ from patron.publications.routes import (
     list_customer_redeemables,
     list_publications,
 )
+from patron.redemptions.routes import ROUTES as REDEMPTION_ROUTES
 from patron.segments.routes import SegmentRoutes, list_customer_segments
 from patron.vouchers.bulk_routes import VoucherBulkRoutes
 from patron.vouchers.routes import VoucherRoutes
@@ -93,6 +94,7 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             update_customer_consents,
             get_voucher_qr_code,
             get_voucher_barcode,
+            *REDEMPTION_ROUTES,
         ],
         state=State({PUBLIC_URL: settings.public_url}),
         exception_handlers={Exception: handle_exception},

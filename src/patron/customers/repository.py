@@ -13,7 +13,8 @@ COLUMNS = (
     "id, source_id, name, description, email, phone, birthdate, birthday, address, metadata, "
     "system_metadata, created_at, updated_at, deleted_at, orders_total_amount, "
     "orders_total_count, orders_last_amount, orders_last_date, gift_balance, loyalty_balance, "
-    "loyalty_campaigns"
+    "loyalty_campaigns, redemptions_succeeded, redemptions_failed, rollbacks_succeeded, "
+    "rollbacks_failed, gift_redeemed, loyalty_redeemed"
 )
 
 Row = asyncpg.Record

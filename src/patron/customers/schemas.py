@@ -356,14 +356,38 @@ def render_orders_summary(row: Any) -> dict[str, Any]:
     return summary
 
 
+# The stored counters summary.redemptions is rendered from (migration 0015).
+REDEMPTION_COUNTERS = (
+    "redemptions_succeeded",
+    "redemptions_failed",
+    "rollbacks_succeeded",
+    "rollbacks_failed",
+    "gift_redeemed",
+    "loyalty_redeemed",
+)
+
+
 def render_redemptions_summary(row: Any) -> dict[str, Any]:
-    """summary.redemptions: the balances of the gift and loyalty cards the customer holds
-    (moved by every change to a held card: writes/vouchers.py); redemption counters are zero
-    until redemptions exist. INCENTIVES.md §0.1."""
-    summary = dict(EMPTY_SUMMARY["redemptions"])
-    summary["gift"] = {"redeemed_amount": 0, "amount_to_go": row["gift_balance"]}
-    summary["loyalty_card"] = {"redeemed_points": 0, "points_to_go": row["loyalty_balance"]}
-    return summary
+    """summary.redemptions (INCENTIVES.md §0.1, §4.5): counters moved by every redemption and
+    rollback, one per redeemable (writes/redemptions.py); `amount_to_go` and `points_to_go` are
+    the balances of the gift and loyalty cards the customer holds (writes/vouchers.py)."""
+    succeeded = row["redemptions_succeeded"]
+    failed = row["redemptions_failed"]
+    rollbacks_succeeded = row["rollbacks_succeeded"]
+    rollbacks_failed = row["rollbacks_failed"]
+    return {
+        "total_redeemed": succeeded + failed,
+        "total_failed": failed,
+        "total_succeeded": succeeded,
+        "total_rolled_back": rollbacks_succeeded + rollbacks_failed,
+        "total_rollback_failed": rollbacks_failed,
+        "total_rollback_succeeded": rollbacks_succeeded,
+        "gift": {"redeemed_amount": row["gift_redeemed"], "amount_to_go": row["gift_balance"]},
+        "loyalty_card": {
+            "redeemed_points": row["loyalty_redeemed"],
+            "points_to_go": row["loyalty_balance"],
+        },
+    }
 
 
 def customer_not_found(key: str) -> NotFound:
@@ -387,6 +411,7 @@ NEW_CUSTOMER_COLUMNS: dict[str, Any] = {
     "gift_balance": 0,
     "loyalty_balance": 0,
     "loyalty_campaigns": {},
+    **{column: 0 for column in REDEMPTION_COUNTERS},
 }
 
 

@@ -134,3 +134,27 @@ def voucher_transaction_id() -> str:
 
 def publication_id() -> str:
     return "pub_" + _alnum(24)
+
+
+def redemption_id() -> str:
+    return "r_" + _alnum(24)
+
+
+def failed_redemption_id() -> str:
+    return "rf_" + _alnum(24)
+
+
+def rollback_id() -> str:
+    return "rr_" + _alnum(24)
+
+
+def failed_rollback_id() -> str:
+    return "rrf_" + _alnum(24)
+
+
+def validation_id() -> str:
+    return "valid_" + _alnum(24)
+
+
+def session_key() -> str:
+    return "ssn_" + _alnum(24)

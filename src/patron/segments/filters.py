@@ -163,23 +163,19 @@ FIELDS: dict[str, Kind] = {
     "summary.redemptions.gift.amount_to_go": "number",
     "summary.redemptions.loyalty_card.points_to_go": "number",
     "loyalty.points": "number",
+    # Redemption counters (migration 0015), one per redeemable: counts, cents, points.
+    "summary.redemptions.total_redeemed": "number",
+    "summary.redemptions.total_failed": "number",
+    "summary.redemptions.total_succeeded": "number",
+    "summary.redemptions.total_rolled_back": "number",
+    "summary.redemptions.total_rollback_failed": "number",
+    "summary.redemptions.total_rollback_succeeded": "number",
+    "summary.redemptions.gift.redeemed_amount": "number",
+    "summary.redemptions.loyalty_card.redeemed_points": "number",
 }
 
-# Recorded by features Patron does not have yet (redemptions, referrals): every customer has
-# the value 0 today.
-ZERO_FIELDS = frozenset(
-    {
-        "summary.redemptions.total_redeemed",
-        "summary.redemptions.total_failed",
-        "summary.redemptions.total_succeeded",
-        "summary.redemptions.total_rolled_back",
-        "summary.redemptions.total_rollback_failed",
-        "summary.redemptions.total_rollback_succeeded",
-        "summary.redemptions.gift.redeemed_amount",
-        "summary.redemptions.loyalty_card.redeemed_points",
-        "loyalty.referred_customers",
-    }
-)
+# Recorded by features Patron does not have yet (referrals): every customer has the value 0.
+ZERO_FIELDS = frozenset({"loyalty.referred_customers"})
 
 _EVENT_PATH = re.compile(r"^events\.(.+)\.count$", re.DOTALL)
 _CAMPAIGN_PATH = re.compile(r"^loyalty_points\.campaigns\.(.+)\.points$", re.DOTALL)
@@ -571,6 +567,10 @@ def _number_column(column: str) -> Callable[[Mapping[str, Any]], Any]:
     return lambda row: Decimal(row.get(column) or 0)
 
 
+def _sum_columns(*columns: str) -> Callable[[Mapping[str, Any]], Any]:
+    return lambda row: sum((Decimal(row.get(column) or 0) for column in columns), Decimal(0))
+
+
 def _column(name: str) -> Callable[[Mapping[str, Any]], Any]:
     return lambda row: row.get(name)
 
@@ -592,6 +592,14 @@ COLUMN_VALUES: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "summary.redemptions.gift.amount_to_go": _number_column("gift_balance"),
     "summary.redemptions.loyalty_card.points_to_go": _number_column("loyalty_balance"),
     "loyalty.points": _number_column("loyalty_balance"),
+    "summary.redemptions.total_redeemed": _sum_columns("redemptions_succeeded", "redemptions_failed"),
+    "summary.redemptions.total_failed": _number_column("redemptions_failed"),
+    "summary.redemptions.total_succeeded": _number_column("redemptions_succeeded"),
+    "summary.redemptions.total_rolled_back": _sum_columns("rollbacks_succeeded", "rollbacks_failed"),
+    "summary.redemptions.total_rollback_failed": _number_column("rollbacks_failed"),
+    "summary.redemptions.total_rollback_succeeded": _number_column("rollbacks_succeeded"),
+    "summary.redemptions.gift.redeemed_amount": _number_column("gift_redeemed"),
+    "summary.redemptions.loyalty_card.redeemed_points": _number_column("loyalty_redeemed"),
     **dict.fromkeys(ZERO_FIELDS, _zero),
 }
 

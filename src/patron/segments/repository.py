@@ -68,6 +68,17 @@ COLUMN_SQL: dict[str, str] = {
     "summary.redemptions.gift.amount_to_go": "c.gift_balance::numeric",
     "summary.redemptions.loyalty_card.points_to_go": "c.loyalty_balance::numeric",
     "loyalty.points": "c.loyalty_balance::numeric",
+    # Redemption counters (migration 0015; NOT NULL).
+    "summary.redemptions.total_redeemed": "(c.redemptions_succeeded + c.redemptions_failed)::numeric",
+    "summary.redemptions.total_failed": "c.redemptions_failed::numeric",
+    "summary.redemptions.total_succeeded": "c.redemptions_succeeded::numeric",
+    "summary.redemptions.total_rolled_back": (
+        "(c.rollbacks_succeeded + c.rollbacks_failed)::numeric"
+    ),
+    "summary.redemptions.total_rollback_failed": "c.rollbacks_failed::numeric",
+    "summary.redemptions.total_rollback_succeeded": "c.rollbacks_succeeded::numeric",
+    "summary.redemptions.gift.redeemed_amount": "c.gift_redeemed::numeric",
+    "summary.redemptions.loyalty_card.redeemed_points": "c.loyalty_redeemed::numeric",
 }
 
 _CASTS: dict[Kind, str] = {

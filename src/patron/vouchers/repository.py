@@ -18,7 +18,7 @@ Row = asyncpg.Record
 
 _CAMPAIGN = (
     "c.name AS campaign_name, c.voucher -> 'code_config' AS campaign_code_config,"
-    " c.campaign_type AS campaign_type"
+    " c.campaign_type AS campaign_type, c.active AS campaign_active"
 )
 
 
@@ -523,3 +523,61 @@ async def count_publication(conn: Connection, project_id: str, voucher_id: str) 
     )
     assert row is not None  # the caller holds the row's lock: it exists
     return row
+
+
+async def apply_redemption(
+    conn: Connection, project_id: str, voucher_id: str, *, uses: int, credits: int, points: int
+) -> Row:
+    """Count a redemption (`uses` 1) or its rollback (`uses` -1) on a voucher locked by the
+    caller: `redeemed_quantity`, and the gift credits (cents) or loyalty points it took
+    (positive) or gave back (negative) off `balance`, `redeemed_amount` and `redeemed_points`.
+    The balance's CHECK (>= 0) refuses an overdraft (asyncpg.CheckViolationError)."""
+    row: Row | None = await conn.fetchrow(
+        """
+        WITH v AS (
+            UPDATE vouchers SET
+                redeemed_quantity = redeemed_quantity + $3,
+                redeemed_amount = redeemed_amount + $4,
+                redeemed_points = redeemed_points + $5,
+                balance = CASE WHEN balance IS NULL THEN NULL ELSE balance - $4 - $5 END,
+                updated_at = """
+        + NOW
+        + """
+            WHERE project_id = $1 AND id = $2
+            RETURNING *
+        )
+        """
+        + _joined("v"),
+        project_id,
+        voucher_id,
+        uses,
+        credits,
+        points,
+    )
+    assert row is not None  # locked by the caller
+    return row
+
+
+async def find_many(
+    conn: Connection, project_id: str, keys: Sequence[str], *, for_update: bool = False
+) -> dict[str, Row]:
+    """Live vouchers by code or id (a code match wins), keyed by the key given; locked in id
+    order with `for_update`."""
+    lock = " ORDER BY v.id FOR UPDATE OF v" if for_update else ""
+    rows = await conn.fetch(
+        _joined("vouchers")
+        + f"""
+        WHERE v.project_id = $1 AND (v.code = ANY($2::text[]) OR v.id = ANY($2::text[]))
+          AND v.deleted_at IS NULL{lock}
+        """,
+        project_id,
+        list(keys),
+    )
+    found: dict[str, Row] = {}
+    for row in rows:
+        if row["id"] in keys and row["id"] not in found:
+            found[row["id"]] = row
+    for row in rows:
+        if row["code"] in keys:
+            found[row["code"]] = row
+    return found

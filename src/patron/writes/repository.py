@@ -731,3 +731,138 @@ async def held_balance_differences(conn: Connection, project_id: str) -> list[Ro
         project_id,
     )
     return rows
+
+
+# --- summary.redemptions counters (migration 0015) ---------------------------------------
+
+# Each customer's counters, recomputed from the stored redemptions and rollbacks: one per
+# redeemable (stacked parents are not counted); gift credits and points net of rollbacks.
+_REDEMPTION_SUMS = """
+    WITH r AS (
+        SELECT customer_id,
+               count(*) FILTER (WHERE result = 'SUCCESS') AS succeeded,
+               count(*) FILTER (WHERE result = 'FAILURE') AS failed,
+               coalesce(sum(gift_credits) FILTER (WHERE result = 'SUCCESS'), 0) AS gift,
+               coalesce(sum(loyalty_points) FILTER (WHERE result = 'SUCCESS'), 0) AS points
+        FROM redemptions
+        WHERE project_id = $1 AND related_object_type <> 'redemption'
+          AND customer_id = ANY($2::text[])
+        GROUP BY customer_id
+    ), b AS (
+        SELECT customer_id,
+               count(*) FILTER (WHERE result = 'SUCCESS') AS succeeded,
+               count(*) FILTER (WHERE result = 'FAILURE') AS failed,
+               coalesce(sum(gift_credits) FILTER (WHERE result = 'SUCCESS'), 0) AS gift,
+               coalesce(sum(loyalty_points) FILTER (WHERE result = 'SUCCESS'), 0) AS points
+        FROM redemption_rollbacks
+        WHERE project_id = $1 AND related_object_type <> 'redemption'
+          AND customer_id = ANY($2::text[])
+        GROUP BY customer_id
+    ), sums AS (
+        SELECT ids.id,
+               coalesce(r.succeeded, 0) AS redemptions_succeeded,
+               coalesce(r.failed, 0) AS redemptions_failed,
+               coalesce(b.succeeded, 0) AS rollbacks_succeeded,
+               coalesce(b.failed, 0) AS rollbacks_failed,
+               coalesce(r.gift, 0) + coalesce(b.gift, 0) AS gift_redeemed,
+               coalesce(r.points, 0) + coalesce(b.points, 0) AS loyalty_redeemed
+        FROM unnest($2::text[]) AS ids (id)
+        LEFT JOIN r ON r.customer_id = ids.id
+        LEFT JOIN b ON b.customer_id = ids.id
+    )
+"""
+
+_COUNTERS = (
+    "redemptions_succeeded, redemptions_failed, rollbacks_succeeded, rollbacks_failed,"
+    " gift_redeemed, loyalty_redeemed"
+)
+
+
+async def move_redemption_counters(
+    conn: Connection,
+    project_id: str,
+    customer_id: str,
+    *,
+    succeeded: int = 0,
+    failed: int = 0,
+    rollbacks_succeeded: int = 0,
+    rollbacks_failed: int = 0,
+    gift: int = 0,
+    points: int = 0,
+) -> None:
+    """Move a locked customer's summary.redemptions counters by differences (gift in cents)."""
+    await conn.execute(
+        """
+        UPDATE customers SET
+            redemptions_succeeded = redemptions_succeeded + $3,
+            redemptions_failed = redemptions_failed + $4,
+            rollbacks_succeeded = rollbacks_succeeded + $5,
+            rollbacks_failed = rollbacks_failed + $6,
+            gift_redeemed = gift_redeemed + $7,
+            loyalty_redeemed = loyalty_redeemed + $8
+        WHERE project_id = $1 AND id = $2
+        """,
+        project_id,
+        customer_id,
+        succeeded,
+        failed,
+        rollbacks_succeeded,
+        rollbacks_failed,
+        gift,
+        points,
+    )
+
+
+async def redemption_counter_differences(conn: Connection, project_id: str) -> list[Row]:
+    """Customers of a project whose stored counters differ from their redemptions'."""
+    rows: list[Row] = await conn.fetch(
+        """
+        WITH candidates AS (
+            SELECT array_agg(id) AS ids FROM (
+                SELECT id FROM customers
+                WHERE project_id = $1 AND (redemptions_succeeded, redemptions_failed,
+                    rollbacks_succeeded, rollbacks_failed, gift_redeemed, loyalty_redeemed)
+                    <> (0, 0, 0, 0, 0, 0)
+                UNION SELECT customer_id FROM redemptions
+                WHERE project_id = $1 AND customer_id IS NOT NULL
+                UNION SELECT customer_id FROM redemption_rollbacks
+                WHERE project_id = $1 AND customer_id IS NOT NULL
+            ) s
+        )
+        SELECT c.id, """
+        + ", ".join(f"c.{name} AS stored_{name}" for name in _COUNTERS.replace(" ", "").split(","))
+        + """, sums.*
+        FROM customers c, (
+        """
+        + _REDEMPTION_SUMS.replace("$2::text[]", "coalesce((SELECT ids FROM candidates), '{}')")
+        + """
+            SELECT * FROM sums
+        ) sums
+        WHERE c.project_id = $1 AND c.id = sums.id
+          AND ("""
+        + _COUNTERS
+        + ") IS DISTINCT FROM ("
+        + ", ".join(f"sums.{name}" for name in _COUNTERS.replace(" ", "").split(","))
+        + """)
+        ORDER BY c.id
+        """,
+        project_id,
+    )
+    return rows
+
+
+async def recompute_redemption_counters(
+    conn: Connection, project_id: str, customer_ids: Sequence[str]
+) -> None:
+    """Set the counters of these customers (locked by the caller) from their redemptions."""
+    await conn.execute(
+        _REDEMPTION_SUMS
+        + f"""
+        UPDATE customers c SET ({_COUNTERS}) = (
+            sums.redemptions_succeeded, sums.redemptions_failed, sums.rollbacks_succeeded,
+            sums.rollbacks_failed, sums.gift_redeemed, sums.loyalty_redeemed)
+        FROM sums WHERE c.project_id = $1 AND c.id = sums.id
+        """,
+        project_id,
+        list(customer_ids),
+    )

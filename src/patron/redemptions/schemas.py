@@ -1,0 +1,345 @@
+"""Validation and redemption request bodies, their refusals, and the redemption, rollback and
+validation objects as Voucherify shows them (INCENTIVES.md §3.2, §4).
+
+Amounts are integers in the smallest currency unit (cents); points are integers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from patron.customers.schemas import CustomerCreate
+from patron.errors import APIError, InvalidPayload
+from patron.kit.time import render_datetime
+from patron.orders.schemas import OrderCreate
+
+MAX_REDEEMABLES = 30
+ROLLBACK_WINDOW_DAYS = 92  # "up to 3 months" (INCENTIVES.md §4.4)
+
+# The stacking rules every validation and redemption answers with (§3.2, the spec's defaults);
+# `redeemables_application_mode` is the mode the request ran in.
+STACKING_RULES: dict[str, Any] = {
+    "redeemables_limit": MAX_REDEEMABLES,
+    "applicable_redeemables_limit": 5,
+    "applicable_redeemables_per_category_limit": 1,
+    "applicable_redeemables_category_limits": {},
+    "applicable_exclusive_redeemables_limit": 1,
+    "applicable_exclusive_redeemables_per_category_limit": 1,
+    "exclusive_categories": [],
+    "joint_categories": [],
+    "redeemables_application_mode": "ALL",
+    "redeemables_sorting_rule": "REQUESTED_ORDER",
+    "redeemables_products_application_mode": "STACK",
+    "redeemables_no_effect_rule": "REDEEM_ANYWAY",
+    "no_effect_skip_categories": [],
+    "no_effect_redeem_anyway_categories": [],
+    "redeemables_rollback_order_mode": "WITH_ORDER",
+}
+
+
+def stacking_rules(mode: str) -> dict[str, Any]:
+    return {**STACKING_RULES, "redeemables_application_mode": mode}
+
+
+# --- refusals ------------------------------------------------------------------------------
+
+
+class Refusal(APIError):
+    """Why a redeemable cannot be applied: answered inside a validation (`valid: false`), or as
+    the 400 of a refused redemption, which is stored first (`rf_…`). `rule_message` is the
+    failing validation rule's `error.message`, shown as `error: {message}`."""
+
+    status = 400
+    key = "redemption_refused"
+    message = "Redemption refused"
+
+    def __init__(self, details: str | None = None, *, rule_message: str | None = None) -> None:
+        super().__init__(details)
+        self.rule_message = rule_message
+
+    def body(self, request_id: str | None) -> dict[str, Any]:
+        body = super().body(request_id)
+        if self.rule_message is not None:
+            body["error"] = {"message": self.rule_message}
+        return body
+
+
+_REFUSALS: dict[tuple[type[APIError], str], type[APIError]] = {}
+
+
+def _kind(base: type[APIError], key: str, message: str, status: int = 400) -> type[APIError]:
+    """The subclass of `base` for one failure code (made once per code and status)."""
+    kind = _REFUSALS.get((base, f"{status} {key}"))
+    if kind is None:
+        kind = type(base.__name__, (base,), {"key": key, "message": message, "status": status})
+        _REFUSALS[(base, f"{status} {key}")] = kind
+    return kind
+
+
+def refusal(
+    key: str,
+    message: str,
+    details: str,
+    *,
+    rule_message: str | None = None,
+    status: int = 400,
+) -> Refusal:
+    """A Refusal with this key (`voucher_expired`, `quantity_exceeded`, …): 400, or 404 for a
+    redeemable that names nothing."""
+    kind = _kind(Refusal, key, message, status)
+    error = kind(details)
+    assert isinstance(error, Refusal)
+    error.rule_message = rule_message
+    return error
+
+
+class DuplicatedRedeemables(APIError):
+    status = 400
+    key = "duplicated_redeemables"
+    message = "Duplicated redeemables"
+
+
+class MultipleRequests(APIError):
+    status = 400
+    key = "multiple_requests"
+    message = "Multiple requests"
+
+
+class RollbackRefused(APIError):
+    """A rollback that cannot be made: stored as a failed rollback (`rrf_…`), then answered."""
+
+    status = 400
+    key = "rollback_refused"
+    message = "Rollback refused"
+
+
+def rollback_refusal(key: str, message: str, details: str) -> RollbackRefused:
+    error = _kind(RollbackRefused, key, message)(details)
+    assert isinstance(error, RollbackRefused)
+    return error
+
+
+class InvalidRedemption(APIError):
+    status = 400
+    key = "invalid_redemption"
+    message = "Invalid redemption"
+
+
+def redemption_not_found(key: str) -> APIError:
+    from patron.errors import NotFound
+
+    return NotFound(
+        f"Cannot find redemption with id {key}", resource_id=key, resource_type="redemption"
+    )
+
+
+# --- request bodies ------------------------------------------------------------------------
+
+
+class GiftCredits(msgspec.Struct):
+    credits: int | None | UnsetType = UNSET
+
+
+class RewardChoice(msgspec.Struct):
+    id: str | None | UnsetType = UNSET
+    points: int | None | UnsetType = UNSET
+
+
+class Redeemable(msgspec.Struct):
+    """One code to validate or redeem: `{object: "voucher", id: <code or v_ id>, gift?: {credits},
+    reward?: {id, points}}`. `promotion_tier` and `promotion_stack` are not kept by Patron."""
+
+    object: str
+    id: str
+    gift: GiftCredits | None | UnsetType = UNSET
+    reward: RewardChoice | None | UnsetType = UNSET
+
+
+class Session(msgspec.Struct):
+    """`{type: "LOCK", key?, ttl?, ttl_unit?}`: reserve what the validation would take."""
+
+    type: str | None | UnsetType = UNSET
+    key: str | None | UnsetType = UNSET
+    ttl: float | None | UnsetType = UNSET
+    ttl_unit: str | None | UnsetType = UNSET
+
+
+class Options(msgspec.Struct):
+    expand: list[str] | None | UnsetType = UNSET
+    language: str | None | UnsetType = UNSET
+
+
+class Stacking(msgspec.Struct):
+    """Patron takes the application mode per request: `ALL` (default) or `PARTIAL`."""
+
+    redeemables_application_mode: str | None | UnsetType = UNSET
+
+
+class RedeemablesRequest(msgspec.Struct):
+    """POST /v1/validations and /v1/redemptions (and their client-side twins)."""
+
+    redeemables: list[Redeemable] | None | UnsetType = UNSET
+    customer: CustomerCreate | None | UnsetType = UNSET
+    order: OrderCreate | None | UnsetType = UNSET
+    session: Session | None | UnsetType = UNSET
+    tracking_id: str | None | UnsetType = UNSET
+    metadata: dict[str, Any] | None | UnsetType = UNSET
+    options: Options | None | UnsetType = UNSET
+    stacking_rules: Stacking | None | UnsetType = UNSET
+    channel: str | None | UnsetType = UNSET
+
+
+class RollbackBody(msgspec.Struct):
+    """The optional body of a rollback: must match the redemption; metadata is kept."""
+
+    reason: str | None | UnsetType = UNSET
+    tracking_id: str | None | UnsetType = UNSET
+    customer: CustomerCreate | None | UnsetType = UNSET
+    order: OrderCreate | None | UnsetType = UNSET
+    metadata: dict[str, Any] | None | UnsetType = UNSET
+
+
+def given(value: Any) -> Any:
+    """None for UNSET, else the value."""
+    return None if isinstance(value, UnsetType) else value
+
+
+def application_mode(body: RedeemablesRequest) -> str:
+    stacking = given(body.stacking_rules)
+    mode = given(stacking.redeemables_application_mode) if stacking is not None else None
+    if mode is None:
+        return "ALL"
+    upper = str(mode).upper()
+    if upper not in ("ALL", "PARTIAL"):
+        raise InvalidPayload(
+            f"Property .stacking_rules.redeemables_application_mode: {mode!r} is not ALL or"
+            " PARTIAL"
+        )
+    return upper
+
+
+def check_redeemables(body: RedeemablesRequest) -> list[Redeemable]:
+    """The redeemables of a request, checked: 1 to 30, each a voucher code named once.
+    Raises InvalidPayload, DuplicatedRedeemables."""
+    redeemables = given(body.redeemables)
+    if not redeemables:
+        raise InvalidPayload("Property .redeemables is required: give at least one redeemable")
+    if len(redeemables) > MAX_REDEEMABLES:
+        raise InvalidPayload(f"Property .redeemables holds more than {MAX_REDEEMABLES} items")
+    seen: set[tuple[str, str]] = set()
+    for index, item in enumerate(redeemables):
+        if item.object not in ("voucher", "promotion_tier", "promotion_stack"):
+            raise InvalidPayload(
+                f"Property .redeemables[{index}].object: {item.object!r} is not voucher,"
+                " promotion_tier or promotion_stack"
+            )
+        if not item.id:
+            raise InvalidPayload(f"Property .redeemables[{index}].id is required")
+        if (item.object, item.id) in seen:
+            raise DuplicatedRedeemables(f"Redeemable {item.id} is given more than once")
+        seen.add((item.object, item.id))
+        gift = given(item.gift)
+        credits = given(gift.credits) if gift is not None else None
+        if credits is not None and credits <= 0:
+            raise InvalidPayload(f"Property .redeemables[{index}].gift.credits must be positive")
+    return redeemables
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+
+def customer_brief(customer: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The customer as a redemption shows it (`SimpleCustomer`)."""
+    if customer is None:
+        return None
+    return {
+        "id": customer["id"],
+        "name": customer.get("name"),
+        "email": customer.get("email"),
+        "source_id": customer.get("source_id"),
+        "metadata": customer.get("metadata"),
+        "object": "customer",
+    }
+
+
+def render_redemption(row: Any, *, rollbacks: list[Any] | None = None) -> dict[str, Any]:
+    """The redemption object (`r_…` or a stored failure `rf_…`). INCENTIVES.md §4.2."""
+    redemption: dict[str, Any] = {
+        "id": row["id"],
+        "object": "redemption",
+        "date": render_datetime(row["created_at"]),
+        "customer_id": row["customer_id"],
+        "tracking_id": row["tracking_id"],
+        "metadata": row["metadata"],
+    }
+    if row["amount"] is not None:
+        redemption["amount"] = row["amount"]
+    redemption["redemption"] = row["parent_id"]
+    redemption["result"] = row["result"]
+    redemption["status"] = row["status"]
+    if row["result"] == "FAILURE":
+        redemption["failure_code"] = row["failure_code"]
+        redemption["failure_message"] = row["failure_message"]
+    if rollbacks:
+        redemption["related_redemptions"] = {
+            "rollbacks": [
+                {
+                    "id": rollback["id"],
+                    "date": render_datetime(rollback["created_at"]),
+                    "rollback_order_mode": "WITH_ORDER",
+                }
+                for rollback in rollbacks
+            ],
+            "redemptions": [],
+        }
+    redemption["order"] = row["order"]
+    redemption["channel"] = {"channel_id": None, "channel_type": row["channel_type"]}
+    redemption["customer"] = row["customer"]
+    redemption["related_object_type"] = row["related_object_type"]
+    redemption["related_object_id"] = row["related_object_id"]
+    if row["voucher"] is not None:
+        redemption["voucher"] = row["voucher"]
+    if row["gift_credits"] is not None:
+        redemption["gift"] = {"amount": row["gift_credits"]}
+    if row["loyalty_points"] is not None:
+        redemption["loyalty_card"] = {"points": row["loyalty_points"]}
+    return redemption
+
+
+def render_rollback(row: Any) -> dict[str, Any]:
+    """The rollback object (`rr_…` or a stored failure `rrf_…`). INCENTIVES.md §4.2."""
+    rollback: dict[str, Any] = {
+        "id": row["id"],
+        "object": "redemption_rollback",
+        "date": render_datetime(row["created_at"]),
+        "customer_id": row["customer_id"],
+        "tracking_id": row["tracking_id"],
+        "metadata": row["metadata"],
+    }
+    if row["amount"] is not None:
+        rollback["amount"] = row["amount"]
+    rollback["redemption"] = row["redemption_id"]
+    rollback["reason"] = row["reason"]
+    rollback["result"] = row["result"]
+    rollback["status"] = row["status"]
+    if row["result"] == "FAILURE":
+        rollback["failure_code"] = row["failure_code"]
+        rollback["failure_message"] = row["failure_message"]
+    rollback["order"] = row["order"]
+    rollback["channel"] = {"channel_id": None, "channel_type": row["channel_type"]}
+    rollback["customer"] = row["customer"]
+    rollback["related_object_type"] = row["related_object_type"]
+    rollback["related_object_id"] = row["related_object_id"]
+    if row["voucher"] is not None:
+        rollback["voucher"] = row["voucher"]
+    if row["gift_credits"] is not None:
+        rollback["gift"] = {"amount": row["gift_credits"]}
+    if row["loyalty_points"] is not None:
+        rollback["loyalty_card"] = {"points": row["loyalty_points"]}
+    return rollback
+
+
+Kind = Literal["redemption", "redemption_rollback"]
