@@ -134,3 +134,11 @@ def voucher_transaction_id() -> str:
 
 def publication_id() -> str:
     return "pub_" + _alnum(24)
+
+
+def validation_rule_id() -> str:
+    return "val_" + _alnum(16)
+
+
+def validation_rule_assignment_id() -> str:
+    return "asgm_" + _alnum(16)
