@@ -41,6 +41,10 @@ from patron.publications.routes import (
 )
 from patron.redemptions.routes import ROUTES as REDEMPTION_ROUTES
 from patron.segments.routes import SegmentRoutes, list_customer_segments
+from patron.validation_rules.routes import (
+    ValidationRuleRoutes,
+    list_validation_rules_assignments,
+)
 from patron.vouchers.bulk_routes import VoucherBulkRoutes
 from patron.vouchers.routes import VoucherRoutes
 from patron.workers import run_workers
@@ -95,6 +99,8 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             get_voucher_qr_code,
             get_voucher_barcode,
             *REDEMPTION_ROUTES,
+            ValidationRuleRoutes,
+            list_validation_rules_assignments,
         ],
         state=State({PUBLIC_URL: settings.public_url}),
         exception_handlers={Exception: handle_exception},

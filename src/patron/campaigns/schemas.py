@@ -12,6 +12,7 @@ from patron.kit import fields
 from patron.kit.fields import Count, Moment
 from patron.kit.time import render_datetime, render_optional_datetime
 from patron.kit.validation import check_metadata, check_text
+from patron.validation_rules.schemas import AssignmentsList
 from patron.vouchers.schemas import (
     CodeConfigBody,
     Discount,
@@ -208,6 +209,8 @@ class CampaignObject(msgspec.Struct, forbid_unknown_fields=True):
     object: Literal["campaign"]
     referral_program: dict[str, Any] | UnsetType = UNSET
     loyalty_tiers_expiration: dict[str, Any] | UnsetType = UNSET
+    # Shown by create, get and update (not in lists): INCENTIVES.md §3.
+    validation_rules_assignments: AssignmentsList | UnsetType = UNSET
 
 
 class CampaignsList(msgspec.Struct, forbid_unknown_fields=True):

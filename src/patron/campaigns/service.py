@@ -30,6 +30,7 @@ from patron.db.pool import Connection
 from patron.errors import InvalidCodeConfig, InvalidPayload, NotFound
 from patron.kit import ids
 from patron.kit.validation import convert
+from patron.validation_rules import service as validation_rules
 from patron.vouchers import codes
 from patron.vouchers import repository as vouchers_repository
 from patron.vouchers import service as vouchers
@@ -180,6 +181,8 @@ async def create(conn: Connection, actor: Actor, *, body: CampaignCreate) -> dic
     }
     if values["activity_duration_after_publishing"] is not None:
         codes_duration(values["activity_duration_after_publishing"])
+    rule_ids = list(body.validation_rules) if isinstance(body.validation_rules, list) else []
+    await validation_rules.check_rules_exist(conn, actor.project_id, rule_ids)
     row = await repository.insert(conn, actor.project_id, ids.campaign_id(), values)
     if row is None:
         raise DuplicateFound(
@@ -189,7 +192,25 @@ async def create(conn: Connection, actor: Actor, *, body: CampaignCreate) -> dic
         )
     if count:
         await _queue_generation(conn, actor, row["id"], count)
-    return render_campaign(row, 0)
+    if rule_ids:
+        await validation_rules.assign_rules(
+            conn,
+            actor.project_id,
+            rule_ids=rule_ids,
+            related_object_type="campaign",
+            related_object_id=row["id"],
+        )
+    return await _with_rules(conn, actor.project_id, render_campaign(row, 0))
+
+
+async def _with_rules(
+    conn: Connection, project_id: str, campaign: dict[str, Any]
+) -> dict[str, Any]:
+    """The campaign object with its `validation_rules_assignments` (INCENTIVES.md §3)."""
+    campaign["validation_rules_assignments"] = await validation_rules.assignments_of(
+        conn, project_id, campaign["id"]
+    )
+    return campaign
 
 
 def codes_duration(text: str) -> None:
@@ -280,7 +301,8 @@ async def _find(conn: Connection, project_id: str, key: str, *, for_update: bool
 async def get(conn: Connection, project_id: str, key: str) -> dict[str, Any]:
     """The campaign with this id or name. Raises NotFound."""
     row = await _find(conn, project_id, key)
-    return render_campaign(row, await repository.vouchers_count(conn, project_id, row["id"]))
+    count = await repository.vouchers_count(conn, project_id, row["id"])
+    return await _with_rules(conn, project_id, render_campaign(row, count))
 
 
 async def list_campaigns(
@@ -364,7 +386,7 @@ async def update(
         conn, actor.project_id, row["id"], {k: v for k, v in values.items() if k in _FOLLOWED}
     )
     count = await repository.vouchers_count(conn, actor.project_id, row["id"])
-    return render_campaign(updated, count)
+    return await _with_rules(conn, actor.project_id, render_campaign(updated, count))
 
 
 # What a campaign's codes take from it when it changes.

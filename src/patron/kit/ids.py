@@ -158,3 +158,11 @@ def validation_id() -> str:
 
 def session_key() -> str:
     return "ssn_" + _alnum(24)
+
+
+def validation_rule_id() -> str:
+    return "val_" + _alnum(16)
+
+
+def validation_rule_assignment_id() -> str:
+    return "asgm_" + _alnum(16)

@@ -19,6 +19,7 @@ from patron.kit import fields
 from patron.kit.fields import Count, Moment
 from patron.kit.time import render_datetime, render_optional_datetime
 from patron.kit.validation import check_metadata, check_text
+from patron.validation_rules.schemas import AssignmentsList
 
 VoucherType = Literal["DISCOUNT_VOUCHER", "GIFT_VOUCHER", "LOYALTY_CARD"]
 Text = Annotated[str, fields.text()]
@@ -243,14 +244,16 @@ def check_category(category_id: object) -> None:
 
 
 def check_validation_rules(rule_ids: object) -> None:
-    """Validation rules come with validations (INCENTIVES.md §3): until then no `val_` id names
-    one, so naming one is a 404, not silently ignored."""
-    if isinstance(rule_ids, list) and rule_ids:
-        raise NotFound(
-            f"Cannot find validation_rule with id {rule_ids[0]}",
-            resource_id=str(rule_ids[0]),
-            resource_type="validation_rule",
+    """`validation_rules` in a campaign or voucher body: at most MAX_VALIDATION_RULES ids; the
+    service assigns them (`validation_rules.service.assign_rules`, 404 for a missing one)."""
+    if isinstance(rule_ids, list) and len(rule_ids) > MAX_VALIDATION_RULES:
+        raise InvalidPayload(
+            f"Property .validation_rules holds at most {MAX_VALIDATION_RULES} rule ids"
         )
+
+
+# Rules a campaign or voucher body may assign at once.
+MAX_VALIDATION_RULES = 50
 
 
 def check_validity(body: Validity) -> None:
@@ -469,6 +472,8 @@ class VoucherObject(msgspec.Struct, forbid_unknown_fields=True):
     publish: VoucherPublish
     code_config: dict[str, Any]
     object: Literal["voucher"]
+    # Shown by create, get and update (not in lists): INCENTIVES.md §3.
+    validation_rules_assignments: AssignmentsList | UnsetType = UNSET
 
 
 class VouchersList(msgspec.Struct, forbid_unknown_fields=True):

@@ -18,6 +18,7 @@ from patron.campaigns.schemas import InvalidCampaign, campaign_not_found
 from patron.db.pool import Connection
 from patron.errors import InvalidCodeConfig, InvalidPayload, NotFound
 from patron.kit import ids
+from patron.validation_rules import service as validation_rules
 from patron.vouchers import codes, repository
 from patron.vouchers.repository import Row
 from patron.vouchers.schemas import (
@@ -235,6 +236,8 @@ async def create(
     values.update(_body_values(body, kind))
     if body.metadata is UNSET or body.metadata is None:
         values["metadata"] = {}
+    rule_ids = _rule_ids(body)
+    await validation_rules.check_rules_exist(conn, actor.project_id, rule_ids)
     explicit = code if code is not None else given(body.code)
     if explicit is not None:
         values["code"] = explicit
@@ -245,9 +248,36 @@ async def create(
                 resource_id=explicit,
                 resource_type="voucher",
             )
-        return render_voucher(row, assets_of)
-    row = await _insert_generated_one(conn, actor.project_id, config, values)
-    return render_voucher(row, assets_of)
+    else:
+        row = await _insert_generated_one(conn, actor.project_id, config, values)
+    return await _with_rules(conn, actor.project_id, row, assets_of, rule_ids)
+
+
+# --- validation rules (INCENTIVES.md §3): `validation_rules` assigns, the object shows them ---
+
+
+def _rule_ids(body: VoucherFields) -> list[str]:
+    return list(body.validation_rules) if isinstance(body.validation_rules, list) else []
+
+
+async def _with_rules(
+    conn: Connection, project_id: str, row: Row, assets_of: AssetsOf, rule_ids: Sequence[str]
+) -> dict[str, Any]:
+    """The voucher object with its `validation_rules_assignments`, after assigning `rule_ids`
+    (checked to exist) to it."""
+    if rule_ids:
+        await validation_rules.assign_rules(
+            conn,
+            project_id,
+            rule_ids=rule_ids,
+            related_object_type="voucher",
+            related_object_id=row["id"],
+        )
+    voucher = render_voucher(row, assets_of)
+    voucher["validation_rules_assignments"] = await validation_rules.assignments_of(
+        conn, project_id, row["id"]
+    )
+    return voucher
 
 
 async def _insert_generated_one(
@@ -353,7 +383,7 @@ async def get(
     row = await repository.find(conn, project_id, key)
     if row is None:
         raise voucher_not_found(key)
-    return render_voucher(row, assets_of)
+    return await _with_rules(conn, project_id, row, assets_of, ())
 
 
 async def update(
@@ -388,9 +418,11 @@ async def update(
         values["metadata"] = metadata
     elif "metadata" in values:
         values["metadata"] = {**row["metadata"], **values["metadata"]}
+    rule_ids = _rule_ids(body)
+    await validation_rules.check_rules_exist(conn, actor.project_id, rule_ids)
     updated = await repository.update(conn, actor.project_id, row["id"], values)
     del auto_update  # balances do not change on update
-    return render_voucher(updated, assets_of)
+    return await _with_rules(conn, actor.project_id, updated, assets_of, rule_ids)
 
 
 async def set_active(
