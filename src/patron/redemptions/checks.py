@@ -153,9 +153,9 @@ def gift_credits(
     voucher: Any, requested: int | None, *, reserved: Reserved, to_pay: int | None
 ) -> tuple[int | None, Refusal | None]:
     """The credits (cents) a gift card gives: those requested, else what is left to pay capped
-    by the balance; never more than is left to pay. Refused with `missing_order` without an order amount to pay, and
-    `gift_amount_exceeded` beyond the balance others' sessions do not hold. INCENTIVES.md §4.3.
-    """
+    by the balance; never more than is left to pay. Refused with `missing_order` without an
+    order amount to pay, and `gift_amount_exceeded` beyond the balance others' sessions do not
+    hold. INCENTIVES.md §4.3."""
     code = voucher["code"]
     available = max(0, (voucher["balance"] or 0) - reserved.credits)
     if to_pay is None:

@@ -76,7 +76,11 @@ def _quoted(columns: Sequence[str]) -> str:
 
 
 async def _insert_many(
-    conn: Connection, table: str, columns: Sequence[str], project_id: str, rows: list[dict[str, Any]]
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    project_id: str,
+    rows: list[dict[str, Any]],
 ) -> list[Row]:
     """Insert rows (dicts of `columns`) in one statement, all dated the same millisecond;
     returns them in the order given."""
@@ -160,7 +164,9 @@ async def lock_many(conn: Connection, project_id: str, redemption_ids: Sequence[
     return [by_id[key] for key in redemption_ids if key in by_id]
 
 
-async def mark_rolled_back(conn: Connection, project_id: str, redemption_ids: Sequence[str]) -> None:
+async def mark_rolled_back(
+    conn: Connection, project_id: str, redemption_ids: Sequence[str]
+) -> None:
     await conn.execute(
         """
         UPDATE redemptions SET status = 'ROLLED_BACK'
@@ -242,9 +248,9 @@ FILTERS = {
 
 def _where(project_id: str, filters: dict[str, Any]) -> Where:
     """Children and single redemptions (stacked parents are left out), filtered."""
-    return Where(
-        ["project_id = $1", "related_object_type <> 'redemption'"], [project_id]
-    ).filtered(FILTERS, filters)
+    return Where(["project_id = $1", "related_object_type <> 'redemption'"], [project_id]).filtered(
+        FILTERS, filters
+    )
 
 
 async def list_page(
@@ -291,7 +297,9 @@ async def voucher_entries(conn: Connection, project_id: str, voucher_id: str) ->
     return rows
 
 
-async def rollbacks_by_ids(conn: Connection, project_id: str, rollback_ids: Sequence[str]) -> list[Row]:
+async def rollbacks_by_ids(
+    conn: Connection, project_id: str, rollback_ids: Sequence[str]
+) -> list[Row]:
     rows = await conn.fetch(
         "SELECT * FROM redemption_rollbacks WHERE project_id = $1 AND id = ANY($2::text[])",
         project_id,
@@ -376,7 +384,9 @@ async def release_session(
     return int(result.split()[-1])
 
 
-async def drop_expired_sessions(conn: Connection, project_id: str, voucher_ids: Sequence[str]) -> None:
+async def drop_expired_sessions(
+    conn: Connection, project_id: str, voucher_ids: Sequence[str]
+) -> None:
     await conn.execute(
         """
         DELETE FROM validation_sessions

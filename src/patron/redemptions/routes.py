@@ -50,7 +50,9 @@ REASON = query.Text("reason", "Why the redemption is rolled back.")
 TRACKING_ID = query.Text("tracking_id", "The customer's source_id.")
 LIMIT = query.limit()
 PAGE = query.page(1000)
-ORDER = query.Choice("order", "`-created_at` (default) or `created_at`.", {"created_at", "-created_at"})
+ORDER = query.Choice(
+    "order", "`-created_at` (default) or `created_at`.", {"created_at", "-created_at"}
+)
 RESULT = query.Choice("result", "`SUCCESS` or `FAILURE`.", {"SUCCESS", "FAILURE"})
 CAMPAIGN = query.Text("campaign", "Only redemptions of this campaign's codes (name or id).")
 CUSTOMER = query.Text("customer", "Only this customer's redemptions (`id` or `source_id`).")
@@ -328,9 +330,7 @@ async def list_redemptions(request: Request[Any, Any, Any]) -> ASGIApp:
             if value is None:
                 continue
             if _FILTERED[field] == "voucher":
-                filters["voucher_id"] = await voucher_lookups.voucher_id_of(
-                    conn, project.id, value
-                )
+                filters["voucher_id"] = await voucher_lookups.voucher_id_of(conn, project.id, value)
             else:
                 filters[_FILTERED[field]] = value
         body = await service.list_redemptions(

@@ -140,12 +140,12 @@ def redemption_not_found(key: str) -> APIError:
 
 
 class GiftCredits(msgspec.Struct):
-    credits: int | None | UnsetType = UNSET
+    credits: int | UnsetType | None = UNSET
 
 
 class RewardChoice(msgspec.Struct):
-    id: str | None | UnsetType = UNSET
-    points: int | None | UnsetType = UNSET
+    id: str | UnsetType | None = UNSET
+    points: int | UnsetType | None = UNSET
 
 
 class Redeemable(msgspec.Struct):
@@ -154,52 +154,52 @@ class Redeemable(msgspec.Struct):
 
     object: str
     id: str
-    gift: GiftCredits | None | UnsetType = UNSET
-    reward: RewardChoice | None | UnsetType = UNSET
+    gift: GiftCredits | UnsetType | None = UNSET
+    reward: RewardChoice | UnsetType | None = UNSET
 
 
 class Session(msgspec.Struct):
     """`{type: "LOCK", key?, ttl?, ttl_unit?}`: reserve what the validation would take."""
 
-    type: str | None | UnsetType = UNSET
-    key: str | None | UnsetType = UNSET
-    ttl: float | None | UnsetType = UNSET
-    ttl_unit: str | None | UnsetType = UNSET
+    type: str | UnsetType | None = UNSET
+    key: str | UnsetType | None = UNSET
+    ttl: float | UnsetType | None = UNSET
+    ttl_unit: str | UnsetType | None = UNSET
 
 
 class Options(msgspec.Struct):
-    expand: list[str] | None | UnsetType = UNSET
-    language: str | None | UnsetType = UNSET
+    expand: list[str] | UnsetType | None = UNSET
+    language: str | UnsetType | None = UNSET
 
 
 class Stacking(msgspec.Struct):
     """Patron takes the application mode per request: `ALL` (default) or `PARTIAL`."""
 
-    redeemables_application_mode: str | None | UnsetType = UNSET
+    redeemables_application_mode: str | UnsetType | None = UNSET
 
 
 class RedeemablesRequest(msgspec.Struct):
     """POST /v1/validations and /v1/redemptions (and their client-side twins)."""
 
-    redeemables: list[Redeemable] | None | UnsetType = UNSET
-    customer: CustomerCreate | None | UnsetType = UNSET
-    order: OrderCreate | None | UnsetType = UNSET
-    session: Session | None | UnsetType = UNSET
-    tracking_id: str | None | UnsetType = UNSET
-    metadata: dict[str, Any] | None | UnsetType = UNSET
-    options: Options | None | UnsetType = UNSET
-    stacking_rules: Stacking | None | UnsetType = UNSET
-    channel: str | None | UnsetType = UNSET
+    redeemables: list[Redeemable] | UnsetType | None = UNSET
+    customer: CustomerCreate | UnsetType | None = UNSET
+    order: OrderCreate | UnsetType | None = UNSET
+    session: Session | UnsetType | None = UNSET
+    tracking_id: str | UnsetType | None = UNSET
+    metadata: dict[str, Any] | UnsetType | None = UNSET
+    options: Options | UnsetType | None = UNSET
+    stacking_rules: Stacking | UnsetType | None = UNSET
+    channel: str | UnsetType | None = UNSET
 
 
 class RollbackBody(msgspec.Struct):
     """The optional body of a rollback: must match the redemption; metadata is kept."""
 
-    reason: str | None | UnsetType = UNSET
-    tracking_id: str | None | UnsetType = UNSET
-    customer: CustomerCreate | None | UnsetType = UNSET
-    order: OrderCreate | None | UnsetType = UNSET
-    metadata: dict[str, Any] | None | UnsetType = UNSET
+    reason: str | UnsetType | None = UNSET
+    tracking_id: str | UnsetType | None = UNSET
+    customer: CustomerCreate | UnsetType | None = UNSET
+    order: OrderCreate | UnsetType | None = UNSET
+    metadata: dict[str, Any] | UnsetType | None = UNSET
 
 
 def given(value: Any) -> Any:
@@ -215,8 +215,7 @@ def application_mode(body: RedeemablesRequest) -> str:
     upper = str(mode).upper()
     if upper not in ("ALL", "PARTIAL"):
         raise InvalidPayload(
-            f"Property .stacking_rules.redeemables_application_mode: {mode!r} is not ALL or"
-            " PARTIAL"
+            f"Property .stacking_rules.redeemables_application_mode: {mode!r} is not ALL or PARTIAL"
         )
     return upper
 
@@ -224,7 +223,7 @@ def application_mode(body: RedeemablesRequest) -> str:
 def check_redeemables(body: RedeemablesRequest) -> list[Redeemable]:
     """The redeemables of a request, checked: 1 to 30, each a voucher code named once.
     Raises InvalidPayload, DuplicatedRedeemables."""
-    redeemables = given(body.redeemables)
+    redeemables: list[Redeemable] | None = given(body.redeemables)
     if not redeemables:
         raise InvalidPayload("Property .redeemables is required: give at least one redeemable")
     if len(redeemables) > MAX_REDEEMABLES:

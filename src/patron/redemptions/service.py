@@ -35,7 +35,7 @@ from patron.errors import APIError, InvalidPayload, NotFound
 from patron.kit import ids
 from patron.orders import repository as orders_repository
 from patron.orders import service as orders
-from patron.orders.schemas import OrderCreate, OrderUpdate, render_items, render_order
+from patron.orders.schemas import OrderCreate, OrderUpdate, render_items
 from patron.redemptions import repository
 from patron.redemptions.checks import NOTHING_RESERVED, Reserved, check_voucher, gift_credits
 from patron.redemptions.schemas import (
@@ -235,8 +235,10 @@ async def _evaluate(
                 conn, project_id, [key for key in (voucher["id"], voucher["campaign_id"]) if key]
             )
             if rule_sets:
-                if segment_ids is None and customer_id is not None and any(
-                    rule_set.needs_segments for rule_set in rule_sets
+                if (
+                    segment_ids is None
+                    and customer_id is not None
+                    and any(rule_set.needs_segments for rule_set in rule_sets)
                 ):
                     rows = await segments_repository.segments_of_customer(
                         conn, project_id, customer_id
@@ -619,14 +621,10 @@ async def _lock_people_and_codes(
         await customer_writes.lock(conn, project_id, customer_id)
     customer_row = None
     if payload is not None:
-        written = await customer_writes.upsert(
-            conn, actor, payload=payload, settle_segments=False
-        )
+        written = await customer_writes.upsert(conn, actor, payload=payload, settle_segments=False)
         customer_row = await find_by_id(conn, project_id, written.id)
     vouchers = (
-        await vouchers_repository.find_many(conn, project_id, keys, for_update=True)
-        if keys
-        else {}
+        await vouchers_repository.find_many(conn, project_id, keys, for_update=True) if keys else {}
     )
     for key, row in vouchers.items():
         before = peeked.get(key)
@@ -821,8 +819,10 @@ async def _upsert_order(
             msgspec.structs.replace(item, discount_amount=discount or item.discount_amount)
             for item, discount in zip(payload.items, basket.item_discounts, strict=False)
         ]
-    if basket.amount is not None and isinstance(payload.amount, type(UNSET)) and not isinstance(
-        payload.items, list
+    if (
+        basket.amount is not None
+        and isinstance(payload.amount, type(UNSET))
+        and not isinstance(payload.items, list)
     ):
         changes["amount"] = basket.amount
     order_body = msgspec.structs.replace(payload, **changes)
@@ -915,8 +915,10 @@ async def _store_failures(
             inserted = await repository.insert_redemptions(conn, actor.project_id, rows)
             if customer_id is not None:
                 await redemption_writes.count(conn, actor, customer_id, failed=len(inserted))
-                for row in inserted:
-                    await _record(conn, actor, "customer.redemption.failed", row, snapshot, None)
+                for failure in inserted:
+                    await _record(
+                        conn, actor, "customer.redemption.failed", failure, snapshot, None
+                    )
                 await customer_writes.settle(conn, actor, [customer_id], auto_update=auto_update)
     except APIError:
         return {}
@@ -1027,7 +1029,10 @@ async def voucher_redemptions(conn: Connection, project_id: str, code: str) -> d
         conn, project_id, [e["id"] for e in entries if e["kind"] != "redemption"]
     )
     rollbacks = await repository.rollbacks_of(conn, project_id, [r["id"] for r in redemption_rows])
-    rendered = {row["id"]: render_redemption(row, rollbacks=rollbacks.get(row["id"])) for row in redemption_rows}
+    rendered = {
+        row["id"]: render_redemption(row, rollbacks=rollbacks.get(row["id"]))
+        for row in redemption_rows
+    }
     rendered.update({row["id"]: render_rollback(row) for row in rollback_rows})
     return {
         "quantity": voucher["redemption_quantity"],
@@ -1148,7 +1153,7 @@ def _check_rollback(row: Any, children: list[Any], request: _RollbackRequest) ->
     customer = given(body.customer)
     if isinstance(customer, CustomerCreate):
         named = given(customer.id) or given(customer.source_id)
-        known = (row["customer"] or {})
+        known = row["customer"] or {}
         if named is not None and named not in (row["customer_id"], known.get("source_id")):
             raise rollback_refusal(
                 "invalid_customer",
@@ -1185,6 +1190,8 @@ async def _rollback(
     locked = await repository.lock_many(
         conn, project_id, [row["id"], *(c["id"] for c in children if c["id"] != row["id"])]
     )
+    if not locked:
+        raise redemption_not_found(redemption_id)
     row = locked[0]
     children = [r for r in locked if r["related_object_type"] != "redemption"]
     _check_rollback(row, children, request)  # again, under the locks
@@ -1200,7 +1207,9 @@ async def _rollback(
             conn, actor, row["order_id"], payload=OrderUpdate(status="CANCELED")
         )
     customer_id = row["customer_id"]
-    snapshot_before = await customers.snapshot(conn, project_id, customer_id) if customer_id else None
+    snapshot_before = (
+        await customers.snapshot(conn, project_id, customer_id) if customer_id else None
+    )
     parent_rollback_id = ids.rollback_id() if stacked else None
     rows: list[dict[str, Any]] = []
     holders: set[str] = set()
@@ -1208,12 +1217,13 @@ async def _rollback(
     points_back = 0
     source = actor.source.channel
     for child in children:
-        voucher = vouchers.get(child["voucher_id"]) if child["voucher_id"] else None
+        used = vouchers.get(child["voucher_id"]) if child["voucher_id"] else None
         rollback_id = ids.rollback_id()
         credits = child["gift_credits"] or 0
         points = child["loyalty_points"] or 0
         rendered_voucher = child["voucher"]
-        if voucher is not None:
+        if used is not None:
+            voucher = used
             after = await redemption_writes.use_voucher(
                 conn,
                 actor,
@@ -1322,7 +1332,9 @@ async def _rollback(
         return render_rollback(child_rollbacks[0])
     return {
         "rollbacks": [render_rollback(r) for r in child_rollbacks],
-        "parent_rollback": render_rollback(by_id[parent_rollback_id]) if parent_rollback_id else None,
+        "parent_rollback": render_rollback(by_id[parent_rollback_id])
+        if parent_rollback_id
+        else None,
         "order": order,
     }
 

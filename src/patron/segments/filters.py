@@ -592,10 +592,14 @@ COLUMN_VALUES: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "summary.redemptions.gift.amount_to_go": _number_column("gift_balance"),
     "summary.redemptions.loyalty_card.points_to_go": _number_column("loyalty_balance"),
     "loyalty.points": _number_column("loyalty_balance"),
-    "summary.redemptions.total_redeemed": _sum_columns("redemptions_succeeded", "redemptions_failed"),
+    "summary.redemptions.total_redeemed": _sum_columns(
+        "redemptions_succeeded", "redemptions_failed"
+    ),
     "summary.redemptions.total_failed": _number_column("redemptions_failed"),
     "summary.redemptions.total_succeeded": _number_column("redemptions_succeeded"),
-    "summary.redemptions.total_rolled_back": _sum_columns("rollbacks_succeeded", "rollbacks_failed"),
+    "summary.redemptions.total_rolled_back": _sum_columns(
+        "rollbacks_succeeded", "rollbacks_failed"
+    ),
     "summary.redemptions.total_rollback_failed": _number_column("rollbacks_failed"),
     "summary.redemptions.total_rollback_succeeded": _number_column("rollbacks_succeeded"),
     "summary.redemptions.gift.redeemed_amount": _number_column("gift_redeemed"),

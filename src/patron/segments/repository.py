@@ -69,7 +69,9 @@ COLUMN_SQL: dict[str, str] = {
     "summary.redemptions.loyalty_card.points_to_go": "c.loyalty_balance::numeric",
     "loyalty.points": "c.loyalty_balance::numeric",
     # Redemption counters (migration 0015; NOT NULL).
-    "summary.redemptions.total_redeemed": "(c.redemptions_succeeded + c.redemptions_failed)::numeric",
+    "summary.redemptions.total_redeemed": (
+        "(c.redemptions_succeeded + c.redemptions_failed)::numeric"
+    ),
     "summary.redemptions.total_failed": "c.redemptions_failed::numeric",
     "summary.redemptions.total_succeeded": "c.redemptions_succeeded::numeric",
     "summary.redemptions.total_rolled_back": (

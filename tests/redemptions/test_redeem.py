@@ -1,0 +1,132 @@
+"""Redemptions through the official Python SDK, and what they make real on the customer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import voucherify
+
+from patron.projects.service import Credentials
+from tests.conftest import RunningServer, sdk_client
+
+
+@pytest.fixture
+def api(server: RunningServer, project: Credentials) -> Any:
+    with sdk_client(server, project) as client:
+        yield client
+
+
+def voucher(http: httpx.Client, **body: Any) -> dict[str, Any]:
+    body.setdefault("type", "DISCOUNT_VOUCHER")
+    if body["type"] == "DISCOUNT_VOUCHER":
+        body.setdefault("discount", {"type": "AMOUNT", "amount_off": 500})
+    response = http.post("/v1/vouchers", json=body)
+    assert response.status_code == 200, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def summary(http: httpx.Client, key: str) -> dict[str, Any]:
+    found: dict[str, Any] = http.get(f"/v1/customers/{key}").json()["summary"]
+    return found
+
+
+def redeem(http: httpx.Client, **body: Any) -> httpx.Response:
+    return http.post("/v1/redemptions", json=body)
+
+
+class TestRedeemThroughTheSdk:
+    def test_a_discount_code_with_an_order(self, api: Any, http: httpx.Client) -> None:
+        code = voucher(http)["code"]
+        answer = voucherify.RedemptionsApi(api).redeem_stacked_discounts(
+            voucherify.RedemptionsRedeemRequestBody(
+                redeemables=[
+                    voucherify.RedemptionsRedeemRequestBodyRedeemablesItem(
+                        object="voucher", id=code
+                    )
+                ],
+                customer=voucherify.Customer(source_id="buyer-1"),
+                order=voucherify.Order(amount=2000, source_id="ord-1"),
+            )
+        )
+        assert answer.parent_redemption is not None
+        assert answer.redemptions is not None and len(answer.redemptions) == 1
+        child = answer.redemptions[0]
+        assert child.result == "SUCCESS"
+        assert child.redemption == answer.parent_redemption.id
+        assert answer.order is not None
+        assert answer.order.status == "PAID"
+        assert answer.order.discount_amount == 500
+        assert answer.order.total_amount == 1500
+        counters = summary(http, "buyer-1")
+        assert counters["redemptions"]["total_redeemed"] == 1
+        assert counters["redemptions"]["total_succeeded"] == 1
+        assert counters["orders"]["total_amount"] == 1500
+        listed = voucherify.RedemptionsApi(api).list_redemptions(customer="buyer-1")
+        assert [r.id for r in listed.redemptions or []] == [child.id]
+        got = voucherify.RedemptionsApi(api).get_redemption(child.id)
+        assert got.id == child.id
+        entries = voucherify.RedemptionsApi(api).get_voucher_redemptions(code)
+        assert entries.redeemed_quantity == 1
+
+    def test_validation_then_rollback(self, api: Any, http: httpx.Client) -> None:
+        code = voucher(http, redemption={"quantity": 1})["code"]
+        validated = voucherify.ValidationsApi(api).validate_stacked_discounts(
+            voucherify.ValidationsValidateRequestBody(
+                redeemables=[
+                    voucherify.ValidationsValidateRequestBodyRedeemablesItem(
+                        object="voucher", id=code
+                    )
+                ],
+                order=voucherify.Order(amount=1000),
+            )
+        )
+        assert validated.valid is True
+        redeemed = redeem(
+            http,
+            redeemables=[{"object": "voucher", "id": code}],
+            customer={"source_id": "rb"},
+            order={"amount": 1000},
+        )
+        assert redeemed.status_code == 200, redeemed.text
+        again = redeem(http, redeemables=[{"object": "voucher", "id": code}])
+        assert again.status_code == 400, again.text
+        assert again.json()["key"] == "quantity_exceeded"
+        assert again.json()["resource_id"].startswith("rf_")
+        parent = redeemed.json()["parent_redemption"]["id"]
+        rolled = voucherify.RedemptionsApi(api).rollback_stacked_redemptions(
+            parent, reason="refund"
+        )
+        assert rolled.rollbacks is not None and rolled.rollbacks[0].status == "SUCCEEDED"
+        assert rolled.order is not None and rolled.order.status == "CANCELED"
+        counters = summary(http, "rb")["redemptions"]
+        assert counters["total_rolled_back"] == 1
+        assert counters["total_rollback_succeeded"] == 1
+        invalid = voucherify.ValidationsApi(api).validate_stacked_discounts(
+            voucherify.ValidationsValidateRequestBody(
+                redeemables=[
+                    voucherify.ValidationsValidateRequestBodyRedeemablesItem(
+                        object="voucher", id="nope"
+                    )
+                ],
+            )
+        )
+        assert invalid.valid is False
+        assert invalid.inapplicable_redeemables is not None
+        assert invalid.inapplicable_redeemables[0].result.error.key == "not_found"
+
+    def test_gift_card_spend(self, http: httpx.Client) -> None:
+        card = voucher(http, type="GIFT_VOUCHER", gift={"amount": 10000})
+        spent = redeem(
+            http,
+            redeemables=[{"object": "voucher", "id": card["code"], "gift": {"credits": 2500}}],
+            customer={"source_id": "g"},
+            order={"amount": 4000},
+        )
+        assert spent.status_code == 200, spent.text
+        child = spent.json()["redemptions"][0]
+        assert child["amount"] == 2500
+        assert child["voucher"]["gift"]["balance"] == 7500
+        assert summary(http, "g")["redemptions"]["gift"]["redeemed_amount"] == 2500
