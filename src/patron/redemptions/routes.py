@@ -19,10 +19,16 @@ from patron.kit.validation import convert
 from patron.openapi.operation import PathParameter, operation
 from patron.redemptions import service
 from patron.redemptions.schemas import (
-    Redeemable,
+    LegacyValidation,
     RedeemablesRequest,
-    Refusal,
+    RedeemedObject,
+    RedemptionObject,
+    RedemptionsList,
+    RolledBackObject,
     RollbackBody,
+    RollbackObject,
+    ValidationObject,
+    VoucherRedemptions,
     given,
 )
 from patron.vouchers import redeemables as voucher_lookups
@@ -79,7 +85,7 @@ def _decode(raw: dict[str, Any]) -> RedeemablesRequest:
     TAG_VALIDATIONS,
     body=RedeemablesRequest,
     body_description="Up to 30 redeemables, the customer, the order, an optional session.",
-    response=dict[str, Any],
+    response=ValidationObject,
     errors=("NotFound", "Refused"),
     description="Checks every redeemable against the customer and the order (INCENTIVES.md"
     " §3.2): `valid`, each redeemable APPLICABLE (with its effect) or INAPPLICABLE (with its"
@@ -138,7 +144,7 @@ def _legacy_validation(code: str, answer: dict[str, Any]) -> dict[str, Any]:
     "validate-voucher",
     TAG_VALIDATIONS,
     path=CODE_PATH,
-    response=dict[str, Any],
+    response=LegacyValidation,
     errors=("NotFound",),
     deprecated=True,
     description="The deprecated single-code validation the JS SDK calls: an invalid code is a"
@@ -158,7 +164,7 @@ async def validate_voucher(code: FromPath[str], request: Request[Any, Any, Any])
     "validate-voucher-client-side",
     TAG_VALIDATIONS,
     query=(CODE,),
-    response=dict[str, Any],
+    response=LegacyValidation,
     errors=("InvalidQueryParams",),
     deprecated=True,
     description="The deprecated client-side validation (`GET /client/v1/validate?code=…&amount"
@@ -220,7 +226,7 @@ async def release_session(
     TAG_REDEMPTIONS,
     body=RedeemablesRequest,
     body_description="Up to 30 redeemables, the customer, the order, metadata.",
-    response=dict[str, Any],
+    response=RedeemedObject,
     errors=("NotFound", "Refused"),
     description="Redeems the codes for the customer (upserted) and the order (upserted PAID,"
     " the discounts applied in request order). Mode ALL (default): all or none; PARTIAL"
@@ -244,7 +250,7 @@ async def redeem_stacked(request: Request[Any, Any, Any]) -> ASGIApp:
     "redeem-voucher",
     TAG_REDEMPTIONS,
     path=CODE_PATH,
-    response=dict[str, Any],
+    response=RedemptionObject,
     errors=("NotFound", "Refused"),
     deprecated=True,
     description="The deprecated single-code redemption the JS SDK calls: the redemption, or a"
@@ -266,7 +272,7 @@ async def redeem_voucher(code: FromPath[str], request: Request[Any, Any, Any]) -
     "redeem-voucher-client-side",
     TAG_REDEMPTIONS,
     query=(CODE,),
-    response=dict[str, Any],
+    response=RedemptionObject,
     errors=("NotFound", "Refused", "InvalidQueryParams"),
     deprecated=True,
     description="The deprecated client-side redemption (`POST /client/v1/redeem?code=…`), as"
@@ -292,7 +298,7 @@ async def redeem_by_query(request: Request[Any, Any, Any]) -> ASGIApp:
     "list-redemptions",
     TAG_REDEMPTIONS,
     query=(LIMIT, PAGE, ORDER, RESULT, CAMPAIGN, CUSTOMER, CREATED_BEFORE, CREATED_AFTER),
-    response=dict[str, Any],
+    response=RedemptionsList,
     errors=("InvalidQueryParams", "NotFound"),
     description="Redemptions, successes and stored failures (stacked parents left out), newest"
     " first by default.",
@@ -364,7 +370,7 @@ async def get_redemption(redemption_id: FromPath[str], request: Request[Any, Any
     "get-voucher-redemptions",
     TAG_REDEMPTIONS,
     path=CODE_PATH,
-    response=dict[str, Any],
+    response=VoucherRedemptions,
     errors=("NotFound",),
     description="The code's redemptions and rollbacks, oldest first, with its quantity.",
 )
@@ -413,7 +419,7 @@ async def _rollback(
     query=(REASON, TRACKING_ID),
     body=RollbackBody,
     body_description="Optional: the customer and order, which must match the redemption's.",
-    response=dict[str, Any],
+    response=RollbackObject,
     errors=("NotFound", "Refused"),
     description="Undoes a redemption within 3 months: gives back its use, credits and points,"
     " sets its order CANCELED, moves the customer's counters, records"
@@ -435,7 +441,7 @@ async def rollback_redemption(
     query=(REASON, TRACKING_ID),
     body=RollbackBody,
     body_description="Optional: the customer and order, which must match the redemption's.",
-    response=dict[str, Any],
+    response=RolledBackObject,
     errors=("NotFound", "Refused"),
     description="Rolls back every redemption of a stacked redemption: `{rollbacks,"
     " parent_rollback, order}`.",
@@ -462,5 +468,3 @@ ROUTES = [
     rollback_redemption,
     rollback_stacked,
 ]
-
-__all__ = ["ROUTES", "Redeemable", "Refusal"]

@@ -374,7 +374,8 @@ def _item_order(outcome: Outcome) -> dict[str, Any] | None:
 
 def _redeemable_entry(outcome: Outcome, request_id: str, *, status: str) -> dict[str, Any]:
     voucher = outcome.voucher
-    entry: dict[str, Any] = {"status": status, "id": outcome.item.id, "object": "voucher"}
+    kind = "promotion_tier" if outcome.item.object == "promotion_tier" else "voucher"
+    entry: dict[str, Any] = {"status": status, "id": outcome.item.id, "object": kind}
     if status == "APPLICABLE":
         order = _item_order(outcome)
         if order is not None:
