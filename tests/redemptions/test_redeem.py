@@ -52,7 +52,8 @@ class TestRedeemThroughTheSdk:
             )
         )
         assert answer.parent_redemption is not None
-        assert answer.redemptions is not None and len(answer.redemptions) == 1
+        assert answer.redemptions is not None
+        assert len(answer.redemptions) == 1
         child = answer.redemptions[0]
         assert child.result == "SUCCESS"
         assert child.redemption == answer.parent_redemption.id
@@ -66,6 +67,7 @@ class TestRedeemThroughTheSdk:
         assert counters["orders"]["total_amount"] == 1500
         listed = voucherify.RedemptionsApi(api).list_redemptions(customer="buyer-1")
         assert [r.id for r in listed.redemptions or []] == [child.id]
+        assert child.id is not None
         got = voucherify.RedemptionsApi(api).get_redemption(child.id)
         assert got.id == child.id
         entries = voucherify.RedemptionsApi(api).get_voucher_redemptions(code)
@@ -99,8 +101,10 @@ class TestRedeemThroughTheSdk:
         rolled = voucherify.RedemptionsApi(api).rollback_stacked_redemptions(
             parent, reason="refund"
         )
-        assert rolled.rollbacks is not None and rolled.rollbacks[0].status == "SUCCEEDED"
-        assert rolled.order is not None and rolled.order.status == "CANCELED"
+        assert rolled.rollbacks is not None
+        assert rolled.rollbacks[0].status == "SUCCEEDED"
+        assert rolled.order is not None
+        assert rolled.order.status == "CANCELED"
         counters = summary(http, "rb")["redemptions"]
         assert counters["total_rolled_back"] == 1
         assert counters["total_rollback_succeeded"] == 1
@@ -115,7 +119,10 @@ class TestRedeemThroughTheSdk:
         )
         assert invalid.valid is False
         assert invalid.inapplicable_redeemables is not None
-        assert invalid.inapplicable_redeemables[0].result.error.key == "not_found"
+        result = invalid.inapplicable_redeemables[0].result
+        assert result is not None
+        assert result.error is not None
+        assert result.error.key == "not_found"
 
     def test_gift_card_spend(self, http: httpx.Client) -> None:
         card = voucher(http, type="GIFT_VOUCHER", gift={"amount": 10000})

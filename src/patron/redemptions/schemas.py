@@ -402,8 +402,8 @@ class RedemptionObject(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     redemption: Annotated[str | None, Meta(description="The stacked parent's id.")]
     result: Result
     status: Literal["SUCCEEDED", "FAILED", "ROLLED_BACK"]
-    failure_code: str | None | UnsetType = UNSET
-    failure_message: str | None | UnsetType = UNSET
+    failure_code: str | UnsetType | None = UNSET
+    failure_message: str | UnsetType | None = UNSET
     related_redemptions: RelatedRedemptions | UnsetType = UNSET
     order: dict[str, Any] | None
     channel: ChannelObject
@@ -429,8 +429,8 @@ class RollbackObject(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reason: str | None
     result: Result
     status: Literal["SUCCEEDED", "FAILED"]
-    failure_code: str | None | UnsetType = UNSET
-    failure_message: str | None | UnsetType = UNSET
+    failure_code: str | UnsetType | None = UNSET
+    failure_message: str | UnsetType | None = UNSET
     order: dict[str, Any] | None
     channel: ChannelObject
     customer: RedemptionCustomer | None
@@ -453,7 +453,7 @@ class ErrorObject(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class RedeemableResult(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    discount: dict[str, Any] | None | UnsetType = UNSET
+    discount: dict[str, Any] | UnsetType | None = UNSET
     gift: dict[str, Any] | UnsetType = UNSET
     loyalty_card: dict[str, Any] | UnsetType = UNSET
     error: ErrorObject | UnsetType = UNSET
@@ -471,7 +471,7 @@ class RedeemableEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     result: RedeemableResult
     metadata: dict[str, Any]
     categories: list[dict[str, Any]]
-    campaign_name: str | None | UnsetType = UNSET
+    campaign_name: str | UnsetType | None = UNSET
     campaign_id: str | UnsetType = UNSET
 
 
@@ -501,13 +501,13 @@ class LegacyValidation(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
 
     valid: bool
     code: str
-    discount: dict[str, Any] | None | UnsetType = UNSET
+    discount: dict[str, Any] | UnsetType | None = UNSET
     gift: dict[str, Any] | UnsetType = UNSET
     loyalty_card: dict[str, Any] | UnsetType = UNSET
-    applicable_to: dict[str, Any] | None | UnsetType = UNSET
-    inapplicable_to: dict[str, Any] | None | UnsetType = UNSET
+    applicable_to: dict[str, Any] | UnsetType | None = UNSET
+    inapplicable_to: dict[str, Any] | UnsetType | None = UNSET
     order: dict[str, Any] | UnsetType = UNSET
-    campaign: str | None | UnsetType = UNSET
+    campaign: str | UnsetType | None = UNSET
     campaign_id: str | UnsetType = UNSET
     session: SessionObject | UnsetType = UNSET
     reason: str | UnsetType = UNSET
