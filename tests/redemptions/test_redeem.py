@@ -137,3 +137,19 @@ class TestRedeemThroughTheSdk:
         assert child["amount"] == 2500
         assert child["voucher"]["gift"]["balance"] == 7500
         assert summary(http, "g")["redemptions"]["gift"]["redeemed_amount"] == 2500
+
+
+class TestErasure:
+    def test_permanent_deletion_forgets_who_redeemed(self, http: httpx.Client) -> None:
+        code = voucher(http)["code"]
+        customer = {"source_id": "gone", "email": "gone@example.com"}
+        done = redeem(http, redeemables=[{"object": "voucher", "id": code}], customer=customer)
+        child = done.json()["redemptions"][0]
+        erased = http.post(f"/v1/customers/{child['customer_id']}/permanent-deletion")
+        assert erased.status_code == 200, erased.text
+        kept = http.get(f"/v1/redemptions/{child['id']}").json()
+        assert kept["customer_id"] is None
+        assert kept["customer"] is None
+        assert kept["tracking_id"] is None
+        assert "gone@example.com" not in http.get("/v1/redemptions").text
+        assert http.get(f"/v1/vouchers/{code}").json()["redemption"]["redeemed_quantity"] == 1
