@@ -101,6 +101,12 @@ class TestRulesOnRedemptions:
         plain = redeem(http, minted, customer={"source_id": "plain"})
         assert plain.json()["key"] == "customer_rules_violated"
         vip_customer = {"source_id": "vip", "metadata": {"tier": "vip"}}
+        validated = http.post(
+            "/v1/validations",
+            json={"redeemables": [{"object": "voucher", "id": minted}], "customer": vip_customer},
+        ).json()
+        assert validated["valid"] is True  # the metadata sent counts, though nothing is stored
+        assert http.get("/v1/customers/vip").status_code == 404
         assert redeem(http, minted, customer=vip_customer).status_code == 200
 
     def test_once_per_customer(self, http: httpx.Client) -> None:
