@@ -33,6 +33,7 @@ from patron.redemptions.schemas import (
 )
 from patron.vouchers import redeemables as voucher_lookups
 from patron.vouchers.assets import assets_for
+from patron.vouchers.schemas import voucher_not_found
 
 TAG_VALIDATIONS = "Validations"
 TAG_REDEMPTIONS = "Redemptions"
@@ -64,7 +65,7 @@ CAMPAIGN = query.Text("campaign", "Only redemptions of this campaign's codes (na
 CUSTOMER = query.Text("customer", "Only this customer's redemptions (`id` or `source_id`).")
 CREATED_BEFORE = query.Timestamp("created_at[before]", "Only redemptions made before.")
 CREATED_AFTER = query.Timestamp("created_at[after]", "Only redemptions made after.")
-CODE = query.Text("code", "The voucher's code.")
+CODE = query.RequiredText("code", "The voucher's code.")
 _FILTER = re.compile(r"^filters\[(\w+)\]\[conditions\]\[\$(is|in)\](?:\[\d*\])?$")
 _FILTERED = {"result": "result", "voucher_code": "voucher", "related_object_id": "voucher_id"}
 _BRACKETS = re.compile(r"^(\w+)\[(\w+)\]$")
@@ -117,8 +118,10 @@ def _single(code: str, raw: dict[str, Any]) -> RedeemablesRequest:
 
 def _legacy_validation(code: str, answer: dict[str, Any]) -> dict[str, Any]:
     """The deprecated validation's answer: `{valid, code, …}`; an invalid code is a 200 with
-    `valid: false`, `reason` and `error`."""
+    `valid: false`, `reason` and `error`, an unknown one a 404."""
     entry = answer["redeemables"][0]
+    if entry["status"] != "APPLICABLE" and entry["result"]["error"]["code"] == 404:
+        raise voucher_not_found(code)
     legacy: dict[str, Any] = {"valid": entry["status"] == "APPLICABLE", "code": code}
     if legacy["valid"]:
         legacy.update(entry["result"])
@@ -165,7 +168,7 @@ async def validate_voucher(code: FromPath[str], request: Request[Any, Any, Any])
     TAG_VALIDATIONS,
     query=(CODE,),
     response=LegacyValidation,
-    errors=("InvalidQueryParams",),
+    errors=("InvalidQueryParams", "NotFound"),
     deprecated=True,
     description="The deprecated client-side validation (`GET /client/v1/validate?code=…&amount"
     "=…&customer[source_id]=…&tracking_id=…&metadata[key]=…`), as the JS client SDK sends it.",
@@ -174,9 +177,7 @@ async def validate_voucher(code: FromPath[str], request: Request[Any, Any, Any])
 async def validate_by_query(request: Request[Any, Any, Any]) -> ASGIApp:
     """Validate one code, everything in the query."""
     params = request.query_params
-    code = query.text(params, "code")
-    if code is None:
-        raise InvalidQueryParams("Give the code to validate: code=…")
+    code = CODE.require(params)
     raw: dict[str, Any] = {}
     amount = query.text(params, "amount")
     if amount is not None:
@@ -281,11 +282,8 @@ async def redeem_voucher(code: FromPath[str], request: Request[Any, Any, Any]) -
 @post("/client/v1/redeem", status_code=200)
 async def redeem_by_query(request: Request[Any, Any, Any]) -> ASGIApp:
     """Redeem one code named in the query."""
+    code = CODE.require(request.query_params)
     raw = await read_optional_json(request, dict) or {}
-    code = query.text(request.query_params, "code") or given(raw.get("code"))
-    raw.pop("code", None)
-    if not isinstance(code, str):
-        raise InvalidQueryParams("Give the code to redeem: code=…")
     body = _single(code, raw)
     async with connection(request) as conn:
         answer = await service.redeem(

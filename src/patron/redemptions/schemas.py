@@ -142,20 +142,27 @@ def redemption_not_found(key: str) -> APIError:
 
 
 class GiftCredits(msgspec.Struct):
-    credits: int | UnsetType | None = UNSET
+    credits: (
+        Annotated[int, Meta(ge=1, le=10**15, description="Credits to spend, cents.")]
+        | UnsetType
+        | None
+    ) = UNSET
 
 
 class RewardChoice(msgspec.Struct):
     id: str | UnsetType | None = UNSET
-    points: int | UnsetType | None = UNSET
+    points: Annotated[int, Meta(ge=0)] | UnsetType | None = UNSET
+
+
+TtlUnit = Literal["MILLISECONDS", "SECONDS", "MINUTES", "HOURS", "DAYS"]
 
 
 class Redeemable(msgspec.Struct):
     """One code to validate or redeem: `{object: "voucher", id: <code or v_ id>, gift?: {credits},
     reward?: {id, points}}`. `promotion_tier` and `promotion_stack` are not kept by Patron."""
 
-    object: str
-    id: str
+    object: Literal["voucher", "promotion_tier", "promotion_stack"]
+    id: Annotated[str, Meta(min_length=1, description="The code (or `v_` id) to apply.")]
     gift: GiftCredits | UnsetType | None = UNSET
     reward: RewardChoice | UnsetType | None = UNSET
 
@@ -163,10 +170,10 @@ class Redeemable(msgspec.Struct):
 class Session(msgspec.Struct):
     """`{type: "LOCK", key?, ttl?, ttl_unit?}`: reserve what the validation would take."""
 
-    type: str | UnsetType | None = UNSET
-    key: str | UnsetType | None = UNSET
-    ttl: float | UnsetType | None = UNSET
-    ttl_unit: str | UnsetType | None = UNSET
+    type: Literal["LOCK"] | UnsetType | None = UNSET
+    key: Annotated[str, Meta(min_length=1, max_length=200)] | UnsetType | None = UNSET
+    ttl: Annotated[float, Meta(gt=0, le=10**9)] | UnsetType | None = UNSET
+    ttl_unit: TtlUnit | UnsetType | None = UNSET
 
 
 class Options(msgspec.Struct):
@@ -180,10 +187,10 @@ class Stacking(msgspec.Struct):
     redeemables_application_mode: str | UnsetType | None = UNSET
 
 
-class RedeemablesRequest(msgspec.Struct):
+class RedeemablesRequest(msgspec.Struct, kw_only=True):
     """POST /v1/validations and /v1/redemptions (and their client-side twins)."""
 
-    redeemables: list[Redeemable] | UnsetType | None = UNSET
+    redeemables: Annotated[list[Redeemable], Meta(min_length=1, max_length=MAX_REDEEMABLES)]
     customer: CustomerCreate | UnsetType | None = UNSET
     order: OrderCreate | UnsetType | None = UNSET
     session: Session | UnsetType | None = UNSET
