@@ -153,3 +153,37 @@ class TestErasure:
         assert kept["tracking_id"] is None
         assert "gone@example.com" not in http.get("/v1/redemptions").text
         assert http.get(f"/v1/vouchers/{code}").json()["redemption"]["redeemed_quantity"] == 1
+
+
+class TestCampaignSummary:
+    def test_redemptions_and_rollbacks_are_counted(self, http: httpx.Client) -> None:
+        made = http.post(
+            "/v1/campaigns",
+            json={
+                "name": "Summer",
+                "voucher": {
+                    "type": "DISCOUNT_VOUCHER",
+                    "discount": {"type": "AMOUNT", "amount_off": 300},
+                    "redemption": {"quantity": 1},
+                },
+            },
+        ).json()
+        codes = [http.post(f"/v1/campaigns/{made['id']}/vouchers", json={}).json()["code"]]
+        codes.append(http.post(f"/v1/campaigns/{made['id']}/vouchers", json={}).json()["code"])
+        first = redeem(
+            http, redeemables=[{"object": "voucher", "id": codes[0]}], order={"amount": 1000}
+        )
+        redeem(http, redeemables=[{"object": "voucher", "id": codes[1]}], order={"amount": 2000})
+        refused = redeem(http, redeemables=[{"object": "voucher", "id": codes[0]}])
+        assert refused.status_code == 400
+        http.post(f"/v1/redemptions/{first.json()['parent_redemption']['id']}/rollbacks")
+        figures = http.get(f"/v1/campaigns/{made['id']}/summary").json()
+        assert figures["redemptions"] == 3
+        assert figures["redemptions_succeeded"] == 2
+        assert figures["redemptions_failed"] == 1
+        assert figures["rollbacks"] == 1
+        assert figures["rollbacks_succeeded"] == 1
+        assert figures["discounted_amount"] == 600
+        assert figures["rolledback_discounted_amount"] == 300
+        assert figures["orders_amount"] == 3000
+        assert figures["orders_rolledback_amount"] == 1000

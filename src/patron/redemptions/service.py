@@ -735,6 +735,8 @@ async def _redeem(
                 "gift_credits": credits if kind == "GIFT_VOUCHER" else None,
                 "loyalty_points": points if kind == "LOYALTY_CARD" else None,
                 "discount": voucher["discount"],
+                "discount_amount": outcome.discount,
+                "order_amount": order.get("amount") if order else None,
                 "order_id": order["id"] if order else None,
                 "order": order,
                 "customer": customer_brief(customer),
