@@ -134,6 +134,25 @@ class TestCreateValidationRules:
         response = http.post("/v1/validation-rules", json={"name": "x", "context_type": "nope"})
         assert_error(response, 400, "invalid_payload")
 
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"name": "x", "error": {"message": "a\u0000b"}},
+            {"name": "a\u0000"},
+            {"name": "x", "rules": {"1": {"name": "order.metadata", "property": "\u0000"}}},
+            {"name": "x", "applicable_to": {"included": ["\ud800"]}},
+        ],
+    )
+    def test_text_postgresql_cannot_store_is_invalid_payload(
+        self, http: httpx.Client, body: dict[str, Any]
+    ) -> None:
+        response = http.post(
+            "/v1/validation-rules",
+            content=json.dumps(body),
+            headers={"content-type": "application/json"},
+        )
+        assert_error(response, 400, "invalid_payload")
+
     def test_bundle_rules_are_refused(self, http: httpx.Client) -> None:
         response = http.post(
             "/v1/validation-rules", json={"name": "x", "bundle_rules": {"1": {"name": "a"}}}

@@ -46,9 +46,11 @@ class TestRuleSetsFor:
         made = campaign(http, validation_rules=[shared["id"]])
         code = voucher(http, validation_rules=[shared["id"], own["id"]])
         found = rule_sets(server, project.project_id, [code["id"], made["id"]])
-        assert [item.id for item in found] == [shared["id"], own["id"]]
-        assert found[1].needs_segments
-        assert not found[0].needs_segments
+        by_id = {item.id: item for item in found}
+        assert len(found) == 2
+        assert set(by_id) == {shared["id"], own["id"]}
+        assert by_id[own["id"]].needs_segments
+        assert not by_id[shared["id"]].needs_segments
         assert rule_sets(server, project.project_id, []) == []
         assert rule_sets(server, project.project_id, ["v_none"]) == []
 
