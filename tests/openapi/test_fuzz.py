@@ -60,6 +60,9 @@ STATE_DEPENDENT = {
     "rollback-stacked-redemptions": "the redemption must be a stacked one, not rolled back",
     "import-vouchers-using-csv": "the file must be UTF-8 CSV with a Code column, each row's"
     " code given once",
+    "create-validation-rules": "rules follow a grammar of names, operators and logic",
+    "update-validation-rule": "rules follow a grammar of names, operators and logic",
+    "create-validation-rule-assignment": "only a campaign or voucher of the project, once",
 }
 # Stateful checks that cannot read these operations right, each switched off there alone.
 MISREAD = {

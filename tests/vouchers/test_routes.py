@@ -70,6 +70,7 @@ VOUCHER_KEYS = {
     "publish",
     "code_config",
     "object",
+    "validation_rules_assignments",  # get, create and update show them (INCENTIVES.md §3)
 }
 
 

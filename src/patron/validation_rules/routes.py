@@ -22,6 +22,8 @@ from patron.validation_rules.schemas import (
     ValidationRulesList,
     ValidationRuleUpdate,
     assignment_not_found,
+    check_assignment_body,
+    check_rule_body,
     rule_not_found,
 )
 
@@ -71,6 +73,7 @@ class ValidationRuleRoutes(Controller):
         """Create a validation rule."""
         project = project_of(request)
         body: ValidationRuleCreate = await read_json(request, ValidationRuleCreate)
+        check_rule_body(body)
         async with transaction(request) as conn:
             rule = await service.create(conn, project.id, body=body)
         return json_response(rule)
@@ -128,6 +131,7 @@ class ValidationRuleRoutes(Controller):
         """Change only the fields sent."""
         project = project_of(request)
         body: ValidationRuleUpdate = await read_json(request, ValidationRuleUpdate)
+        check_rule_body(body)
         key = rule_key(rule_id)
         async with transaction(request) as conn:
             rule = await service.update(conn, project.id, key, body=body)
@@ -171,6 +175,7 @@ class ValidationRuleRoutes(Controller):
         project = project_of(request)
         force = FORCE.parse(request.query_params) == "true"
         body: AssignmentCreate = await read_json(request, AssignmentCreate)
+        check_assignment_body(body)
         key = rule_key(rule_id)
         async with transaction(request) as conn:
             assignment = await service.create_assignment(

@@ -25,10 +25,11 @@ The subset kept, and the decisions where the contract is silent:
 - `logic`: rule numbers, `and`, `or` (any letter case), parentheses; `and` binds tighter than
   `or`. Absent or empty: every rule, AND-ed. A rule's own `rules` (with their own `logic`)
   must hold as well as its conditions.
-- The violation names the first rule, left to right, that made the logic fail: its key comes
-  from its name (`customer.*` → `customer_rules_violated`, `order.*` → `order_rules_violated`,
-  else `redemption_rules_violated`), its message is the failing (innermost) rule's
-  `error.message`, else its parents', else the rule set's, else None.
+- The violation names the first rule, left to right, that made the logic fail (inside it, the
+  innermost nested rule that failed): its key comes from that rule's name (`customer.*` →
+  `customer_rules_violated`, `order.*` → `order_rules_violated`, else
+  `redemption_rules_violated`), its message is that rule's `error.message`, else its parent
+  rules', else the rule set's, else None.
 """
 
 from __future__ import annotations
@@ -322,8 +323,9 @@ def parse_logic(text: str) -> Logic:
             if depth > 50:
                 raise InvalidValidationRules(f"Logic '{text}' nests too deep")
             inner = disjunction(depth + 1)
-            if take() != ")":
+            if peek() != ")":
                 raise InvalidValidationRules(f"Logic '{text}' misses a ')'")
+            take()
             return inner
         if token.isdigit():
             return token
@@ -345,7 +347,7 @@ def evaluate(rule_set: RuleSet, facts: Facts) -> Violation | None:
         return None
     chain = failed
     message = next((rule.message for rule in chain if rule.message is not None), None)
-    return Violation(_key_of(chain[-1].name), message or rule_set.message)
+    return Violation(_key_of(chain[0].name), message or rule_set.message)
 
 
 def _key_of(name: str) -> str:

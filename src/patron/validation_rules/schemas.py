@@ -12,6 +12,7 @@ from patron.errors import APIError, NotFound
 from patron.kit import fields
 from patron.kit.fields import Count, Moment
 from patron.kit.time import render_datetime, render_optional_datetime
+from patron.kit.validation import check_metadata, check_text
 
 
 class InvalidValidationRules(APIError):
@@ -156,6 +157,23 @@ class AssignmentCreate(msgspec.Struct, forbid_unknown_fields=True):
 
     related_object_type: RelatedObjectType
     related_object_id: Annotated[str, fields.text(max_length=200, min_length=1)]
+
+
+def check_rule_body(body: ValidationRuleCreate | ValidationRuleUpdate) -> None:
+    """What msgspec's types cannot say: text PostgreSQL can store (no NUL, valid Unicode) and
+    JSON within the metadata bounds, in every field (400 `invalid_payload` naming it)."""
+    if isinstance(body.name, str):
+        check_text(body.name, ".name")
+    if isinstance(body.error, RuleError) and isinstance(body.error.message, str):
+        check_text(body.error.message, ".error.message")
+    for name in ("rules", "bundle_rules", "applicable_to"):
+        value = getattr(body, name)
+        if isinstance(value, dict):
+            check_metadata(value, f".{name}")
+
+
+def check_assignment_body(body: AssignmentCreate) -> None:
+    check_text(body.related_object_id, ".related_object_id")
 
 
 DEFAULT_APPLICABLE_TO: dict[str, Any] = {"excluded": [], "included": [], "included_all": False}
