@@ -12,7 +12,6 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from patron.activities.service import Actor, EventSource
 from patron.customers.schemas import CustomerCreate
