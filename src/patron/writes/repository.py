@@ -840,7 +840,7 @@ async def redemption_counter_differences(conn: Connection, project_id: str) -> l
         ) sums
         WHERE c.project_id = $1 AND c.id = sums.id
           AND ("""
-        + _COUNTERS
+        + ", ".join(f"c.{name}" for name in _COUNTERS.replace(" ", "").split(","))
         + ") IS DISTINCT FROM ("
         + ", ".join(f"sums.{name}" for name in _COUNTERS.replace(" ", "").split(","))
         + """)
