@@ -6,23 +6,27 @@ from __future__ import annotations
 from typing import Any
 
 from patron.db.pool import connect
-from patron.orders import service as orders
-from patron.writes import redemptions, vouchers
+from patron.writes import repository
 from tests.conftest import Database, run
 
 
 def differences(db: Database, project_id: str) -> list[dict[str, Any]]:
-    """The differences `patron summaries check` reports for this project (fixing nothing)."""
+    """The differences `patron summaries check` reports for this project (the same queries,
+    fixing nothing; only this project's, so that other tests' projects cost nothing)."""
 
     async def work() -> list[dict[str, Any]]:
         conn = await connect(db.dsn)
         try:
-            found = await orders.check_summaries(conn, fix=False)
-            found += await vouchers.check_held_balances(conn, fix=False)
-            found += await redemptions.check_counters(conn, fix=False)
+            rows = [
+                row
+                for row in await repository.orders_summary_differences(conn)
+                if row["project_id"] == project_id
+            ]
+            rows += await repository.held_balance_differences(conn, project_id)
+            rows += await repository.redemption_counter_differences(conn, project_id)
         finally:
             await conn.close()
-        return [row for row in found if row["project_id"] == project_id]
+        return [dict(row) for row in rows]
 
     found: list[dict[str, Any]] = run(work())
     return found
