@@ -320,3 +320,147 @@ class TestValidationSession:
         freed = redeem_call(other, "late")(http)
         assert freed.status_code == 200, freed.text
         assert redeemed_quantity(http, other) == 1
+
+
+class TestGiftBalanceAgainstOtherWrites:
+    def test_spends_and_manual_additions_interleave(
+        self, server: RunningServer, http: httpx.Client
+    ) -> None:
+        code = voucher(http, type="GIFT_VOUCHER", gift={"amount": 5000})["code"]
+        published = http.post(
+            "/v1/publications", json={"customer": {"source_id": "holder"}, "voucher": code}
+        )
+        assert published.status_code == 200, published.text
+
+        def add(client: httpx.Client) -> httpx.Response:
+            return client.post(f"/v1/vouchers/{code}/balance", json={"amount": 500})
+
+        calls: list[Call] = [
+            redeem_call(code, f"s{n % 4}", amount=500, order=f"o{n}", gift={"credits": 500})
+            for n in range(32)
+        ]
+        for n in range(8):
+            calls.insert(n * 4, add)
+        answers = concurrently(server, http, calls)
+        assert all(a.status_code in (200, 400) for a in answers), [a.text for a in answers]
+        additions = [a for call, a in zip(calls, answers, strict=True) if call is add]
+        assert all(a.status_code == 200 for a in additions), [a.text for a in additions]
+        spends = [a for call, a in zip(calls, answers, strict=True) if call is not add]
+        won = sum(1 for a in spends if a.status_code == 200)
+        assert {a.json()["key"] for a in spends if a.status_code == 400} <= {"gift_amount_exceeded"}
+        assert won >= 10
+        balance = http.get(f"/v1/vouchers/{code}").json()["gift"]["balance"]
+        assert balance == 5000 + 8 * 500 - 500 * won
+        assert balance >= 0
+        assert counters(http, "holder")["gift"]["amount_to_go"] == balance
+        spent = sum(counters(http, f"s{n}")["gift"]["redeemed_amount"] for n in range(4))
+        assert spent == 500 * won
+
+    def test_a_card_published_while_it_is_spent(
+        self, server: RunningServer, http: httpx.Client
+    ) -> None:
+        code = voucher(http, type="GIFT_VOUCHER", gift={"amount": 10000})["code"]
+
+        def publish(client: httpx.Client) -> httpx.Response:
+            return client.post(
+                "/v1/publications", json={"customer": {"source_id": "late-holder"}, "voucher": code}
+            )
+
+        calls: list[Call] = [
+            redeem_call(code, f"s{n}", amount=300, order=f"o{n}", gift={"credits": 300})
+            for n in range(15)
+        ]
+        calls.insert(7, publish)
+        answers = concurrently(server, http, calls)
+        assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+        balance = http.get(f"/v1/vouchers/{code}").json()["gift"]["balance"]
+        assert balance == 10000 - 15 * 300
+        assert counters(http, "late-holder")["gift"]["amount_to_go"] == balance
+
+
+class TestConcurrentSessions:
+    def test_one_lock_of_a_single_use_code_among_eight(
+        self, server: RunningServer, http: httpx.Client
+    ) -> None:
+        code = voucher(http, redemption={"quantity": 1})["code"]
+
+        def lock(client: httpx.Client) -> httpx.Response:
+            return client.post(
+                "/v1/validations",
+                json={
+                    "redeemables": [{"object": "voucher", "id": code}],
+                    "session": {"type": "LOCK", "ttl": 1, "ttl_unit": "HOURS"},
+                },
+            )
+
+        answers = concurrently(server, http, [lock] * 8)
+        assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+        assert sorted(a.json()["valid"] for a in answers) == [False] * 7 + [True]
+        refused = [a.json() for a in answers if not a.json()["valid"]]
+        keys = {r["inapplicable_redeemables"][0]["result"]["error"]["key"] for r in refused}
+        assert keys == {"quantity_exceeded"}
+
+    def test_a_lock_on_gift_credits_leaves_only_the_rest_to_others(
+        self, server: RunningServer, http: httpx.Client
+    ) -> None:
+        code = voucher(http, type="GIFT_VOUCHER", gift={"amount": 1000})["code"]
+        validated = http.post(
+            "/v1/validations",
+            json={
+                "redeemables": [{"object": "voucher", "id": code, "gift": {"credits": 600}}],
+                "order": {"amount": 600},
+                "session": {"type": "LOCK", "ttl": 1, "ttl_unit": "HOURS"},
+            },
+        )
+        assert validated.status_code == 200, validated.text
+        key = validated.json()["session"]["key"]
+
+        def keyed(client: httpx.Client) -> httpx.Response:
+            return client.post(
+                "/v1/redemptions",
+                json={
+                    "redeemables": [{"object": "voucher", "id": code, "gift": {"credits": 600}}],
+                    "customer": {"source_id": "locker"},
+                    "order": {"amount": 600},
+                    "session": {"key": key},
+                },
+            )
+
+        others = [
+            redeem_call(code, f"o{n}", amount=500, order=f"o{n}", gift={"credits": 500})
+            for n in range(4)
+        ]
+        answers = concurrently(server, http, [keyed, *others])
+        assert answers[0].status_code == 200, answers[0].text
+        assert all(a.status_code == 400 for a in answers[1:]), [a.text for a in answers]
+        assert {a.json()["key"] for a in answers[1:]} == {"gift_amount_exceeded"}
+        assert http.get(f"/v1/vouchers/{code}").json()["gift"]["balance"] == 400
+
+
+class TestConcurrentRollbacksWithoutCustomer:
+    def test_eight_rollbacks_of_an_anonymous_redemption(
+        self, server: RunningServer, http: httpx.Client
+    ) -> None:
+        """No customer lock to queue on: the redemption's own lock decides."""
+        for _ in range(4):
+            code = voucher(http, type="GIFT_VOUCHER", gift={"amount": 1000})["code"]
+            made = http.post(
+                "/v1/redemptions",
+                json={
+                    "redeemables": [{"object": "voucher", "id": code, "gift": {"credits": 400}}],
+                    "order": {"amount": 400},
+                },
+            )
+            assert made.status_code == 200, made.text
+            target = made.json()["parent_redemption"]["id"]
+            answers = concurrently(
+                server, http, [rollback_call(target, stacked=True) for _ in range(8)]
+            )
+            assert sorted(a.status_code for a in answers) == [200] + [400] * 7, [
+                a.text for a in answers
+            ]
+            keys = {a.json()["key"] for a in answers if a.status_code == 400}
+            assert keys <= {"multiple_requests", "already_rolled_back"}
+            card = http.get(f"/v1/vouchers/{code}").json()
+            assert card["gift"]["balance"] == 1000
+            assert card["redemption"]["redeemed_quantity"] == 0
