@@ -68,6 +68,8 @@ class RedemptionsModel(RuleBasedStateMachine):
         self.cards: list[Card] = []
         self.customers: dict[str, Counters] = {}
         self.redemptions: list[Redeemed] = []
+        # Live validation sessions (LOCK, one hour): key -> the code and credits they hold.
+        self.sessions: dict[str, tuple[Card, int]] = {}
 
     def teardown(self) -> None:
         if hasattr(self, "http"):
@@ -112,24 +114,31 @@ class RedemptionsModel(RuleBasedStateMachine):
 
     # --- redemptions and rollbacks -------------------------------------------------------
 
-    def _expect(self, items: list[tuple[Card, int | None]], amount: int) -> Expected:
-        """What Patron should do with these codes, in request order, on an order of `amount`."""
+    def _expect(
+        self, items: list[tuple[Card, int | None]], amount: int, *, key: str | None = None
+    ) -> Expected:
+        """What Patron should do with these codes, in request order, on an order of `amount`,
+        with what sessions other than `key` hold."""
         to_pay = amount
         expected = Expected()
         for card, requested in items:
-            if card.quantity is not None and card.redeemed >= card.quantity:
+            held = [
+                c for k, (held_card, c) in self.sessions.items() if held_card is card and k != key
+            ]
+            if card.quantity is not None and card.redeemed + len(held) >= card.quantity:
                 expected.refused = expected.refused or "quantity_exceeded"
                 continue
             if card.balance is None:
                 to_pay -= min(AMOUNT_OFF, to_pay)
                 expected.taken.append((card, 0))
                 continue
+            available = max(0, card.balance - sum(held))
             if requested is None:
-                if card.balance == 0:
+                if available == 0:
                     expected.refused = expected.refused or "gift_amount_exceeded"
                     continue
-                credits = min(card.balance, to_pay)
-            elif requested > card.balance:
+                credits = min(available, to_pay)
+            elif requested > available:
                 expected.refused = expected.refused or "gift_amount_exceeded"
                 continue
             else:
@@ -144,9 +153,15 @@ class RedemptionsModel(RuleBasedStateMachine):
         picks=st.lists(st.integers(0, 1000), min_size=1, max_size=2),
         credits=st.lists(st.none() | st.integers(1, 40).map(lambda n: n * 100), min_size=2),
         amount=st.integers(3, 40).map(lambda n: n * 100),
+        session=st.none() | st.integers(0, 1000),
     )
     def redeem(
-        self, customer: str, picks: list[int], credits: list[int | None], amount: int
+        self,
+        customer: str,
+        picks: list[int],
+        credits: list[int | None],
+        amount: int,
+        session: int | None,
     ) -> None:
         chosen: list[Card] = []
         for pick in picks:
@@ -161,21 +176,23 @@ class RedemptionsModel(RuleBasedStateMachine):
             (card, credits[n] if card.balance is not None else None)
             for n, card in enumerate(chosen)
         ]
-        expected = self._expect(items, amount)
+        keys = sorted(self.sessions)
+        key = keys[session % len(keys)] if session is not None and keys else None
+        expected = self._expect(items, amount, key=key)
         redeemables = []
         for card, requested in items:
             redeemable: dict[str, Any] = {"object": "voucher", "id": card.code}
             if requested is not None:
                 redeemable["gift"] = {"credits": requested}
             redeemables.append(redeemable)
-        response = self.http.post(
-            "/v1/redemptions",
-            json={
-                "redeemables": redeemables,
-                "customer": {"source_id": customer},
-                "order": {"amount": amount},
-            },
-        )
+        body: dict[str, Any] = {
+            "redeemables": redeemables,
+            "customer": {"source_id": customer},
+            "order": {"amount": amount},
+        }
+        if key is not None:
+            body["session"] = {"key": key}
+        response = self.http.post("/v1/redemptions", json=body)
         counters = self._customer(customer)
         if expected.refused is not None:
             assert response.status_code == 400, response.text
@@ -184,6 +201,8 @@ class RedemptionsModel(RuleBasedStateMachine):
             counters.failed += len(items)
             return
         assert response.status_code == 200, response.text
+        if key is not None:
+            del self.sessions[key]
         body = response.json()
         assert [r["voucher"]["code"] for r in body["redemptions"]] == [c.code for c, _ in items]
         for (card, taken), child in zip(expected.taken, body["redemptions"], strict=True):
@@ -195,6 +214,48 @@ class RedemptionsModel(RuleBasedStateMachine):
         counters.succeeded += len(items)
         counters.gift_redeemed += sum(taken for _, taken in expected.taken)
         self.redemptions.append(Redeemed(body["parent_redemption"]["id"], customer, expected.taken))
+
+    @precondition(lambda self: bool(self.cards))
+    @rule(
+        pick=st.integers(0, 1000),
+        credits=st.none() | st.integers(1, 40).map(lambda n: n * 100),
+        amount=st.integers(3, 40).map(lambda n: n * 100),
+    )
+    def lock(self, pick: int, credits: int | None, amount: int) -> None:
+        card = self.cards[pick % len(self.cards)]
+        requested = credits if card.balance is not None else None
+        expected = self._expect([(card, requested)], amount)
+        redeemable: dict[str, Any] = {"object": "voucher", "id": card.code}
+        if requested is not None:
+            redeemable["gift"] = {"credits": requested}
+        response = self.http.post(
+            "/v1/validations",
+            json={
+                "redeemables": [redeemable],
+                "order": {"amount": amount},
+                "session": {"type": "LOCK", "ttl": 1, "ttl_unit": "HOURS"},
+            },
+        )
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        if expected.refused is not None:
+            assert answer["valid"] is False, answer
+            error = answer["inapplicable_redeemables"][0]["result"]["error"]
+            assert error["key"] == expected.refused
+            assert "session" not in answer
+            return
+        assert answer["valid"] is True, answer
+        [(_, taken)] = expected.taken
+        self.sessions[answer["session"]["key"]] = (card, taken)
+
+    @precondition(lambda self: bool(self.sessions))
+    @rule(pick=st.integers(0, 1000))
+    def release(self, pick: int) -> None:
+        keys = sorted(self.sessions)
+        key = keys[pick % len(keys)]
+        card, _ = self.sessions.pop(key)
+        response = self.http.delete(f"/v1/vouchers/{card.code}/sessions/{key}")
+        assert response.status_code == 204, response.text
 
     @precondition(lambda self: bool(self.redemptions))
     @rule(pick=st.integers(0, 1000))
