@@ -464,3 +464,36 @@ class TestConcurrentRollbacksWithoutCustomer:
             card = http.get(f"/v1/vouchers/{code}").json()
             assert card["gift"]["balance"] == 1000
             assert card["redemption"]["redeemed_quantity"] == 0
+
+
+class TestStackedRace:
+    def test_two_limited_codes_in_both_orders(
+        self, server: RunningServer, http: httpx.Client
+    ) -> None:
+        """Every redeemable applies or none does: the scarcer code bounds both."""
+        first = voucher(http, redemption={"quantity": 5})["code"]
+        second = voucher(http, redemption={"quantity": 8})["code"]
+
+        def both(number: int) -> Call:
+            codes = [first, second] if number % 2 else [second, first]
+
+            def call(client: httpx.Client) -> httpx.Response:
+                return client.post(
+                    "/v1/redemptions",
+                    json={
+                        "redeemables": [{"object": "voucher", "id": code} for code in codes],
+                        "customer": {"source_id": f"k{number}"},
+                        "order": {"amount": 1000},
+                    },
+                )
+
+            return call
+
+        answers = concurrently(server, http, [both(n) for n in range(32)])
+        assert all(a.status_code in (200, 400) for a in answers), [a.text for a in answers]
+        assert sum(1 for a in answers if a.status_code == 200) == 5
+        assert {a.json()["key"] for a in answers if a.status_code == 400} == {"quantity_exceeded"}
+        assert redeemed_quantity(http, first) == 5
+        assert redeemed_quantity(http, second) == 5
+        failures = http.get("/v1/redemptions", params={"result": "FAILURE", "limit": 100}).json()
+        assert failures["total"] == 2 * 27
