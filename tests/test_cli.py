@@ -558,6 +558,77 @@ class TestSummariesCheck:
         assert "0 customer(s) differ" in after
         assert "0 customer(s) with card balances that differ" in after
 
+    def test_finds_and_repairs_redemption_counters(
+        self, tmp_path: Path, fresh_database: Database, server: RunningServer
+    ) -> None:
+        credentials = create_project(fresh_database)
+        env = env_for(tmp_path / "unused", PATRON_DATABASE_URL=fresh_database.dsn)
+        serve = Serve(
+            {**env, "PATRON_APP_ID": credentials.app_id, "PATRON_APP_TOKEN": credentials.app_token}
+        )
+        try:
+            wait_healthy(serve.base_url, serve.process)
+            headers = {"X-App-Id": credentials.app_id, "X-App-Token": credentials.app_token}
+            card = httpx.post(
+                f"{serve.base_url}/v1/vouchers",
+                headers=headers,
+                json={"type": "GIFT_VOUCHER", "gift": {"amount": 1000}},
+            )
+            assert card.status_code == 200, card.text
+            for credits in (300, 5000):
+                httpx.post(
+                    f"{serve.base_url}/v1/redemptions",
+                    headers=headers,
+                    json={
+                        "redeemables": [
+                            {
+                                "object": "voucher",
+                                "id": card.json()["code"],
+                                "gift": {"credits": credits},
+                            }
+                        ],
+                        "customer": {"source_id": "r"},
+                        "order": {"amount": 6000},
+                    },
+                )
+        finally:
+            serve.stop()
+
+        def check(*extra: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*PATRON, "summaries", "check", *extra],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+
+        clean = check()
+        assert clean.returncode == 0, clean.stdout + clean.stderr
+        assert "0 customer(s) with redemption counters that differ" in clean.stdout
+        fresh_database.fetch(
+            "UPDATE customers SET redemptions_failed = 7, gift_redeemed = 1 WHERE source_id = 'r'"
+        )
+        found = check()
+        assert found.returncode == 1
+        assert (
+            "stored redemptions succeeded 1, failed 7, rollbacks succeeded 0, rollbacks failed 0,"
+            " gift credits redeemed 1, loyalty points redeemed 0;"
+            " the redemptions and rollbacks say 1, 1, 0, 0, 300, 0"
+        ) in found.stdout
+        assert "1 customer(s) with redemption counters that differ" in found.stdout
+        fixed = check("--fix")
+        assert fixed.returncode == 0
+        assert "1 customer(s) with redemption counters that differ, fixed" in fixed.stdout
+        assert (
+            fresh_database.fetchval(
+                "SELECT (redemptions_succeeded, redemptions_failed, gift_redeemed)::text"
+                " FROM customers WHERE source_id = 'r'"
+            )
+            == "(1,1,300)"
+        )
+        assert "0 customer(s) with redemption counters that differ" in check().stdout
+
 
 class TestClientKeyAndConsentCommands:
     def test_client_key_and_consents(self, tmp_path: Path, fresh_database: Database) -> None:

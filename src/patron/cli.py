@@ -353,19 +353,21 @@ def recount_customers(settings: Settings) -> None:
 
 def check_summaries(settings: Settings, *, fix: bool) -> int:
     from patron.orders import service as orders
-    from patron.writes import vouchers
+    from patron.writes import redemptions, vouchers
 
-    async def both(conn: Any) -> tuple[object, object]:
+    async def all_checks(conn: Any) -> tuple[object, object, object]:
         orders_found = await orders.check_summaries(conn, fix=fix)
-        return orders_found, await vouchers.check_held_balances(conn, fix=fix)
+        held_found = await vouchers.check_held_balances(conn, fix=fix)
+        return orders_found, held_found, await redemptions.check_counters(conn, fix=fix)
 
     with database(settings, share_running=True) as dsn:
         migrate.upgrade(dsn)
-        found = asyncpg_run(dsn, both)
+        found = asyncpg_run(dsn, all_checks)
     assert isinstance(found, tuple)
-    differences, held = found
+    differences, held, counted = found
     assert isinstance(differences, list)
     assert isinstance(held, list)
+    assert isinstance(counted, list)
     for row in differences:
         print(
             f"{row['project_id']} {row['id']}: stored {row['stored_amount']}/"
@@ -374,7 +376,8 @@ def check_summaries(settings: Settings, *, fix: bool) -> int:
         )
     print(f"{len(differences)} customer(s) differ" + (", fixed" if fix and differences else ""))
     print_held_differences(held, fix=fix)
-    return 1 if (differences or held) and not fix else 0
+    print_redemption_differences(counted, fix=fix)
+    return 1 if (differences or held or counted) and not fix else 0
 
 
 def print_held_differences(differences: list[dict[str, object]], *, fix: bool) -> None:
@@ -388,6 +391,33 @@ def print_held_differences(differences: list[dict[str, object]], *, fix: bool) -
         )
     print(
         f"{len(differences)} customer(s) with card balances that differ"
+        + (", fixed" if fix and differences else "")
+    )
+
+
+_REDEMPTION_COUNTERS = (
+    ("redemptions succeeded", "redemptions_succeeded"),
+    ("failed", "redemptions_failed"),
+    ("rollbacks succeeded", "rollbacks_succeeded"),
+    ("rollbacks failed", "rollbacks_failed"),
+    ("gift credits redeemed", "gift_redeemed"),
+    ("loyalty points redeemed", "loyalty_redeemed"),
+)
+
+
+def print_redemption_differences(differences: list[dict[str, object]], *, fix: bool) -> None:
+    """summary.redemptions: counts, and gift credits (cents) and points net of rollbacks."""
+    for row in differences:
+        stored = ", ".join(
+            f"{label} {row['stored_' + name]}" for label, name in _REDEMPTION_COUNTERS
+        )
+        counted = ", ".join(f"{row[name]}" for _, name in _REDEMPTION_COUNTERS)
+        print(
+            f"{row['project_id']} {row['id']}: stored {stored};"
+            f" the redemptions and rollbacks say {counted}" + ("; fixed" if fix else "")
+        )
+    print(
+        f"{len(differences)} customer(s) with redemption counters that differ"
         + (", fixed" if fix and differences else "")
     )
 
@@ -480,8 +510,8 @@ def main(argv: list[str] | None = None) -> None:
     summary_commands = summaries_cmd.add_subparsers(dest="summaries_command", required=True)
     check_cmd = summary_commands.add_parser(
         "check",
-        help="recompute summary.orders and the balances of the cards customers hold from their"
-        " sources, and report differences",
+        help="recompute summary.orders, summary.redemptions and the balances of the cards"
+        " customers hold from their sources, and report differences",
     )
     check_cmd.add_argument("--fix", action="store_true", help="also repair them")
     commands.add_parser("worker", help="carry out queued async actions (bulk imports)")

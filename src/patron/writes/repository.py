@@ -751,7 +751,8 @@ async def held_balance_differences(conn: Connection, project_id: str) -> list[Ro
 # --- summary.redemptions counters (migration 0015) ---------------------------------------
 
 # Each customer's counters, recomputed from the stored redemptions and rollbacks: one per
-# redeemable (stacked parents are not counted); gift credits and points net of rollbacks.
+# redeemable (stacked parents are not counted); gift credits and points net of rollbacks. A
+# refused rollback of a stacked parent is stored once, as the parent's, and counted once.
 _REDEMPTION_SUMS = """
     WITH r AS (
         SELECT customer_id,
@@ -770,7 +771,7 @@ _REDEMPTION_SUMS = """
                coalesce(sum(gift_credits) FILTER (WHERE result = 'SUCCESS'), 0) AS gift,
                coalesce(sum(loyalty_points) FILTER (WHERE result = 'SUCCESS'), 0) AS points
         FROM redemption_rollbacks
-        WHERE project_id = $1 AND related_object_type <> 'redemption'
+        WHERE project_id = $1 AND (related_object_type <> 'redemption' OR result = 'FAILURE')
           AND customer_id = ANY($2::text[])
         GROUP BY customer_id
     ), sums AS (
@@ -855,7 +856,7 @@ async def redemption_counter_differences(conn: Connection, project_id: str) -> l
         ) sums
         WHERE c.project_id = $1 AND c.id = sums.id
           AND ("""
-        + _COUNTERS
+        + ", ".join(f"c.{name}" for name in _COUNTERS.replace(" ", "").split(","))
         + ") IS DISTINCT FROM ("
         + ", ".join(f"sums.{name}" for name in _COUNTERS.replace(" ", "").split(","))
         + """)
