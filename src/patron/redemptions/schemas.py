@@ -104,18 +104,19 @@ class DuplicatedRedeemables(APIError):
     message = "Duplicated redeemables"
 
 
-class MultipleRequests(APIError):
-    status = 400
-    key = "multiple_requests"
-    message = "Multiple requests"
-
-
 class RollbackRefused(APIError):
     """A rollback that cannot be made: stored as a failed rollback (`rrf_…`), then answered."""
 
     status = 400
     key = "rollback_refused"
     message = "Rollback refused"
+
+
+class MultipleRequests(RollbackRefused):
+    """A rollback of a redemption another request is rolling back: stored as a failure."""
+
+    key = "multiple_requests"
+    message = "Multiple requests"
 
 
 def rollback_refusal(key: str, message: str, details: str) -> RollbackRefused:

@@ -1098,9 +1098,16 @@ async def rollback(
                 refused.resource_type = "redemption_rollback"
             raise
         except asyncpg.LockNotAvailableError:
-            raise MultipleRequests(
+            concurrent = MultipleRequests(
                 f"Redemption {redemption_id} is being rolled back by another request"
-            ) from None
+            )
+            failure_id = await _store_rollback_failure(
+                conn, actor, redemption_id, request, concurrent
+            )
+            if failure_id is not None:
+                concurrent.resource_id = failure_id
+                concurrent.resource_type = "redemption_rollback"
+            raise concurrent from None
         except (_HoldersMoved, asyncpg.DeadlockDetectedError):
             if attempt == _ATTEMPTS - 1:
                 raise
