@@ -56,28 +56,34 @@ AMOUNT = 1000
 AMOUNT_OFF = 100
 
 
-def redemption_case(name: str, code: str, customers: int, connections: int) -> Case:
-    """Redeem `code` for customer bench-(n % customers) with a new order, every request."""
+def redemption_case(name: str, code: str, customers: int, connections: int, codes: int = 1) -> Case:
+    """Redeem `code` (or `code-(n % codes)` of `codes` codes) for customer bench-(n % customers)
+    with a new order, every request."""
 
     def body(n: int, run: str) -> dict[str, Any]:
         return {
-            "redeemables": [{"object": "voucher", "id": code}],
+            "redeemables": [
+                {"object": "voucher", "id": f"{code}-{n % codes}" if codes > 1 else code}
+            ],
             "customer": {"source_id": f"bench-{n % customers}"},
             "order": {"amount": AMOUNT, "source_id": f"o-{run}-{n}"},
         }
 
+    lua_code = f"{code}-' .. (n % {codes}) .. '" if codes > 1 else code
     lua_body = (
-        f'\'{{"redeemables":[{{"object":"voucher","id":"{code}"}}],'
+        f'\'{{"redeemables":[{{"object":"voucher","id":"{lua_code}"}}],'
         f'"customer":{{"source_id":"bench-\' .. (n % {customers}) .. \'"}},'
         f'"order":{{"amount":{AMOUNT},"source_id":"o-\' .. run .. \'-\' .. n .. \'"}}}}\''
     )
     return Case(name, "POST", "/v1/redemptions", body, lua_body, connections)
 
 
-def make_codes(client: httpx.Client, rules: int) -> None:
-    """BENCH-PLAIN, and BENCH-RULES with `rules` passing validation rules assigned."""
+def make_codes(client: httpx.Client, rules: int, codes: int) -> None:
+    """BENCH-PLAIN, BENCH-PLAIN-0 … when `codes` > 1, and BENCH-RULES with `rules` passing
+    validation rules assigned."""
     ruled: dict[str, Any] = {}
-    for code in (PLAIN, RULED):
+    spread = [f"{PLAIN}-{k}" for k in range(codes)] if codes > 1 else []
+    for code in (PLAIN, *spread, RULED):
         response = client.post(
             "/v1/vouchers",
             json={
@@ -271,11 +277,11 @@ def measure(server: PatronServer, args: argparse.Namespace, *, use_wrk: bool) ->
     rules = 2 if args.quick else args.rules
     asyncio.run(load_customers(server.dsn, project_id, start=0, count=count))
     with httpx.Client(base_url=server.base, headers=HEADERS, timeout=60) as client:
-        make_codes(client, rules)
+        make_codes(client, rules, args.codes)
     print(f"{count} customers, {PLAIN}, and {RULED} with {rules} validation rules")
     with bench_server("bench.floor_server", server) as (floor_base, floor_pid):
         errors = check({"patron": server.base, "floor": floor_base})
-        plain = redemption_case("redeem", PLAIN, count, args.connections)
+        plain = redemption_case("redeem", PLAIN, count, args.connections, args.codes)
         ruled = redemption_case("redeem, rules", RULED, count, args.connections)
         patron_pid = server.process.pid
         load = "wrk" if use_wrk and not args.quick else "python"
@@ -309,6 +315,8 @@ def measure(server: PatronServer, args: argparse.Namespace, *, use_wrk: bool) ->
         f"Patron / floor: {ours.rps / floor.rps:.2f} req/s"
         f" (server CPU per redemption Patron / floor {ours.cpu_us / floor.cpu_us:.2f})"
     )
+    if args.codes > 1:
+        print(f"(Patron and the floor redeemed {args.codes} codes in turn, the rules case one)")
     print(
         f"cost of {rules} rules: {ours.rps / with_rules.rps:.2f}x by req/s,"
         f" {with_rules.cpu_us / ours.cpu_us:.2f}x by server CPU per redemption"
@@ -327,6 +335,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rules", type=int, default=20)
+    parser.add_argument(
+        "--codes",
+        type=int,
+        default=1,
+        help="spread Patron's and the floor's redemptions over this many codes (a diagnostic: "
+        "the one code's row lock out of the way; the rules case stays on its one code)",
+    )
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     with patron_server() as server:
