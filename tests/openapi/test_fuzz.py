@@ -49,6 +49,15 @@ STATE_DEPENDENT = {
     "create-publication-client-side": "the voucher must be publishable, or the campaign have codes",
     "create-publication-by-query": "a customer, and a voucher or a campaign, in the query",
     "import-vouchers": "a code may be given only once in the request",
+    "validate-stacked-discounts": "each code may be named once among the redeemables",
+    "validate-stacked-discounts-client-side": "each code may be named once among the redeemables",
+    "redeem-stacked-discounts": "the codes must exist and apply to the customer and order",
+    "redeem-stacked-discounts-client-side": "the codes must exist and apply to the customer"
+    " and order",
+    "redeem-voucher": "the code must exist and apply to the customer and order",
+    "redeem-voucher-client-side": "the code must exist and apply to the customer and order",
+    "rollback-redemption": "the redemption must have succeeded, alone, and not be rolled back",
+    "rollback-stacked-redemptions": "the redemption must be a stacked one, not rolled back",
     "import-vouchers-using-csv": "the file must be UTF-8 CSV with a Code column, each row's"
     " code given once",
 }
@@ -60,6 +69,9 @@ MISREAD = {
     # Answers for any customer id, deleted or unknown, as Voucherify documents: the segments a
     # customer without data would be in.
     "list-customer-segments": "use_after_free",
+    # Creates the code it names in whichever project asks (codes are unique per project): the
+    # other project's answer for a code that does not exist is a creation too, of another code.
+    "create-voucher": "tenant_isolation",
 }
 
 

@@ -201,6 +201,75 @@ class TestResponsesMatchTheDocument:
         call("DELETE", "/v1/segments/{segmentId}", f"/v1/segments/{static['id']}")
         call("GET", "/v1/segments/{segmentId}", f"/v1/segments/{static['id']}")
 
+    def test_validations_redemptions_and_rollbacks(self, call: Checked, http: httpx.Client) -> None:
+        discount = {"type": "PERCENT", "percent_off": 10}
+        code = http.post("/v1/vouchers", json={"discount": discount}).json()["code"]
+        card = http.post("/v1/vouchers", json={"type": "GIFT_VOUCHER", "gift": {"amount": 900}})
+        gift = card.json()["code"]
+        item = {"product_id": "prod_1", "quantity": 2, "price": 500}
+        body = {
+            "redeemables": [
+                {"object": "voucher", "id": code},
+                {"object": "voucher", "id": gift, "gift": {"credits": 300}},
+            ],
+            "customer": {"source_id": unique("buyer")},
+            "order": {"source_id": unique("ord"), "items": [item], "metadata": {"shop": "a"}},
+            "metadata": {"till": 3},
+        }
+        validated = call("POST", "/v1/validations", "/v1/validations", json=body).json()
+        assert validated["valid"] is True
+        missing = {"redeemables": [{"object": "voucher", "id": unique("none")}]}
+        assert call("POST", "/v1/validations", "/v1/validations", json=missing).json()[
+            "inapplicable_redeemables"
+        ]
+        locked = {**body, "session": {"type": "LOCK", "ttl": 1, "ttl_unit": "HOURS"}}
+        session = call("POST", "/v1/validations", "/v1/validations", json=locked).json()
+        key = session["session"]["key"]
+        call(
+            "DELETE",
+            "/v1/vouchers/{code}/sessions/{sessionKey}",
+            f"/v1/vouchers/{code}/sessions/{key}",
+        )
+        redeemed = call("POST", "/v1/redemptions", "/v1/redemptions", json=body).json()
+        assert redeemed["order"]["total_amount"] == 600
+        call("POST", "/v1/redemptions", "/v1/redemptions", json=missing)
+        child = redeemed["redemptions"][0]["id"]
+        call("GET", "/v1/redemptions/{redemptionId}", f"/v1/redemptions/{child}")
+        call("GET", "/v1/redemptions", "/v1/redemptions", params={"result": "SUCCESS"})
+        call("GET", "/v1/vouchers/{code}/redemption", f"/v1/vouchers/{gift}/redemption")
+        parent = redeemed["parent_redemption"]["id"]
+        call(
+            "POST",
+            "/v1/redemptions/{redemptionId}/rollback",
+            f"/v1/redemptions/{child}/rollback",
+        )
+        call(
+            "POST",
+            "/v1/redemptions/{parentRedemptionId}/rollbacks",
+            f"/v1/redemptions/{parent}/rollbacks",
+            params={"reason": "refund"},
+        )
+        single = unique("single")
+        http.post("/v1/vouchers/" + single, json={"discount": discount})
+        call(
+            "POST",
+            "/v1/vouchers/{code}/validate",
+            f"/v1/vouchers/{single}/validate",
+            json={"order": {"amount": 1000}},
+        )
+        call(
+            "POST",
+            "/v1/vouchers/{code}/redemption",
+            f"/v1/vouchers/{single}/redemption",
+            json={"order": {"amount": 1000}},
+        )
+        call(
+            "POST",
+            "/v1/vouchers/{code}/validate",
+            f"/v1/vouchers/{unique('gone')}/validate",
+            json={},
+        )
+
     def test_health_document_and_credentials(
         self, call: Checked, anonymous_http: httpx.Client
     ) -> None:

@@ -52,7 +52,8 @@ class TestRedeemThroughTheSdk:
             )
         )
         assert answer.parent_redemption is not None
-        assert answer.redemptions is not None and len(answer.redemptions) == 1
+        assert answer.redemptions is not None
+        assert len(answer.redemptions) == 1
         child = answer.redemptions[0]
         assert child.result == "SUCCESS"
         assert child.redemption == answer.parent_redemption.id
@@ -66,6 +67,7 @@ class TestRedeemThroughTheSdk:
         assert counters["orders"]["total_amount"] == 1500
         listed = voucherify.RedemptionsApi(api).list_redemptions(customer="buyer-1")
         assert [r.id for r in listed.redemptions or []] == [child.id]
+        assert child.id is not None
         got = voucherify.RedemptionsApi(api).get_redemption(child.id)
         assert got.id == child.id
         entries = voucherify.RedemptionsApi(api).get_voucher_redemptions(code)
@@ -99,8 +101,10 @@ class TestRedeemThroughTheSdk:
         rolled = voucherify.RedemptionsApi(api).rollback_stacked_redemptions(
             parent, reason="refund"
         )
-        assert rolled.rollbacks is not None and rolled.rollbacks[0].status == "SUCCEEDED"
-        assert rolled.order is not None and rolled.order.status == "CANCELED"
+        assert rolled.rollbacks is not None
+        assert rolled.rollbacks[0].status == "SUCCEEDED"
+        assert rolled.order is not None
+        assert rolled.order.status == "CANCELED"
         counters = summary(http, "rb")["redemptions"]
         assert counters["total_rolled_back"] == 1
         assert counters["total_rollback_succeeded"] == 1
@@ -115,7 +119,10 @@ class TestRedeemThroughTheSdk:
         )
         assert invalid.valid is False
         assert invalid.inapplicable_redeemables is not None
-        assert invalid.inapplicable_redeemables[0].result.error.key == "not_found"
+        result = invalid.inapplicable_redeemables[0].result
+        assert result is not None
+        assert result.error is not None
+        assert result.error.key == "not_found"
 
     def test_gift_card_spend(self, http: httpx.Client) -> None:
         card = voucher(http, type="GIFT_VOUCHER", gift={"amount": 10000})
@@ -130,3 +137,53 @@ class TestRedeemThroughTheSdk:
         assert child["amount"] == 2500
         assert child["voucher"]["gift"]["balance"] == 7500
         assert summary(http, "g")["redemptions"]["gift"]["redeemed_amount"] == 2500
+
+
+class TestErasure:
+    def test_permanent_deletion_forgets_who_redeemed(self, http: httpx.Client) -> None:
+        code = voucher(http)["code"]
+        customer = {"source_id": "gone", "email": "gone@example.com"}
+        done = redeem(http, redeemables=[{"object": "voucher", "id": code}], customer=customer)
+        child = done.json()["redemptions"][0]
+        erased = http.post(f"/v1/customers/{child['customer_id']}/permanent-deletion")
+        assert erased.status_code == 200, erased.text
+        kept = http.get(f"/v1/redemptions/{child['id']}").json()
+        assert kept["customer_id"] is None
+        assert kept["customer"] is None
+        assert kept["tracking_id"] is None
+        assert "gone@example.com" not in http.get("/v1/redemptions").text
+        assert http.get(f"/v1/vouchers/{code}").json()["redemption"]["redeemed_quantity"] == 1
+
+
+class TestCampaignSummary:
+    def test_redemptions_and_rollbacks_are_counted(self, http: httpx.Client) -> None:
+        made = http.post(
+            "/v1/campaigns",
+            json={
+                "name": "Summer",
+                "voucher": {
+                    "type": "DISCOUNT_VOUCHER",
+                    "discount": {"type": "AMOUNT", "amount_off": 300},
+                    "redemption": {"quantity": 1},
+                },
+            },
+        ).json()
+        codes = [http.post(f"/v1/campaigns/{made['id']}/vouchers", json={}).json()["code"]]
+        codes.append(http.post(f"/v1/campaigns/{made['id']}/vouchers", json={}).json()["code"])
+        first = redeem(
+            http, redeemables=[{"object": "voucher", "id": codes[0]}], order={"amount": 1000}
+        )
+        redeem(http, redeemables=[{"object": "voucher", "id": codes[1]}], order={"amount": 2000})
+        refused = redeem(http, redeemables=[{"object": "voucher", "id": codes[0]}])
+        assert refused.status_code == 400
+        http.post(f"/v1/redemptions/{first.json()['parent_redemption']['id']}/rollbacks")
+        figures = http.get(f"/v1/campaigns/{made['id']}/summary").json()
+        assert figures["redemptions"] == 3
+        assert figures["redemptions_succeeded"] == 2
+        assert figures["redemptions_failed"] == 1
+        assert figures["rollbacks"] == 1
+        assert figures["rollbacks_succeeded"] == 1
+        assert figures["discounted_amount"] == 600
+        assert figures["rolledback_discounted_amount"] == 300
+        assert figures["orders_amount"] == 3000
+        assert figures["orders_rolledback_amount"] == 1000

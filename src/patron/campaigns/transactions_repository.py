@@ -209,3 +209,58 @@ async def publication_counts(
     )
     assert row is not None  # an aggregate always has its row
     return row
+
+
+async def redemption_figures(
+    conn: Connection,
+    project_id: str,
+    campaign_id: str,
+    *,
+    since: datetime | None,
+    before: datetime | None,
+) -> Row:
+    """The redemptions of the campaign's codes and their rollbacks made in [since, before):
+    counts (`redemptions`, `…_succeeded`, `…_failed`, `rollbacks`, `…_succeeded`, `…_failed`),
+    the discounts and order amounts of the successful ones (`discounted`, `orders`, cents),
+    and those of the ones rolled back (`rolledback_discounted`, `orders_rolledback`)."""
+    row: Row | None = await conn.fetchrow(
+        """
+        WITH r AS (
+            SELECT count(*) AS total,
+                   count(*) FILTER (WHERE result = 'SUCCESS') AS succeeded,
+                   count(*) FILTER (WHERE result = 'FAILURE') AS failed,
+                   coalesce(sum(discount_amount) FILTER (WHERE result = 'SUCCESS'), 0)
+                       AS discounted,
+                   coalesce(sum(order_amount) FILTER (WHERE result = 'SUCCESS'), 0) AS orders
+            FROM redemptions
+            WHERE project_id = $1 AND campaign_id = $2
+              AND ($3::timestamptz IS NULL OR created_at >= $3)
+              AND ($4::timestamptz IS NULL OR created_at < $4)
+        ), b AS (
+            SELECT count(*) AS total,
+                   count(*) FILTER (WHERE b.result = 'SUCCESS') AS succeeded,
+                   count(*) FILTER (WHERE b.result = 'FAILURE') AS failed,
+                   coalesce(sum(r.discount_amount) FILTER (WHERE b.result = 'SUCCESS'), 0)
+                       AS discounted,
+                   coalesce(sum(r.order_amount) FILTER (WHERE b.result = 'SUCCESS'), 0)
+                       AS orders
+            FROM redemption_rollbacks b
+            LEFT JOIN redemptions r ON r.project_id = b.project_id AND r.id = b.redemption_id
+            WHERE b.project_id = $1 AND b.campaign_id = $2
+              AND ($3::timestamptz IS NULL OR b.created_at >= $3)
+              AND ($4::timestamptz IS NULL OR b.created_at < $4)
+        )
+        SELECT r.total AS redemptions, r.succeeded AS redemptions_succeeded,
+               r.failed AS redemptions_failed, r.discounted, r.orders,
+               b.total AS rollbacks, b.succeeded AS rollbacks_succeeded,
+               b.failed AS rollbacks_failed, b.discounted AS rolledback_discounted,
+               b.orders AS orders_rolledback
+        FROM r, b
+        """,
+        project_id,
+        campaign_id,
+        since,
+        before,
+    )
+    assert row is not None  # aggregates always have their row
+    return row

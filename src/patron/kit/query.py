@@ -133,6 +133,23 @@ class Text(Parameter):
 
 
 @dataclass(frozen=True)
+class RequiredText(Text):
+    """Text that must be given, not empty: 400 `invalid_query_params` naming it otherwise."""
+
+    def require(self, params: QueryParams) -> str:
+        value = text(params, self.name)
+        if not value:
+            raise InvalidQueryParams(f"Query parameter {self.name} is required")
+        return value
+
+    def schema(self) -> Schema:
+        return {"type": "string", "minLength": 1, "pattern": NO_NUL}
+
+    def openapi(self) -> Schema:
+        return {**super().openapi(), "required": True}
+
+
+@dataclass(frozen=True)
 class Integer(Parameter):
     """An integer from `minimum` to `maximum`; `default` when left out."""
 

@@ -41,6 +41,8 @@ REDEMPTION_COLUMNS = (
     "voucher",
     "children",
     "session_key",
+    "discount_amount",
+    "order_amount",
 )
 
 ROLLBACK_COLUMNS = (

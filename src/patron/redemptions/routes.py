@@ -19,14 +19,21 @@ from patron.kit.validation import convert
 from patron.openapi.operation import PathParameter, operation
 from patron.redemptions import service
 from patron.redemptions.schemas import (
-    Redeemable,
+    LegacyValidation,
     RedeemablesRequest,
-    Refusal,
+    RedeemedObject,
+    RedemptionObject,
+    RedemptionsList,
     RollbackBody,
+    RollbackObject,
+    RolledBackObject,
+    ValidationObject,
+    VoucherRedemptions,
     given,
 )
 from patron.vouchers import redeemables as voucher_lookups
 from patron.vouchers.assets import assets_for
+from patron.vouchers.schemas import voucher_not_found
 
 TAG_VALIDATIONS = "Validations"
 TAG_REDEMPTIONS = "Redemptions"
@@ -58,7 +65,7 @@ CAMPAIGN = query.Text("campaign", "Only redemptions of this campaign's codes (na
 CUSTOMER = query.Text("customer", "Only this customer's redemptions (`id` or `source_id`).")
 CREATED_BEFORE = query.Timestamp("created_at[before]", "Only redemptions made before.")
 CREATED_AFTER = query.Timestamp("created_at[after]", "Only redemptions made after.")
-CODE = query.Text("code", "The voucher's code.")
+CODE = query.RequiredText("code", "The voucher's code.")
 _FILTER = re.compile(r"^filters\[(\w+)\]\[conditions\]\[\$(is|in)\](?:\[\d*\])?$")
 _FILTERED = {"result": "result", "voucher_code": "voucher", "related_object_id": "voucher_id"}
 _BRACKETS = re.compile(r"^(\w+)\[(\w+)\]$")
@@ -79,7 +86,7 @@ def _decode(raw: dict[str, Any]) -> RedeemablesRequest:
     TAG_VALIDATIONS,
     body=RedeemablesRequest,
     body_description="Up to 30 redeemables, the customer, the order, an optional session.",
-    response=dict[str, Any],
+    response=ValidationObject,
     errors=("NotFound", "Refused"),
     description="Checks every redeemable against the customer and the order (INCENTIVES.md"
     " §3.2): `valid`, each redeemable APPLICABLE (with its effect) or INAPPLICABLE (with its"
@@ -111,8 +118,10 @@ def _single(code: str, raw: dict[str, Any]) -> RedeemablesRequest:
 
 def _legacy_validation(code: str, answer: dict[str, Any]) -> dict[str, Any]:
     """The deprecated validation's answer: `{valid, code, …}`; an invalid code is a 200 with
-    `valid: false`, `reason` and `error`."""
+    `valid: false`, `reason` and `error`, an unknown one a 404."""
     entry = answer["redeemables"][0]
+    if entry["status"] != "APPLICABLE" and entry["result"]["error"]["code"] == 404:
+        raise voucher_not_found(code)
     legacy: dict[str, Any] = {"valid": entry["status"] == "APPLICABLE", "code": code}
     if legacy["valid"]:
         legacy.update(entry["result"])
@@ -138,7 +147,7 @@ def _legacy_validation(code: str, answer: dict[str, Any]) -> dict[str, Any]:
     "validate-voucher",
     TAG_VALIDATIONS,
     path=CODE_PATH,
-    response=dict[str, Any],
+    response=LegacyValidation,
     errors=("NotFound",),
     deprecated=True,
     description="The deprecated single-code validation the JS SDK calls: an invalid code is a"
@@ -158,8 +167,8 @@ async def validate_voucher(code: FromPath[str], request: Request[Any, Any, Any])
     "validate-voucher-client-side",
     TAG_VALIDATIONS,
     query=(CODE,),
-    response=dict[str, Any],
-    errors=("InvalidQueryParams",),
+    response=LegacyValidation,
+    errors=("InvalidQueryParams", "NotFound"),
     deprecated=True,
     description="The deprecated client-side validation (`GET /client/v1/validate?code=…&amount"
     "=…&customer[source_id]=…&tracking_id=…&metadata[key]=…`), as the JS client SDK sends it.",
@@ -168,9 +177,7 @@ async def validate_voucher(code: FromPath[str], request: Request[Any, Any, Any])
 async def validate_by_query(request: Request[Any, Any, Any]) -> ASGIApp:
     """Validate one code, everything in the query."""
     params = request.query_params
-    code = query.text(params, "code")
-    if code is None:
-        raise InvalidQueryParams("Give the code to validate: code=…")
+    code = CODE.require(params)
     raw: dict[str, Any] = {}
     amount = query.text(params, "amount")
     if amount is not None:
@@ -220,7 +227,7 @@ async def release_session(
     TAG_REDEMPTIONS,
     body=RedeemablesRequest,
     body_description="Up to 30 redeemables, the customer, the order, metadata.",
-    response=dict[str, Any],
+    response=RedeemedObject,
     errors=("NotFound", "Refused"),
     description="Redeems the codes for the customer (upserted) and the order (upserted PAID,"
     " the discounts applied in request order). Mode ALL (default): all or none; PARTIAL"
@@ -244,7 +251,7 @@ async def redeem_stacked(request: Request[Any, Any, Any]) -> ASGIApp:
     "redeem-voucher",
     TAG_REDEMPTIONS,
     path=CODE_PATH,
-    response=dict[str, Any],
+    response=RedemptionObject,
     errors=("NotFound", "Refused"),
     deprecated=True,
     description="The deprecated single-code redemption the JS SDK calls: the redemption, or a"
@@ -266,7 +273,7 @@ async def redeem_voucher(code: FromPath[str], request: Request[Any, Any, Any]) -
     "redeem-voucher-client-side",
     TAG_REDEMPTIONS,
     query=(CODE,),
-    response=dict[str, Any],
+    response=RedemptionObject,
     errors=("NotFound", "Refused", "InvalidQueryParams"),
     deprecated=True,
     description="The deprecated client-side redemption (`POST /client/v1/redeem?code=…`), as"
@@ -275,11 +282,8 @@ async def redeem_voucher(code: FromPath[str], request: Request[Any, Any, Any]) -
 @post("/client/v1/redeem", status_code=200)
 async def redeem_by_query(request: Request[Any, Any, Any]) -> ASGIApp:
     """Redeem one code named in the query."""
+    code = CODE.require(request.query_params)
     raw = await read_optional_json(request, dict) or {}
-    code = query.text(request.query_params, "code") or given(raw.get("code"))
-    raw.pop("code", None)
-    if not isinstance(code, str):
-        raise InvalidQueryParams("Give the code to redeem: code=…")
     body = _single(code, raw)
     async with connection(request) as conn:
         answer = await service.redeem(
@@ -292,7 +296,7 @@ async def redeem_by_query(request: Request[Any, Any, Any]) -> ASGIApp:
     "list-redemptions",
     TAG_REDEMPTIONS,
     query=(LIMIT, PAGE, ORDER, RESULT, CAMPAIGN, CUSTOMER, CREATED_BEFORE, CREATED_AFTER),
-    response=dict[str, Any],
+    response=RedemptionsList,
     errors=("InvalidQueryParams", "NotFound"),
     description="Redemptions, successes and stored failures (stacked parents left out), newest"
     " first by default.",
@@ -364,7 +368,7 @@ async def get_redemption(redemption_id: FromPath[str], request: Request[Any, Any
     "get-voucher-redemptions",
     TAG_REDEMPTIONS,
     path=CODE_PATH,
-    response=dict[str, Any],
+    response=VoucherRedemptions,
     errors=("NotFound",),
     description="The code's redemptions and rollbacks, oldest first, with its quantity.",
 )
@@ -413,7 +417,7 @@ async def _rollback(
     query=(REASON, TRACKING_ID),
     body=RollbackBody,
     body_description="Optional: the customer and order, which must match the redemption's.",
-    response=dict[str, Any],
+    response=RollbackObject,
     errors=("NotFound", "Refused"),
     description="Undoes a redemption within 3 months: gives back its use, credits and points,"
     " sets its order CANCELED, moves the customer's counters, records"
@@ -435,7 +439,7 @@ async def rollback_redemption(
     query=(REASON, TRACKING_ID),
     body=RollbackBody,
     body_description="Optional: the customer and order, which must match the redemption's.",
-    response=dict[str, Any],
+    response=RolledBackObject,
     errors=("NotFound", "Refused"),
     description="Rolls back every redemption of a stacked redemption: `{rollbacks,"
     " parent_rollback, order}`.",
@@ -462,5 +466,3 @@ ROUTES = [
     rollback_redemption,
     rollback_stacked,
 ]
-
-__all__ = ["ROUTES", "Redeemable", "Refusal"]

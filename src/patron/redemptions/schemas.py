@@ -6,15 +6,17 @@ Amounts are integers in the smallest currency unit (cents); points are integers.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
-from msgspec import UNSET, UnsetType
+from msgspec import UNSET, Meta, UnsetType
 
 from patron.customers.schemas import CustomerCreate
 from patron.errors import APIError, InvalidPayload
+from patron.kit.fields import Count, Moment
 from patron.kit.time import render_datetime
 from patron.orders.schemas import OrderCreate
+from patron.vouchers.schemas import VoucherObject
 
 MAX_REDEEMABLES = 30
 ROLLBACK_WINDOW_DAYS = 92  # "up to 3 months" (INCENTIVES.md §4.4)
@@ -140,20 +142,27 @@ def redemption_not_found(key: str) -> APIError:
 
 
 class GiftCredits(msgspec.Struct):
-    credits: int | UnsetType | None = UNSET
+    credits: (
+        Annotated[int, Meta(ge=1, le=10**15, description="Credits to spend, cents.")]
+        | UnsetType
+        | None
+    ) = UNSET
 
 
 class RewardChoice(msgspec.Struct):
     id: str | UnsetType | None = UNSET
-    points: int | UnsetType | None = UNSET
+    points: Annotated[int, Meta(ge=0)] | UnsetType | None = UNSET
+
+
+TtlUnit = Literal["MILLISECONDS", "SECONDS", "MINUTES", "HOURS", "DAYS"]
 
 
 class Redeemable(msgspec.Struct):
     """One code to validate or redeem: `{object: "voucher", id: <code or v_ id>, gift?: {credits},
     reward?: {id, points}}`. `promotion_tier` and `promotion_stack` are not kept by Patron."""
 
-    object: str
-    id: str
+    object: Literal["voucher", "promotion_tier", "promotion_stack"]
+    id: Annotated[str, Meta(min_length=1, description="The code (or `v_` id) to apply.")]
     gift: GiftCredits | UnsetType | None = UNSET
     reward: RewardChoice | UnsetType | None = UNSET
 
@@ -161,10 +170,10 @@ class Redeemable(msgspec.Struct):
 class Session(msgspec.Struct):
     """`{type: "LOCK", key?, ttl?, ttl_unit?}`: reserve what the validation would take."""
 
-    type: str | UnsetType | None = UNSET
-    key: str | UnsetType | None = UNSET
-    ttl: float | UnsetType | None = UNSET
-    ttl_unit: str | UnsetType | None = UNSET
+    type: Literal["LOCK"] | UnsetType | None = UNSET
+    key: Annotated[str, Meta(min_length=1, max_length=200)] | UnsetType | None = UNSET
+    ttl: Annotated[float, Meta(gt=0, le=10**9)] | UnsetType | None = UNSET
+    ttl_unit: TtlUnit | UnsetType | None = UNSET
 
 
 class Options(msgspec.Struct):
@@ -178,10 +187,10 @@ class Stacking(msgspec.Struct):
     redeemables_application_mode: str | UnsetType | None = UNSET
 
 
-class RedeemablesRequest(msgspec.Struct):
+class RedeemablesRequest(msgspec.Struct, kw_only=True):
     """POST /v1/validations and /v1/redemptions (and their client-side twins)."""
 
-    redeemables: list[Redeemable] | UnsetType | None = UNSET
+    redeemables: Annotated[list[Redeemable], Meta(min_length=1, max_length=MAX_REDEEMABLES)]
     customer: CustomerCreate | UnsetType | None = UNSET
     order: OrderCreate | UnsetType | None = UNSET
     session: Session | UnsetType | None = UNSET
@@ -342,3 +351,210 @@ def render_rollback(row: Any) -> dict[str, Any]:
 
 
 Kind = Literal["redemption", "redemption_rollback"]
+
+
+# --- response Structs (the OpenAPI document's schemas) ------------------------------------
+
+Result = Literal["SUCCESS", "FAILURE"]
+
+
+class ChannelObject(msgspec.Struct, forbid_unknown_fields=True):
+    channel_id: str | None
+    channel_type: Literal["USER", "API", "AUTO_REDEEM"]
+
+
+class RedemptionCustomer(msgspec.Struct, forbid_unknown_fields=True):
+    """The customer as a redemption shows it (`SimpleCustomer`)."""
+
+    id: str
+    name: str | None
+    email: str | None
+    source_id: str | None
+    metadata: dict[str, Any] | None
+    object: Literal["customer"]
+
+
+class GiftAmount(msgspec.Struct, forbid_unknown_fields=True):
+    amount: Annotated[int, Meta(description="Gift credits, cents (negative: given back).")]
+
+
+class LoyaltyPoints(msgspec.Struct, forbid_unknown_fields=True):
+    points: Annotated[int, Meta(description="Loyalty points (negative: given back).")]
+
+
+class RelatedRollback(msgspec.Struct, forbid_unknown_fields=True):
+    id: str
+    date: Moment
+    rollback_order_mode: Literal["WITH_ORDER", "WITHOUT_ORDER"]
+
+
+class RelatedRedemptions(msgspec.Struct, forbid_unknown_fields=True):
+    rollbacks: list[RelatedRollback]
+    redemptions: list[dict[str, Any]]
+
+
+class RedemptionObject(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A redemption (`render_redemption`): `r_…`, or a stored failure `rf_…`."""
+
+    id: Annotated[str, Meta(examples=["r_0c5d710a87c8a31f86"])]
+    object: Literal["redemption"]
+    date: Moment
+    customer_id: str | None
+    tracking_id: str | None
+    metadata: dict[str, Any] | None
+    amount: (
+        Annotated[int, Meta(description="Gift credits (cents) or loyalty points taken.")]
+        | UnsetType
+    ) = UNSET
+    redemption: Annotated[str | None, Meta(description="The stacked parent's id.")]
+    result: Result
+    status: Literal["SUCCEEDED", "FAILED", "ROLLED_BACK"]
+    failure_code: str | UnsetType | None = UNSET
+    failure_message: str | UnsetType | None = UNSET
+    related_redemptions: RelatedRedemptions | UnsetType = UNSET
+    order: dict[str, Any] | None
+    channel: ChannelObject
+    customer: RedemptionCustomer | None
+    related_object_type: Literal["voucher", "promotion_tier", "redemption"]
+    related_object_id: str
+    voucher: VoucherObject | UnsetType = UNSET
+    gift: GiftAmount | UnsetType = UNSET
+    loyalty_card: LoyaltyPoints | UnsetType = UNSET
+
+
+class RollbackObject(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A rollback (`render_rollback`): `rr_…`, or a stored failure `rrf_…`."""
+
+    id: Annotated[str, Meta(examples=["rr_0c5d710a87c8a31f86"])]
+    object: Literal["redemption_rollback"]
+    date: Moment
+    customer_id: str | None
+    tracking_id: str | None
+    metadata: dict[str, Any] | None
+    amount: int | UnsetType = UNSET
+    redemption: Annotated[str, Meta(description="The redemption rolled back.")]
+    reason: str | None
+    result: Result
+    status: Literal["SUCCEEDED", "FAILED"]
+    failure_code: str | UnsetType | None = UNSET
+    failure_message: str | UnsetType | None = UNSET
+    order: dict[str, Any] | None
+    channel: ChannelObject
+    customer: RedemptionCustomer | None
+    related_object_type: Literal["voucher", "promotion_tier", "redemption"]
+    related_object_id: str
+    voucher: VoucherObject | UnsetType = UNSET
+    gift: GiftAmount | UnsetType = UNSET
+    loyalty_card: LoyaltyPoints | UnsetType = UNSET
+
+
+class ErrorObject(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    code: int
+    key: str
+    message: str
+    details: str | UnsetType = UNSET
+    request_id: str | None
+    resource_id: str | UnsetType = UNSET
+    resource_type: str | UnsetType = UNSET
+    error: dict[str, Any] | UnsetType = UNSET
+
+
+class RedeemableResult(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    discount: dict[str, Any] | UnsetType | None = UNSET
+    gift: dict[str, Any] | UnsetType = UNSET
+    loyalty_card: dict[str, Any] | UnsetType = UNSET
+    error: ErrorObject | UnsetType = UNSET
+
+
+class RedeemableEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One redeemable of a validation: APPLICABLE (its effect) or INAPPLICABLE (its error)."""
+
+    status: Literal["APPLICABLE", "INAPPLICABLE", "SKIPPED"]
+    id: str
+    object: Literal["voucher", "promotion_tier"]
+    order: dict[str, Any] | UnsetType = UNSET
+    applicable_to: dict[str, Any] | UnsetType = UNSET
+    inapplicable_to: dict[str, Any] | UnsetType = UNSET
+    result: RedeemableResult
+    metadata: dict[str, Any]
+    categories: list[dict[str, Any]]
+    campaign_name: str | UnsetType | None = UNSET
+    campaign_id: str | UnsetType = UNSET
+
+
+class SessionObject(msgspec.Struct, forbid_unknown_fields=True):
+    key: str
+    type: Literal["LOCK"]
+    ttl: float
+    ttl_unit: str
+
+
+class ValidationObject(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A stacked validation's answer (`service.validate`)."""
+
+    id: Annotated[str, Meta(examples=["valid_0c5d710a87c8a31f86"])]
+    valid: bool
+    redeemables: list[RedeemableEntry]
+    inapplicable_redeemables: list[RedeemableEntry] | UnsetType = UNSET
+    order: dict[str, Any] | UnsetType = UNSET
+    tracking_id: str | None
+    session: SessionObject | UnsetType = UNSET
+    stacking_rules: dict[str, Any]
+
+
+class LegacyValidation(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The deprecated single-code validation's answer; invalid is `valid: false` with `reason`
+    and `error`."""
+
+    valid: bool
+    code: str
+    discount: dict[str, Any] | UnsetType | None = UNSET
+    gift: dict[str, Any] | UnsetType = UNSET
+    loyalty_card: dict[str, Any] | UnsetType = UNSET
+    applicable_to: dict[str, Any] | UnsetType | None = UNSET
+    inapplicable_to: dict[str, Any] | UnsetType | None = UNSET
+    order: dict[str, Any] | UnsetType = UNSET
+    campaign: str | UnsetType | None = UNSET
+    campaign_id: str | UnsetType = UNSET
+    session: SessionObject | UnsetType = UNSET
+    reason: str | UnsetType = UNSET
+    error: ErrorObject | UnsetType = UNSET
+    tracking_id: str | None
+    metadata: dict[str, Any]
+
+
+class RedeemedObject(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A stacked redemption's answer (`service.redeem`)."""
+
+    redemptions: list[RedemptionObject]
+    parent_redemption: RedemptionObject | None
+    order: dict[str, Any] | None
+    inapplicable_redeemables: list[RedeemableEntry] | UnsetType = UNSET
+    skipped_redeemables: list[RedeemableEntry] | UnsetType = UNSET
+
+
+class RolledBackObject(msgspec.Struct, forbid_unknown_fields=True):
+    """A stacked rollback's answer."""
+
+    rollbacks: list[RollbackObject]
+    parent_rollback: RollbackObject | None
+    order: dict[str, Any] | None
+
+
+class RedemptionsList(msgspec.Struct, forbid_unknown_fields=True):
+    object: Literal["list"]
+    data_ref: Literal["redemptions"]
+    redemptions: list[RedemptionObject]
+    total: Count
+
+
+class VoucherRedemptions(msgspec.Struct, forbid_unknown_fields=True):
+    """A code's redemptions and rollbacks (`redemption_entries`), oldest first."""
+
+    quantity: int | None
+    redeemed_quantity: Count
+    object: Literal["list"]
+    url: str
+    data_ref: Literal["redemption_entries"]
+    total: Count
+    redemption_entries: list[dict[str, Any]]

@@ -199,9 +199,15 @@ async def _evaluate(
     order_payload: OrderCreate | None,
     redemption_metadata: dict[str, Any] | None,
     session_key: str | None,
+    sent_metadata: dict[str, Any] | None = None,
 ) -> Evaluation:
-    """Check every redeemable in request order against the order as discounted so far."""
+    """Check every redeemable in request order against the order as discounted so far.
+    `sent_metadata`: the customer metadata a validation was sent (it writes nothing), read over
+    the stored customer's."""
     project_id = actor.project_id
+    customer_metadata = dict(customer_row["metadata"]) if customer_row is not None else None
+    if sent_metadata:
+        customer_metadata = {**(customer_metadata or {}), **sent_metadata}
     now = datetime.now(UTC)
     initial = await _initial_basket(conn, project_id, order_payload)
     basket = initial
@@ -263,7 +269,7 @@ async def _evaluate(
                     )
                 facts = validation_rules.Facts(
                     customer_id=customer_id,
-                    customer_metadata=customer_row["metadata"] if customer_row else None,
+                    customer_metadata=customer_metadata,
                     segment_ids=segment_ids or frozenset(),
                     order=_order_facts(order_payload, basket, initial)
                     if order_payload is not None
@@ -380,7 +386,8 @@ def _item_order(outcome: Outcome) -> dict[str, Any] | None:
 
 def _redeemable_entry(outcome: Outcome, request_id: str, *, status: str) -> dict[str, Any]:
     voucher = outcome.voucher
-    entry: dict[str, Any] = {"status": status, "id": outcome.item.id, "object": "voucher"}
+    kind = "promotion_tier" if outcome.item.object == "promotion_tier" else "voucher"
+    entry: dict[str, Any] = {"status": status, "id": outcome.item.id, "object": kind}
     if status == "APPLICABLE":
         order = _item_order(outcome)
         if order is not None:
@@ -483,6 +490,7 @@ async def validate(
             order_payload=given(body.order),
             redemption_metadata=given(body.metadata),
             session_key=key,
+            sent_metadata=given(payload.metadata) if payload is not None else None,
         )
         applicable = [outcome for outcome in evaluation.outcomes if outcome.applicable]
         inapplicable = [outcome for outcome in evaluation.outcomes if not outcome.applicable]
@@ -733,6 +741,8 @@ async def _redeem(
                 "gift_credits": credits if kind == "GIFT_VOUCHER" else None,
                 "loyalty_points": points if kind == "LOYALTY_CARD" else None,
                 "discount": voucher["discount"],
+                "discount_amount": outcome.discount,
+                "order_amount": order.get("amount") if order else None,
                 "order_id": order["id"] if order else None,
                 "order": order,
                 "customer": customer_brief(customer),

@@ -309,6 +309,7 @@ async def erase(conn: Connection, actor: Actor, key: str) -> dict[str, Any]:
             conn, project_id, row["id"]
         )
         erased_orders += await orders_repository.delete_for_customer(conn, project_id, row["id"])
+        await repository.scrub_redemptions(conn, project_id, row["id"])
         removed += await repository.delete_permanently(conn, project_id, row["id"])
     await repository.move_count(
         conn, project_id, -sum(1 for row in rows if row["deleted_at"] is None)

@@ -422,6 +422,21 @@ async def delete_permanently(conn: Connection, project_id: str, customer_id: str
     return int(status.split()[-1])
 
 
+async def scrub_redemptions(conn: Connection, project_id: str, customer_id: str) -> None:
+    """Forget who made a customer's redemptions and rollbacks (permanent deletion): the
+    records stay, for the codes' counts, without the customer, their tracking id or order."""
+    for table in ("redemptions", "redemption_rollbacks"):
+        await conn.execute(
+            f"""
+            UPDATE {table} SET customer_id = NULL, customer = NULL, tracking_id = NULL,
+                "order" = NULL, order_id = NULL, metadata = NULL
+            WHERE project_id = $1 AND customer_id = $2
+            """,
+            project_id,
+            customer_id,
+        )
+
+
 async def insert_permanent_deletion(
     conn: Connection,
     project_id: str,
