@@ -205,11 +205,12 @@ WITH r AS (
     INSERT INTO redemptions
         (project_id, id, parent_id, created_at, customer_id, tracking_id, metadata, channel_type,
          result, status, related_object_type, related_object_id, voucher_id, campaign_id,
-         holder_id, discount, order_id, "order", customer, voucher, children)
+         holder_id, discount, discount_amount, order_amount, order_id, "order", customer,
+         voucher, children)
     VALUES ($1, $2, NULL, $4, $5, $6, $7, 'API', 'SUCCESS', 'SUCCEEDED', 'redemption', $2,
-            NULL, NULL, NULL, NULL, $8, $9, $10, NULL, ARRAY[$3]),
+            NULL, NULL, NULL, NULL, NULL, NULL, $8, $9, $10, NULL, ARRAY[$3]),
            ($1, $3, $2, $4, $5, $6, $7, 'API', 'SUCCESS', 'SUCCEEDED', 'voucher', $11,
-            $11, $12, $13, $14, $8, $9, $10, $15, NULL)
+            $11, $12, $13, $14, $23, $24, $8, $9, $10, $15, NULL)
 )
 INSERT INTO customer_activities
     (project_id, id, customer_id, type, category, campaign_id, campaign_type, data, group_id,
@@ -871,6 +872,8 @@ class FloorApp:
                     }
                 )[:-1]
                 + source,
+                amount_off,
+                order_in.amount,
             )
         return json.encode(
             {"redemptions": [child], "parent_redemption": parent, "order": answered_order}
