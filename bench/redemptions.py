@@ -19,9 +19,11 @@ redemptions their two customers have the same counters in Patron's `GET /v1/cust
 answered it, and that both customers' timelines hold the same activities.
 
 In alternation, every round: Patron redeeming BENCH-PLAIN, the floor redeeming BENCH-PLAIN,
-Patron redeeming BENCH-RULES. Reported: req/s, p50/p99 and server CPU µs per request (medians
-of the rounds), Patron / floor, and the cost of the rules (req/s without / with, CPU with /
-without). Every request of a case redeems the same code: its row is the hot lock of the run.
+Patron redeeming BENCH-RULES (and with --codes N, Patron and the floor redeeming N codes in
+turn, `BENCH-PLAIN-k` for request k % N). Reported: req/s, p50/p99 and server CPU µs per
+request (medians of the rounds), Patron / floor, and the cost of the rules (req/s without /
+with, CPU with / without). Every request of a one-code case redeems the same code: its row is
+the hot lock of the run.
 """
 
 from __future__ import annotations
@@ -281,17 +283,25 @@ def measure(server: PatronServer, args: argparse.Namespace, *, use_wrk: bool) ->
     print(f"{count} customers, {PLAIN}, and {RULED} with {rules} validation rules")
     with bench_server("bench.floor_server", server) as (floor_base, floor_pid):
         errors = check({"patron": server.base, "floor": floor_base})
-        plain = redemption_case("redeem", PLAIN, count, args.connections, args.codes)
+        plain = redemption_case("redeem", PLAIN, count, args.connections)
         ruled = redemption_case("redeem, rules", RULED, count, args.connections)
         patron_pid = server.process.pid
+        runs = [
+            ("Patron", server.base, patron_pid, plain),
+            ("floor", floor_base, floor_pid, plain),
+            (f"Patron, {rules} rules", server.base, patron_pid, ruled),
+        ]
+        spread = f"{args.codes} codes"
+        if args.codes > 1:
+            many = redemption_case("redeem, many codes", PLAIN, count, args.connections, args.codes)
+            runs += [
+                (f"Patron, {spread}", server.base, patron_pid, many),
+                (f"floor, {spread}", floor_base, floor_pid, many),
+            ]
         load = "wrk" if use_wrk and not args.quick else "python"
         print(f"\n{args.connections} connections ({load}), rounds in alternation:")
         results = alternate(
-            [
-                ("Patron", server.base, patron_pid, plain),
-                ("floor", floor_base, floor_pid, plain),
-                (f"Patron, {rules} rules", server.base, patron_pid, ruled),
-            ],
+            runs,
             rounds=1 if args.quick else args.rounds,
             duration=args.duration,
             quick=args.quick,
@@ -306,17 +316,16 @@ def measure(server: PatronServer, args: argparse.Namespace, *, use_wrk: bool) ->
             f"{name:34s} {run.rps:8.0f} {run.p50_ms:8.1f} {run.p99_ms:8.1f} {run.cpu_us:10.0f}"
             + (f"  ERRORS {run.errors}" if run.errors else "")
         )
-    ours, floor, with_rules = (
-        results["Patron"],
-        results["floor"],
-        results[f"Patron, {rules} rules"],
-    )
-    print(
-        f"Patron / floor: {ours.rps / floor.rps:.2f} req/s"
-        f" (server CPU per redemption Patron / floor {ours.cpu_us / floor.cpu_us:.2f})"
-    )
+    pairs = [("one code", "Patron", "floor")]
     if args.codes > 1:
-        print(f"(Patron and the floor redeemed {args.codes} codes in turn, the rules case one)")
+        pairs.append((spread, f"Patron, {spread}", f"floor, {spread}"))
+    for label, ours_name, floor_name in pairs:
+        ours, floor = results[ours_name], results[floor_name]
+        print(
+            f"Patron / floor, {label}: {ours.rps / floor.rps:.2f} req/s"
+            f" (server CPU per redemption Patron / floor {ours.cpu_us / floor.cpu_us:.2f})"
+        )
+    ours, with_rules = results["Patron"], results[f"Patron, {rules} rules"]
     print(
         f"cost of {rules} rules: {ours.rps / with_rules.rps:.2f}x by req/s,"
         f" {with_rules.cpu_us / ours.cpu_us:.2f}x by server CPU per redemption"
@@ -339,8 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         "--codes",
         type=int,
         default=1,
-        help="spread Patron's and the floor's redemptions over this many codes (a diagnostic: "
-        "the one code's row lock out of the way; the rules case stays on its one code)",
+        help="also measure Patron and the floor redeeming this many codes in turn (a diagnostic: "
+        "the one code's row lock out of the way)",
     )
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
