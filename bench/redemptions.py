@@ -266,9 +266,16 @@ def alternate(
 
 
 async def vacuum(dsn: str) -> None:
+    """Vacuum and analyze what redemptions write, before each run. Analyzing also makes
+    Patron's connections plan their statements again: a generic plan cached while `orders` was
+    nearly empty scans every order of the project for each lookup by id or source_id (found
+    here: Patron's rate fell by two thirds, round after round, as the floor's runs grew the
+    table; see bench/README.md)."""
     conn = await connect(dsn)
     try:
-        await conn.execute("VACUUM (ANALYZE) vouchers, customers")
+        await conn.execute(
+            "VACUUM (ANALYZE) vouchers, customers, orders, redemptions, customer_activities"
+        )
     finally:
         await conn.close()
 
