@@ -1,4 +1,4 @@
-"""The floor server: a customer upsert and read on Patron's schema with raw ASGI and asyncpg.
+"""The floor server: Patron's essential writes on its schema with raw ASGI and asyncpg.
 
 The limit server (`bench/limit_server.py`) runs Patron's own service code without the framework,
 so `Patron / limit` is what Litestar and Patron's outer layers cost. The floor goes further: no
@@ -16,17 +16,26 @@ the same answer from the same tables:
   one holds (`FOR UPDATE SKIP LOCKED`) and makes the customer its holder; ONE `INSERT` of the
   publication; ONE `INSERT` of its two activities (`customer.created` / `.updated` and
   `customer.publication.succeeded`);
-- the customer and the publication rendered as Patron renders them (`bench.http_bench` compares
-  them before it measures).
+- `POST /v1/redemptions` of one discount code (AMOUNT off) for an existing customer (by
+  source_id) with a new order, in one transaction (five round trips with `BEGIN` and
+  `COMMIT`): ONE `UPDATE` that counts (so locks) the code if it can be redeemed now; ONE
+  statement that inserts the order `PAID` with its discount and moves the customer's
+  summary.orders and summary.redemptions counters; ONE statement that inserts the stacked
+  redemption (parent and child) and the three activities (`customer.order.created`,
+  `customer.order.paid`, `customer.redemption.succeeded`);
+- the customer, the publication and the redemption rendered as Patron renders them
+  (`bench.http_bench` and `bench.redemptions` compare them before they measure).
 
 What it leaves out, and `Patron / floor` therefore contains along with the framework: request
 ids and the access log, msgspec's checks of every field, the upsert's row locks taken before
 writing, the project's customer count, distinct creation milliseconds, segments, and skipping
 the write when nothing changes (the floor writes and records an activity every time). It
 serves nothing else: every other path is a 404, and a body names its customer by `source_id`
-only (an `id` in it is ignored). A publication takes one code from a discount campaign (not
-STANDALONE, no `activity_duration_after_publishing`: the rest is refused with a 400), ignores
-`join_once`, and a refused one is not stored.
+only (an `id` in it is ignored). A redemption evaluates no validation rules (a code with
+rules assigned is refused), reserves nothing in sessions, never creates the customer or
+changes an existing order, and a refused one is a 400 that is not stored. A publication takes
+one code from a discount campaign (not STANDALONE, no `activity_duration_after_publishing`: the
+rest is refused with a 400), ignores `join_once`, and a refused one is not stored.
 
     .venv/bin/python -m bench.floor_server --dsn postgresql://… [--port 8002]
 """
@@ -36,7 +45,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
@@ -54,12 +63,14 @@ JSON_HEADER = (b"content-type", b"application/json; charset=utf-8")
 CUSTOMERS = "/v1/customers"
 CUSTOMER_PREFIX = "/v1/customers/"
 PUBLICATIONS = "/v1/publications"
+REDEMPTIONS = "/v1/redemptions"
 
 # Every column the customer object is rendered from (those that exist in Patron's schema today).
 COLUMNS = (
     "id, source_id, name, description, email, phone, birthdate, birthday, address, metadata, "
     "system_metadata, created_at, updated_at, orders_total_amount, orders_total_count, "
-    "orders_last_amount, orders_last_date"
+    "orders_last_amount, orders_last_date, gift_balance, loyalty_balance, redemptions_succeeded, "
+    "redemptions_failed, rollbacks_succeeded, rollbacks_failed, gift_redeemed, loyalty_redeemed"
 )
 
 # The one read: a live customer by id or source_id, an id match first (as Patron's).
@@ -129,6 +140,86 @@ VALUES ($1, $2, $3, $4, 'ACTION', NULL, NULL, $5, $6,
         date_trunc('milliseconds', clock_timestamp()))
 """
 
+# A redemption's first statement: the code counted (and so locked) if it can be redeemed now,
+# with its campaign's fields. What the floor cannot redeem is not matched: a code that is not a
+# live, active discount code within its dates and quantity (of an active campaign, if any),
+# one with a validity timeframe, days or hours, and one with validation rules assigned to it or
+# to its campaign (the floor evaluates none).
+REDEEM_CODE = """
+WITH v AS (
+    UPDATE vouchers v
+    SET redeemed_quantity = v.redeemed_quantity + 1,
+        updated_at = date_trunc('milliseconds', clock_timestamp())
+    WHERE v.project_id = $1 AND v.code = $2 AND v.deleted_at IS NULL AND v.active
+      AND v.type = 'DISCOUNT_VOUCHER'
+      AND (v.start_date IS NULL OR v.start_date <= now())
+      AND (v.expiration_date IS NULL OR v.expiration_date >= now())
+      AND v.validity_timeframe IS NULL AND v.validity_hours IS NULL
+      AND (v.validity_day_of_week IS NULL OR v.validity_day_of_week = '[]'::jsonb)
+      AND (v.redemption_quantity IS NULL OR v.redeemed_quantity < v.redemption_quantity)
+      AND (v.campaign_id IS NULL OR EXISTS (
+          SELECT 1 FROM campaigns c
+          WHERE c.project_id = v.project_id AND c.id = v.campaign_id AND c.active))
+      AND NOT EXISTS (
+          SELECT 1 FROM validation_rule_assignments a
+          WHERE a.project_id = v.project_id
+            AND a.related_object_id IN (v.id, coalesce(v.campaign_id, v.id)))
+    RETURNING v.*
+)
+SELECT v.*, c.name AS campaign_name, c.voucher -> 'code_config' AS campaign_code_config,
+    c.campaign_type, c.type AS campaign_kind
+FROM v LEFT JOIN campaigns c ON c.project_id = v.project_id AND c.id = v.campaign_id
+"""
+
+# The second: the order inserted PAID for the live customer of this source_id, and that
+# customer's counters moved (summary.orders and summary.redemptions) in the same statement.
+# An order source_id that exists already matches nothing (the floor only creates orders).
+ORDER_AND_COUNTERS = f"""
+WITH o AS (
+    INSERT INTO orders (project_id, id, source_id, status, amount, discount_amount, metadata,
+                        customer_id, counted_amount, created_at)
+    SELECT $1, $2, $4, 'PAID', $5::bigint, $6::bigint, $7, c.id, $5::bigint - $6::bigint,
+           date_trunc('milliseconds', clock_timestamp())
+    FROM customers c
+    WHERE c.project_id = $1 AND c.source_id = $3 AND c.deleted_at IS NULL
+    ON CONFLICT (project_id, source_id) WHERE source_id IS NOT NULL DO NOTHING
+    RETURNING id, customer_id, counted_amount, created_at
+)
+UPDATE customers c
+SET redemptions_succeeded = c.redemptions_succeeded + 1,
+    orders_total_amount = c.orders_total_amount + o.counted_amount,
+    orders_total_count = c.orders_total_count + 1,
+    orders_last_amount = CASE WHEN c.orders_last_date > o.created_at THEN c.orders_last_amount
+                              ELSE o.counted_amount END,
+    orders_last_date = greatest(c.orders_last_date, o.created_at)
+FROM o
+WHERE c.project_id = $1 AND c.id = o.customer_id
+RETURNING {", ".join(f"c.{column.strip()}" for column in COLUMNS.split(","))},
+    o.id AS order_id, o.created_at AS order_created_at
+"""
+
+# The third: the stacked redemption's parent and its one child, and the three activities
+# (`customer.order.created`, `customer.order.paid`, `customer.redemption.succeeded`).
+INSERT_REDEMPTIONS = """
+WITH r AS (
+    INSERT INTO redemptions
+        (project_id, id, parent_id, created_at, customer_id, tracking_id, metadata, channel_type,
+         result, status, related_object_type, related_object_id, voucher_id, campaign_id,
+         holder_id, discount, discount_amount, order_amount, order_id, "order", customer,
+         voucher, children)
+    VALUES ($1, $2, NULL, $4, $5, $6, $7, 'API', 'SUCCESS', 'SUCCEEDED', 'redemption', $2,
+            NULL, NULL, NULL, NULL, NULL, NULL, $8, $9, $10, NULL, ARRAY[$3]),
+           ($1, $3, $2, $4, $5, $6, $7, 'API', 'SUCCESS', 'SUCCEEDED', 'voucher', $11,
+            $11, $12, $13, $14, $23, $24, $8, $9, $10, $15, NULL)
+)
+INSERT INTO customer_activities
+    (project_id, id, customer_id, type, category, campaign_id, campaign_type, data, group_id,
+     created_at)
+VALUES ($1, $16, $5, 'customer.order.created', 'ACTION', NULL, NULL, $17, $18, $4),
+       ($1, $19, $5, 'customer.order.paid', 'ACTION', NULL, NULL, $17, $18, $4),
+       ($1, $20, $5, 'customer.redemption.succeeded', 'ACTION', $12, $21, $22, $18, $4)
+"""
+
 # The fields a body may set, in the order they are written.
 FIELDS = ("name", "description", "email", "phone", "address", "metadata")
 
@@ -188,21 +279,35 @@ class PublicationBody(msgspec.Struct):
 
 _decode_publication = msgspec.json.Decoder(PublicationBody).decode
 
+
+class Redeemable(msgspec.Struct):
+    object: str
+    id: str
+
+
+class OrderBody(msgspec.Struct):
+    amount: int
+    source_id: str
+    metadata: dict[str, Any] | None = None
+
+
+class CustomerKey(msgspec.Struct):
+    source_id: str
+
+
+class RedemptionBody(msgspec.Struct):
+    """`POST /v1/redemptions` as the floor reads it: one code, an existing customer by
+    source_id, and a new order with an amount."""
+
+    redeemables: list[Redeemable]
+    customer: CustomerKey
+    order: OrderBody
+    metadata: dict[str, Any] | None = None
+
+
+_decode_redemption = msgspec.json.Decoder(RedemptionBody).decode
+
 ADDRESS_FIELDS = ("city", "state", "line_1", "line_2", "country", "postal_code")
-REDEMPTIONS = msgspec.Raw(
-    json.encode(
-        {
-            "total_redeemed": 0,
-            "total_failed": 0,
-            "total_succeeded": 0,
-            "total_rolled_back": 0,
-            "total_rollback_failed": 0,
-            "total_rollback_succeeded": 0,
-            "gift": {"redeemed_amount": 0, "amount_to_go": 0},
-            "loyalty_card": {"redeemed_points": 0, "points_to_go": 0},
-        }
-    )
-)
 LOYALTY = msgspec.Raw(b'{"points":0,"referred_customers":0,"campaigns":{}}')
 REFERRALS = msgspec.Raw(b'{"total":0,"campaigns":[]}')
 
@@ -240,7 +345,22 @@ def render(row: Record) -> dict[str, Any]:
     last: datetime | None = row["orders_last_date"]
     if last is not None:
         orders["last_order_date"] = render_datetime(last)
-    customer["summary"] = {"redemptions": REDEMPTIONS, "orders": orders}
+    succeeded, failed = row["redemptions_succeeded"], row["redemptions_failed"]
+    rolled_back, rollback_failed = row["rollbacks_succeeded"], row["rollbacks_failed"]
+    redemptions = {
+        "total_redeemed": succeeded + failed,
+        "total_failed": failed,
+        "total_succeeded": succeeded,
+        "total_rolled_back": rolled_back + rollback_failed,
+        "total_rollback_failed": rollback_failed,
+        "total_rollback_succeeded": rolled_back,
+        "gift": {"redeemed_amount": row["gift_redeemed"], "amount_to_go": row["gift_balance"]},
+        "loyalty_card": {
+            "redeemed_points": row["loyalty_redeemed"],
+            "points_to_go": row["loyalty_balance"],
+        },
+    }
+    customer["summary"] = {"redemptions": redemptions, "orders": orders}
     customer["loyalty"] = LOYALTY
     customer["referrals"] = REFERRALS
     system_metadata = row["system_metadata"]
@@ -406,6 +526,8 @@ class FloorApp:
         method: str = scope["method"]
         if path == CUSTOMERS and method == "POST":
             return 200, await self.upsert(project_id, body, event_source, request_id)
+        if path == REDEMPTIONS and method == "POST":
+            return 200, await self.redeem(project_id, body, event_source, request_id)
         if path == PUBLICATIONS and method == "POST":
             return 200, await self.publish(project_id, body, event_source, request_id)
         key = path[len(CUSTOMER_PREFIX) :]
@@ -594,6 +716,168 @@ class FloorApp:
                 + source,
             )
         return answer
+
+    async def redeem(
+        self, project_id: str, body: bytes, event_source: bytes, request_id: str
+    ) -> bytes:
+        """Redeem one discount code (AMOUNT off) for an existing customer with a new order, as a
+        stacked redemption (a parent and one child); the answer's JSON."""
+        try:
+            request = _decode_redemption(body)
+        except msgspec.DecodeError as error:
+            raise Refusal(400, "invalid_payload", "Invalid payload", str(error)) from None
+        if len(request.redeemables) != 1 or request.redeemables[0].object != "voucher":
+            raise Refusal(400, "invalid_payload", "Invalid payload", "The floor redeems one code")
+        code = request.redeemables[0].id
+        order_in = request.order
+        assert self.pool is not None
+        async with self.pool.acquire() as conn, conn.transaction():
+            voucher = await conn.fetchrow(REDEEM_CODE, project_id, code)
+            discount = voucher["discount"] if voucher is not None else None
+            if voucher is None or discount is None or discount.get("type") != "AMOUNT":
+                raise Refusal(400, "voucher_not_redeemable", "Not redeemable", code)
+            amount_off = min(int(discount.get("amount_off") or 0), order_in.amount)
+            metadata = order_in.metadata or {}
+            row = await conn.fetchrow(
+                ORDER_AND_COUNTERS,
+                project_id,
+                ids.order_id(),
+                request.customer.source_id,
+                order_in.source_id,
+                order_in.amount,
+                amount_off,
+                metadata,
+            )
+            if row is None:
+                raise Refusal(
+                    400, "invalid_payload", "Invalid payload", "An existing customer, a new order"
+                )
+            customer = render(row)
+            brief = {
+                "id": row["id"],
+                "name": row["name"],
+                "email": row["email"],
+                "source_id": row["source_id"],
+                "metadata": row["metadata"],
+                "object": "customer",
+            }
+            order = {
+                "id": row["order_id"],
+                "source_id": order_in.source_id,
+                "created_at": render_datetime(row["order_created_at"]),
+                "updated_at": None,
+                "status": "PAID",
+                "amount": order_in.amount,
+                "discount_amount": amount_off,
+                "items_discount_amount": 0,
+                "total_discount_amount": amount_off,
+                "total_amount": order_in.amount - amount_off,
+                "items": [],
+                "metadata": metadata,
+                "customer_id": row["id"],
+                "referrer_id": None,
+                "customer": {"id": row["id"], "object": "customer"},
+                "object": "order",
+            }
+            answered_order = {
+                **order,
+                "applied_discount_amount": amount_off,
+                "items_applied_discount_amount": 0,
+                "total_applied_discount_amount": amount_off,
+            }
+            rendered_voucher = render_voucher(voucher)
+            now = datetime.now(UTC)
+            now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+            moment = render_datetime(now)
+            parent_id, child_id = ids.redemption_id(), ids.redemption_id()
+            common = {
+                "object": "redemption",
+                "date": moment,
+                "customer_id": row["id"],
+                "tracking_id": row["source_id"],
+                "metadata": request.metadata or {},
+            }
+            tail = {
+                "order": answered_order,
+                "channel": {"channel_id": None, "channel_type": "API"},
+                "customer": brief,
+            }
+            child = {
+                "id": child_id,
+                **common,
+                "redemption": parent_id,
+                "result": "SUCCESS",
+                "status": "SUCCEEDED",
+                **tail,
+                "related_object_type": "voucher",
+                "related_object_id": voucher["id"],
+                "voucher": rendered_voucher,
+            }
+            parent = {
+                "id": parent_id,
+                **common,
+                "redemption": None,
+                "result": "SUCCESS",
+                "status": "SUCCEEDED",
+                **tail,
+                "related_object_type": "redemption",
+                "related_object_id": parent_id,
+            }
+            campaign = (
+                None
+                if voucher["campaign_id"] is None
+                else {
+                    "id": voucher["campaign_id"],
+                    "name": voucher["campaign_name"],
+                    "campaign_type": voucher["campaign_type"],
+                    "type": voucher["campaign_kind"],
+                    "object": "campaign",
+                }
+            )
+            rendered_customer = json.encode(customer)
+            source = b',"event_source":' + event_source + b"}"
+            await conn.execute(
+                INSERT_REDEMPTIONS,
+                project_id,
+                parent_id,
+                child_id,
+                now,
+                row["id"],
+                row["source_id"],
+                request.metadata or {},
+                row["order_id"],
+                answered_order,
+                brief,
+                voucher["id"],
+                voucher["campaign_id"],
+                voucher["holder_id"],
+                discount,
+                rendered_voucher,
+                ids.activity_id(),
+                b'{"customer":' + rendered_customer + b',"order":' + json.encode(order) + source,
+                request_id,
+                ids.activity_id(),
+                ids.activity_id(),
+                voucher["campaign_type"],
+                json.encode(
+                    {
+                        "customer": customer,
+                        "order": answered_order,
+                        "campaign": campaign,
+                        "voucher": rendered_voucher,
+                        "holder": None
+                        if voucher["holder_id"] is None
+                        else {"id": voucher["holder_id"], "object": "customer"},
+                        "redemption": child,
+                    }
+                )[:-1]
+                + source,
+                amount_off,
+                order_in.amount,
+            )
+        return json.encode(
+            {"redemptions": [child], "parent_redemption": parent, "order": answered_order}
+        )
 
     async def read(self, project_id: str, key: str) -> bytes:
         """The live customer with this id or source_id, as JSON."""

@@ -889,6 +889,12 @@ def check_publications(targets: dict[str, str], campaign: str) -> int:
             base = targets["patron"]
             code = floor["voucher"]["code"]
             voucher = client.get(f"{base}/v1/vouchers/{code}").json()
+            # Only a voucher read on its own lists its validation rules (none here).
+            assignments = voucher.pop("validation_rules_assignments", None)
+            expect(
+                assignments is None or assignments.get("total") == 0,
+                f"Patron shows validation rules on the floor's code: {assignments}",
+            )
             expect(
                 {**voucher, "assets": None} == {**floor["voucher"], "assets": None},
                 f"Patron shows the floor's code as {voucher}",

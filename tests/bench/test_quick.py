@@ -95,3 +95,21 @@ def test_overhead_probe_runs_every_case() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     for case in ("get", "post", "put", "list", "filtered", "activity"):
         assert f"\n{case} " in result.stdout, result.stdout
+
+
+def test_redemption_bench_checks_the_floor_and_loads_every_case() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.redemptions", "--quick", "--codes", "3"],
+        cwd=repo_root(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Patron's and the floor's redemptions were compared before the load.
+    assert "checked: Patron and the floor redeem alike" in result.stdout
+    for case in ("Patron", "floor", "Patron, 2 rules", "Patron, 3 codes", "floor, 3 codes"):
+        assert f"\n{case} " in result.stdout, result.stdout
+    assert "Patron / floor, one code:" in result.stdout
+    assert "cost of 2 rules:" in result.stdout
+    assert "every redemption answered without errors" in result.stdout

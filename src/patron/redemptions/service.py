@@ -212,7 +212,13 @@ async def _evaluate(
     initial = await _initial_basket(conn, project_id, order_payload)
     basket = initial
     customer_id = customer_row["id"] if customer_row is not None else None
-    voucher_ids = [row["id"] for row in vouchers.values()]
+    # What other sessions reserve matters only to a code with a quantity, credits or points:
+    # a discount code without a quantity limit skips the sessions' query.
+    voucher_ids = [
+        row["id"]
+        for row in vouchers.values()
+        if row["redemption_quantity"] is not None or row["type"] != "DISCOUNT_VOUCHER"
+    ]
     held = (
         await repository.reserved(conn, project_id, voucher_ids, except_key=session_key)
         if voucher_ids
