@@ -47,6 +47,33 @@ async def insert(
     )
 
 
+async def insert_several(
+    conn: Connection,
+    project_id: str,
+    rows: Sequence[tuple[str, str, str, str, str | None, str | None, dict[str, Any], str]],
+) -> None:
+    """Insert a few activities in one statement, in the order given, dated the same
+    millisecond: (id, customer_id, type, category, campaign_id, campaign_type, data,
+    group_id)."""
+    columns = list(zip(*rows, strict=True))
+    await conn.execute(
+        """
+        INSERT INTO customer_activities
+            (project_id, id, customer_id, type, category, campaign_id, campaign_type, data,
+             group_id, created_at)
+        SELECT $1, r.id, r.customer_id, r.type, r.category, r.campaign_id, r.campaign_type,
+               r.data, r.group_id, date_trunc('milliseconds', clock_timestamp())
+        FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                    $8::jsonb[], $9::text[])
+            WITH ORDINALITY AS r (id, customer_id, type, category, campaign_id, campaign_type,
+                                  data, group_id, n)
+        ORDER BY r.n
+        """,
+        project_id,
+        *(list(column) for column in columns),
+    )
+
+
 async def insert_many(
     conn: Connection,
     project_id: str,

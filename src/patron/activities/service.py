@@ -108,6 +108,35 @@ async def record(
     )
 
 
+async def record_several(
+    conn: Connection,
+    actor: Actor,
+    items: Sequence[tuple[str, str, dict[str, Any], tuple[str, str] | None]],
+) -> None:
+    """Write a few activities (customer id, type, data, campaign (id, campaign_type) or None)
+    in one statement, in the caller's transaction, in the order given."""
+    if not items:
+        return
+    source = actor.source.render()
+    rows = []
+    for customer_id, activity_type, data, campaign in items:
+        if activity_type not in ACTIVITY_TYPES:
+            raise ValueError(f"not an activity type the SDKs accept: {activity_type}")
+        rows.append(
+            (
+                ids.activity_id(),
+                customer_id,
+                activity_type,
+                category_of(activity_type),
+                campaign[0] if campaign else None,
+                campaign[1] if campaign else None,
+                {**data, "event_source": source},
+                actor.request_id,
+            )
+        )
+    await repository.insert_several(conn, actor.project_id, rows)
+
+
 async def record_many(
     conn: Connection, actor: Actor, items: Sequence[tuple[str, str, dict[str, Any]]]
 ) -> None:

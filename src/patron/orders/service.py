@@ -134,6 +134,33 @@ async def _upsert(
     raise RuntimeError(f"order upsert did not settle after {_ATTEMPTS} attempts")
 
 
+async def create_new(
+    conn: Connection, actor: Actor, *, payload: OrderCreate, customer_id: str | None
+) -> tuple[Row, list[str]] | None:
+    """Create the order a redemption brings for its customer (locked by the caller), when it
+    is new: one statement. Returns the order's row and the activity types its creation records
+    (`customer.order.created`, then `customer.order.paid` etc.), which the caller records with
+    its own, and moves summary.orders by `counted_amount` (`writes.redemptions`). None when the
+    order is not simply new (an `id`, a `customer` or a referrer sent, or its source_id taken):
+    the caller then upserts it (`upsert`)."""
+    if not isinstance(payload.id, type(UNSET)) or not isinstance(payload.customer, type(UNSET)):
+        return None
+    if not isinstance(payload.referrer, type(UNSET)) or not isinstance(
+        payload.referrer_id, type(UNSET)
+    ):
+        return None
+    values = _values(payload, None, customer_id, UNSET)
+    row = await repository.insert(
+        conn, actor.project_id, ids.order_id(), values, _created_at(payload)
+    )
+    if row is None:
+        return None
+    types = ["customer.order.created"]
+    if row["status"] in TRANSITION_ACTIVITIES:
+        types.append(TRANSITION_ACTIVITIES[row["status"]])
+    return row, types
+
+
 async def update(
     conn: Connection, actor: Actor, key: str, *, payload: OrderUpdate
 ) -> dict[str, Any]:

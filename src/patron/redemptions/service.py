@@ -35,7 +35,7 @@ from patron.errors import APIError, InvalidPayload, NotFound
 from patron.kit import ids
 from patron.orders import repository as orders_repository
 from patron.orders import service as orders
-from patron.orders.schemas import OrderCreate, OrderUpdate, render_items
+from patron.orders.schemas import OrderCreate, OrderUpdate, render_items, render_order
 from patron.redemptions import repository
 from patron.redemptions.checks import NOTHING_RESERVED, Reserved, check_voucher, gift_credits
 from patron.redemptions.schemas import (
@@ -149,7 +149,9 @@ async def _initial_basket(conn: Connection, project_id: str, order: OrderCreate 
         return Basket(amount=None, items=())
     stored = None
     key = given(order.id) or given(order.source_id)
-    if isinstance(key, str):
+    described = given(order.amount) is not None or isinstance(order.items, list)
+    if isinstance(key, str) and not described:
+        # Only an order named without its amount or items is read from what is stored.
         stored = await orders_repository.find(conn, project_id, key)
     items: list[dict[str, Any]]
     if isinstance(order.items, list):
@@ -195,23 +197,23 @@ async def _evaluate(
     redeemables: Sequence[Redeemable],
     *,
     vouchers: dict[str, Row],
-    customer_row: Any,
+    customer: dict[str, Any] | None,
     order_payload: OrderCreate | None,
     redemption_metadata: dict[str, Any] | None,
     session_key: str | None,
     sent_metadata: dict[str, Any] | None = None,
 ) -> Evaluation:
-    """Check every redeemable in request order against the order as discounted so far.
-    `sent_metadata`: the customer metadata a validation was sent (it writes nothing), read over
-    the stored customer's."""
+    """Check every redeemable in request order against the order as discounted so far, for the
+    `customer` as the API shows it. `sent_metadata`: the customer metadata a validation was sent
+    (it writes nothing), read over the stored customer's."""
     project_id = actor.project_id
-    customer_metadata = dict(customer_row["metadata"]) if customer_row is not None else None
+    customer_metadata = dict(customer["metadata"] or {}) if customer is not None else None
     if sent_metadata:
         customer_metadata = {**(customer_metadata or {}), **sent_metadata}
     now = datetime.now(UTC)
     initial = await _initial_basket(conn, project_id, order_payload)
     basket = initial
-    customer_id = customer_row["id"] if customer_row is not None else None
+    customer_id = customer["id"] if customer is not None else None
     # What other sessions reserve matters only to a code with a quantity, credits or points:
     # a discount code without a quantity limit skips the sessions' query.
     voucher_ids = [
@@ -242,7 +244,7 @@ async def _evaluate(
             reserved=reserved,
             customer_id=customer_id,
         )
-        if refused is None:
+        if refused is None and voucher["has_rules"]:
             rule_sets = await rules_service.rule_sets_for(
                 conn, project_id, [key for key in (voucher["id"], voucher["campaign_id"]) if key]
             )
@@ -301,7 +303,7 @@ async def _evaluate(
         initial=initial,
         basket=basket,
         customer_id=customer_id,
-        customer=render_customer(customer_row) if customer_row is not None else None,
+        customer=customer,
         order_payload=order_payload,
     )
 
@@ -486,7 +488,7 @@ async def validate(
             actor,
             redeemables,
             vouchers=vouchers,
-            customer_row=customer_row,
+            customer=render_customer(customer_row) if customer_row is not None else None,
             order_payload=given(body.order),
             redemption_metadata=given(body.metadata),
             session_key=key,
@@ -590,10 +592,13 @@ async def redeem(
     """
     redeemables = check_redeemables(body)
     mode = application_mode(body)
+    careful = False
     for attempt in range(_ATTEMPTS):
         try:
             async with conn.transaction():
-                redeemed = await _redeem(conn, actor, body, redeemables, mode, stacked, assets_of)
+                redeemed = await _redeem(
+                    conn, actor, body, redeemables, mode, stacked, assets_of, careful
+                )
         except Inapplicable as refused:
             stored = await _store_failures(conn, actor, body, refused.evaluation, assets_of)
             first = next(o for o in refused.evaluation.outcomes if o.refusal is not None)
@@ -605,6 +610,7 @@ async def redeem(
         except (_HoldersMoved, asyncpg.DeadlockDetectedError):
             if attempt == _ATTEMPTS - 1:
                 raise
+            careful = True  # lock the holders of the cards first, in the house order
             continue
         if not stacked:
             return redeemed.children[0]
@@ -620,11 +626,42 @@ async def redeem(
 
 
 async def _lock_people_and_codes(
-    conn: Connection, actor: Actor, payload: CustomerCreate | None, keys: list[str]
-) -> tuple[Any, dict[str, Row]]:
-    """Lock, in the house order, the customer (upserted) and the holders of the codes, then the
-    codes. Raises _HoldersMoved when a code changed holder in between."""
+    conn: Connection,
+    actor: Actor,
+    payload: CustomerCreate | None,
+    keys: list[str],
+    *,
+    careful: bool,
+) -> tuple[dict[str, Any] | None, bool, dict[str, Row]]:
+    """Hold the segments, lock the customer (upserted) and the holders of the codes, then the
+    codes; returns the customer as shown, whether the project has auto-update segments, and
+    the locked codes.
+
+    At first (`careful` false) the customer is upserted and locked by one statement and the
+    codes by a second: enough when no code is a card held by someone else. Otherwise
+    _HoldersMoved asks for the careful way, which locks every holder before the codes, in the
+    house order (customers by id, then vouchers)."""
     project_id = actor.project_id
+    if not careful:
+        customer = None
+        if payload is not None:
+            written = await customer_writes.upsert(
+                conn, actor, payload=payload, settle_segments=False
+            )
+            customer, auto_update = written.customer, written.auto_update
+        else:
+            auto_update = await customer_writes.hold(conn, project_id)
+        vouchers = (
+            await vouchers_repository.find_many(conn, project_id, keys, for_update=True)
+            if keys
+            else {}
+        )
+        redeemer = customer["id"] if customer is not None else None
+        for row in vouchers.values():
+            if row["type"] != "DISCOUNT_VOUCHER" and row["holder_id"] not in (None, redeemer):
+                raise _HoldersMoved()
+        return customer, auto_update, vouchers
+    auto_update = await customer_writes.hold(conn, project_id)
     peeked = await vouchers_repository.find_many(conn, project_id, keys) if keys else {}
     to_lock = {row["holder_id"] for row in peeked.values() if row["holder_id"] is not None}
     if payload is not None:
@@ -633,10 +670,10 @@ async def _lock_people_and_codes(
             to_lock.add(existing)
     for customer_id in sorted(to_lock):
         await customer_writes.lock(conn, project_id, customer_id)
-    customer_row = None
+    customer = None
     if payload is not None:
         written = await customer_writes.upsert(conn, actor, payload=payload, settle_segments=False)
-        customer_row = await find_by_id(conn, project_id, written.id)
+        customer = written.customer
     vouchers = (
         await vouchers_repository.find_many(conn, project_id, keys, for_update=True) if keys else {}
     )
@@ -644,7 +681,7 @@ async def _lock_people_and_codes(
         before = peeked.get(key)
         if before is None or before["holder_id"] != row["holder_id"]:
             raise _HoldersMoved()
-    return customer_row, vouchers
+    return customer, auto_update, vouchers
 
 
 async def _redeem(
@@ -655,12 +692,14 @@ async def _redeem(
     mode: str,
     stacked: bool,
     assets_of: AssetsOf,
+    careful: bool,
 ) -> _Redeemed:
     project_id = actor.project_id
-    auto_update = await customer_writes.hold(conn, project_id)
     payload = _customer_payload(body)
     keys = [item.id for item in redeemables if item.object == "voucher"]
-    customer_row, vouchers = await _lock_people_and_codes(conn, actor, payload, keys)
+    customer, auto_update, vouchers = await _lock_people_and_codes(
+        conn, actor, payload, keys, careful=careful
+    )
     session_key = _session_key(body)
     order_payload = given(body.order)
     evaluation = await _evaluate(
@@ -668,7 +707,7 @@ async def _redeem(
         actor,
         redeemables,
         vouchers=vouchers,
-        customer_row=customer_row,
+        customer=customer,
         order_payload=order_payload,
         redemption_metadata=given(body.metadata),
         session_key=session_key,
@@ -678,11 +717,25 @@ async def _redeem(
     if not applicable or (inapplicable and mode == "ALL"):
         raise Inapplicable(evaluation)
     customer_id = evaluation.customer_id
-    customer = evaluation.customer
-    # The order, upserted PAID with the discounts applied, for the redeeming customer.
+    # The order, PAID with the discounts applied, for the redeeming customer: created here
+    # when new (its summary and activities move with the redemption's), else upserted.
     order = None
+    counted: int | None = None
+    order_activities: list[str] = []
     if order_payload is not None:
-        order = await _upsert_order(conn, actor, order_payload, evaluation)
+        order_body = _order_body(order_payload, evaluation)
+        created = await orders.create_new(conn, actor, payload=order_body, customer_id=customer_id)
+        if created is not None:
+            order_row, order_activities = created
+            counted = order_row["counted_amount"] if customer_id is not None else None
+            order = render_order(order_row)
+        else:
+            if customer_id is not None and isinstance(order_body.customer, type(UNSET)):
+                order_body = msgspec.structs.replace(
+                    order_body, customer=CustomerCreate(id=customer_id)
+                )
+            order = await orders.upsert(conn, actor, payload=order_body)
+        order.update(_applied(evaluation))
     parent_id = ids.redemption_id() if stacked else None
     channel = _channel(body)
     metadata = given(body.metadata) or {}
@@ -721,7 +774,6 @@ async def _redeem(
         if voucher["holder_id"] is not None and kind != "DISCOUNT_VOUCHER":
             holders.add(voucher["holder_id"])
         credits_spent += credits
-        rendered_voucher = render_voucher(after, assets_of)
         rows.append(
             {
                 "id": redemption_id,
@@ -746,7 +798,7 @@ async def _redeem(
                 "order_id": order["id"] if order else None,
                 "order": order,
                 "customer": customer_brief(customer),
-                "voucher": rendered_voucher,
+                "voucher": render_voucher(after, assets_of),
                 "session_key": session_key,
             }
         )
@@ -782,19 +834,29 @@ async def _redeem(
     failures = [by_id[row["id"]] for row in failed_rows]
     changed = await redemption_writes.refresh_balances(conn, actor, sorted(holders))
     if customer_id is not None:
-        await redemption_writes.count(
+        snapshot = await redemption_writes.count_redemption(
             conn,
             actor,
             customer_id,
             succeeded=len(children),
             failed=len(failures),
             gift=credits_spent,
+            order_amount=counted,
         )
-        snapshot = await customers.snapshot(conn, project_id, customer_id)
-        for row in children:
-            await _record(conn, actor, "customer.redemption.succeeded", row, snapshot, order)
-        for row in failures:
-            await _record(conn, actor, "customer.redemption.failed", row, snapshot, order)
+        # Every activity with the customer as the redemption leaves it, in one statement.
+        items: list[tuple[str, str, dict[str, Any], tuple[str, str] | None]] = [
+            (customer_id, activity_type, {"customer": snapshot, "order": order}, None)
+            for activity_type in order_activities
+        ]
+        for row, outcome in zip(children, applicable, strict=True):
+            items.append(
+                _activity(row, "customer.redemption.succeeded", snapshot, order, outcome.voucher)
+            )
+        for row, outcome in zip(failures, inapplicable, strict=True):
+            items.append(
+                _activity(row, "customer.redemption.failed", snapshot, order, outcome.voucher)
+            )
+        await activities.record_several(conn, actor, items)
     await customer_writes.settle(
         conn, actor, [customer_id, *holders, *changed], auto_update=auto_update
     )
@@ -811,23 +873,56 @@ async def _redeem(
     )
 
 
+def _campaign_of(voucher: Any) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
+    """The campaign an activity names, from a voucher row joined with its campaign."""
+    if voucher is None or voucher["campaign_id"] is None:
+        return None, None
+    brief = {
+        "id": voucher["campaign_id"],
+        "name": voucher["campaign_name"],
+        "campaign_type": voucher["campaign_type"],
+        "type": voucher["campaign_mode"],
+        "object": "campaign",
+    }
+    return brief, (voucher["campaign_id"], voucher["campaign_type"])
+
+
+def _activity(
+    row: Any,
+    activity_type: str,
+    customer: dict[str, Any] | None,
+    order: dict[str, Any] | None,
+    voucher: Any,
+) -> tuple[str, str, dict[str, Any], tuple[str, str] | None]:
+    """A redemption's activity on its customer: {customer, order, campaign, voucher, holder,
+    redemption} (INCENTIVES.md §4.5), and its campaign for the timeline's filters."""
+    campaign, key = _campaign_of(voucher)
+    data: dict[str, Any] = {
+        "customer": customer,
+        "order": order if order is not None else row["order"],
+        "campaign": campaign,
+        "voucher": row["voucher"],
+        "holder": (
+            {"id": row["holder_id"], "object": "customer"} if row["holder_id"] is not None else None
+        ),
+        "redemption": render_redemption(row),
+    }
+    return row["customer_id"], activity_type, data, key
+
+
 def _channel(body: RedeemablesRequest) -> str:
     """The redemption's `channel.channel_type`: `API` (the SDKs accept USER, API, AUTO_REDEEM;
     client-side calls are API too)."""
     return "API"
 
 
-async def _upsert_order(
-    conn: Connection, actor: Actor, payload: OrderCreate, evaluation: Evaluation
-) -> dict[str, Any]:
-    """Upsert the redemption's order: `PAID` unless a status is given, the redeeming customer,
-    and the discounts applied (`discount_amount` on the order, on the items)."""
+def _order_body(payload: OrderCreate, evaluation: Evaluation) -> OrderCreate:
+    """The redemption's order as it is stored: `PAID` unless a status is given, with the
+    discounts applied (`discount_amount` on the order and on the items)."""
     basket = evaluation.basket
     changes: dict[str, Any] = {}
     if isinstance(payload.status, type(UNSET)):
         changes["status"] = "PAID"
-    if evaluation.customer_id is not None and isinstance(payload.customer, type(UNSET)):
-        changes["customer"] = CustomerCreate(id=evaluation.customer_id)
     if basket.discount:
         changes["discount_amount"] = basket.discount
     if isinstance(payload.items, list) and basket.item_discounts and any(basket.item_discounts):
@@ -841,16 +936,16 @@ async def _upsert_order(
         and not isinstance(payload.items, list)
     ):
         changes["amount"] = basket.amount
-    order_body = msgspec.structs.replace(payload, **changes)
-    order = await orders.upsert(conn, actor, payload=order_body)
-    order.update(
-        {
-            name: value
-            for name, value in order_amounts(basket, initial=evaluation.initial).items()
-            if name.startswith(("applied_", "items_applied_", "total_applied_"))
-        }
-    )
-    return order
+    return msgspec.structs.replace(payload, **changes)
+
+
+def _applied(evaluation: Evaluation) -> dict[str, Any]:
+    """What this request's discounts took off the order (`applied_*`, cents)."""
+    return {
+        name: value
+        for name, value in order_amounts(evaluation.basket, initial=evaluation.initial).items()
+        if name.startswith(("applied_", "items_applied_", "total_applied_"))
+    }
 
 
 def _failure_row(

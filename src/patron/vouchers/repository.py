@@ -18,7 +18,7 @@ Row = asyncpg.Record
 
 _CAMPAIGN = (
     "c.name AS campaign_name, c.voucher -> 'code_config' AS campaign_code_config,"
-    " c.campaign_type AS campaign_type, c.active AS campaign_active"
+    " c.campaign_type AS campaign_type, c.active AS campaign_active, c.type AS campaign_mode"
 )
 
 
@@ -562,13 +562,22 @@ async def find_many(
     conn: Connection, project_id: str, keys: Sequence[str], *, for_update: bool = False
 ) -> dict[str, Row]:
     """Live vouchers by code or id (a code match wins), keyed by the key given; locked in id
-    order with `for_update`."""
+    order with `for_update`. Each row also says whether validation rules are assigned to the
+    voucher or its campaign (`has_rules`), so that a redemption reads rules only then."""
     lock = " ORDER BY v.id FOR UPDATE OF v" if for_update else ""
     rows = await conn.fetch(
-        _joined("vouchers")
-        + f"""
-        WHERE v.project_id = $1 AND (v.code = ANY($2::text[]) OR v.id = ANY($2::text[]))
-          AND v.deleted_at IS NULL{lock}
+        f"""
+        SELECT v.*, {_CAMPAIGN}, EXISTS (
+            SELECT 1 FROM validation_rule_assignments a
+            WHERE a.project_id = v.project_id AND a.related_object_id IN (v.id, v.campaign_id)
+        ) AS has_rules
+        FROM vouchers v
+        LEFT JOIN campaigns c ON c.project_id = v.project_id AND c.id = v.campaign_id
+        WHERE v.project_id = $1 AND v.deleted_at IS NULL AND v.id IN (
+            SELECT id FROM vouchers WHERE project_id = $1 AND code = ANY($2::text[])
+            UNION ALL
+            SELECT id FROM vouchers WHERE project_id = $1 AND id = ANY($2::text[])
+        ){lock}
         """,
         project_id,
         list(keys),

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from patron.activities.service import Actor
+from patron.customers.schemas import render_customer
 from patron.db.pool import Connection
 from patron.kit import ids
 from patron.vouchers import repository as vouchers_repository
@@ -118,3 +119,30 @@ async def check_counters(conn: Connection, *, fix: bool) -> list[dict[str, Any]]
                 await customer_writes.lock_many(conn, project_id, customer_ids)
                 await repository.recompute_redemption_counters(conn, project_id, customer_ids)
     return differences
+
+
+async def count_redemption(
+    conn: Connection,
+    actor: Actor,
+    customer_id: str,
+    *,
+    succeeded: int,
+    failed: int,
+    gift: int,
+    order_amount: int | None,
+) -> dict[str, Any] | None:
+    """Move a locked customer's summary.redemptions for a redemption (`succeeded` and `failed`
+    codes, `gift` cents spent) and, when it created a counted order, summary.orders by that
+    order (`order_amount`, cents), in one statement. Returns the customer as the API shows it
+    after, for the redemption's activities (None if the customer is gone)."""
+    row = await repository.count_redemption(
+        conn,
+        actor.project_id,
+        customer_id,
+        succeeded=succeeded,
+        failed=failed,
+        gift=gift,
+        points=0,
+        order_amount=order_amount,
+    )
+    return None if row is None else render_customer(row)

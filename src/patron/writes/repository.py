@@ -882,3 +882,53 @@ async def recompute_redemption_counters(
         project_id,
         list(customer_ids),
     )
+
+
+async def count_redemption(
+    conn: Connection,
+    project_id: str,
+    customer_id: str,
+    *,
+    succeeded: int,
+    failed: int,
+    gift: int,
+    points: int,
+    order_amount: int | None,
+) -> Row | None:
+    """A redemption's moves on its (locked) customer in one statement: summary.redemptions
+    (`succeeded`/`failed` per code, `gift` cents and `points` spent), and, when it created a
+    counted order (`order_amount`, cents), summary.orders with last_order_* following the
+    latest counted order. Returns the customer's row after (None if gone)."""
+    row: Row | None = await conn.fetchrow(
+        f"""
+        UPDATE customers c SET
+            redemptions_succeeded = c.redemptions_succeeded + $3,
+            redemptions_failed = c.redemptions_failed + $4,
+            gift_redeemed = c.gift_redeemed + $5,
+            loyalty_redeemed = c.loyalty_redeemed + $6,
+            orders_total_amount = c.orders_total_amount + coalesce($7, 0),
+            orders_total_count = c.orders_total_count + ($7::bigint IS NOT NULL)::int,
+            orders_last_amount = CASE WHEN $7::bigint IS NULL THEN c.orders_last_amount
+                                      ELSE coalesce(latest.last_counted, 0) END,
+            orders_last_date = CASE WHEN $7::bigint IS NULL THEN c.orders_last_date
+                                    ELSE latest.last_created END
+        FROM (SELECT NULL) AS anchor
+        LEFT JOIN LATERAL (
+            SELECT o.counted_amount AS last_counted, o.created_at AS last_created FROM orders o
+            WHERE o.project_id = $1 AND o.customer_id = $2 AND o.counted_amount IS NOT NULL
+              AND $7::bigint IS NOT NULL
+            ORDER BY o.created_at DESC, o.id DESC
+            LIMIT 1
+        ) AS latest ON true
+        WHERE c.project_id = $1 AND c.id = $2 AND c.deleted_at IS NULL
+        RETURNING {", ".join("c." + column.strip() for column in COLUMNS.split(","))}
+        """,
+        project_id,
+        customer_id,
+        succeeded,
+        failed,
+        gift,
+        points,
+        order_amount,
+    )
+    return row
