@@ -127,7 +127,7 @@ def _legacy_validation(code: str, answer: dict[str, Any]) -> dict[str, Any]:
             legacy["session"] = answer["session"]
     else:
         error = entry["result"]["error"]
-        legacy["reason"] = error.get("details") or error["message"]
+        legacy["reason"] = error["message"]
         legacy["error"] = error
     legacy["tracking_id"] = answer.get("tracking_id")
     legacy["metadata"] = entry.get("metadata") or {}
