@@ -240,6 +240,22 @@ async def redeem_stacked(request: Request[Any, Any, Any]) -> ASGIApp:
     return json_response(answer)
 
 
+async def _redeem_single(
+    request: Request[Any, Any, Any], code: str, body: RedeemablesRequest
+) -> Any:
+    """The deprecated single-code redemption: a refusal's `details` is the code (INCENTIVES.md
+    §4.1, Voucherify's examples); the stored failure keeps the full sentence."""
+    async with connection(request) as conn:
+        try:
+            return await service.redeem(
+                conn, actor_of(request), body, stacked=False, assets_of=assets_for(request)
+            )
+        except Refusal as refused:
+            if refused.status == 400:
+                refused.details = code
+            raise
+
+
 @operation(
     "redeem-voucher",
     TAG_REDEMPTIONS,
@@ -255,11 +271,7 @@ async def redeem_voucher(code: FromPath[str], request: Request[Any, Any, Any]) -
     """Redeem one code."""
     raw = await read_optional_json(request, dict) or {}
     body = _single(code, raw)
-    async with connection(request) as conn:
-        answer = await service.redeem(
-            conn, actor_of(request), body, stacked=False, assets_of=assets_for(request)
-        )
-    return json_response(answer)
+    return json_response(await _redeem_single(request, code, body))
 
 
 @operation(
@@ -281,11 +293,7 @@ async def redeem_by_query(request: Request[Any, Any, Any]) -> ASGIApp:
     if not isinstance(code, str):
         raise InvalidQueryParams("Give the code to redeem: code=…")
     body = _single(code, raw)
-    async with connection(request) as conn:
-        answer = await service.redeem(
-            conn, actor_of(request), body, stacked=False, assets_of=assets_for(request)
-        )
-    return json_response(answer)
+    return json_response(await _redeem_single(request, code, body))
 
 
 @operation(
