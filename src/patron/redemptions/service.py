@@ -504,6 +504,8 @@ async def validate(
         tracking = given(body.tracking_id)
         if tracking is None and customer_row is not None:
             tracking = customer_row["source_id"]
+        if tracking is None and payload is not None:  # a customer not stored yet
+            tracking = given(payload.source_id)
         answer["tracking_id"] = tracking
         if locking and valid and key is not None:
             for outcome in applicable:
