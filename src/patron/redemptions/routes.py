@@ -242,7 +242,7 @@ async def redeem_stacked(request: Request[Any, Any, Any]) -> ASGIApp:
 
 async def _redeem_single(
     request: Request[Any, Any, Any], code: str, body: RedeemablesRequest
-) -> Any:
+) -> dict[str, Any]:
     """The deprecated single-code redemption: a refusal's `details` is the code (INCENTIVES.md
     §4.1, Voucherify's examples); the stored failure keeps the full sentence."""
     async with connection(request) as conn:
