@@ -162,7 +162,8 @@ async def validate_voucher(code: FromPath[str], request: Request[Any, Any, Any])
     errors=("InvalidQueryParams",),
     deprecated=True,
     description="The deprecated client-side validation (`GET /client/v1/validate?code=…&amount"
-    "=…&customer[source_id]=…&tracking_id=…&metadata[key]=…`), as the JS client SDK sends it.",
+    "=…&customer[source_id]=…&tracking_id=…&metadata[key]=…&session_type=LOCK&session_key=…"
+    "&session_ttl=…&session_ttl_unit=…`), as the JS client SDK sends it.",
 )
 @get("/client/v1/validate")
 async def validate_by_query(request: Request[Any, Any, Any]) -> ASGIApp:
@@ -180,6 +181,9 @@ async def validate_by_query(request: Request[Any, Any, Any]) -> ASGIApp:
     tracking_id = query.text(params, "tracking_id")
     if tracking_id is not None:
         raw["tracking_id"] = tracking_id
+    session = _session_from_query(params)
+    if session is not None:
+        raw["session"] = session
     for name in params:
         match = _BRACKETS.match(name)
         if match is None:
@@ -194,6 +198,27 @@ async def validate_by_query(request: Request[Any, Any, Any]) -> ASGIApp:
     async with connection(request) as conn:
         answer = await service.validate(conn, actor_of(request), body)
     return json_response(_legacy_validation(code, answer))
+
+
+def _session_from_query(params: Any) -> dict[str, Any] | None:
+    """The JS client SDK's `session_type`, `session_key`, `session_ttl`, `session_ttl_unit` as a
+    validation's `session`, or None when no session is asked for."""
+    session_type = query.text(params, "session_type")
+    if session_type is None:
+        return None
+    session: dict[str, Any] = {"type": session_type}
+    key = query.text(params, "session_key")
+    if key is not None:
+        session["key"] = key
+    ttl = query.text(params, "session_ttl")
+    if ttl is not None:
+        if not ttl.isdigit():
+            raise InvalidQueryParams(f"session_ttl must be a whole number, got {ttl!r}")
+        session["ttl"] = int(ttl)
+    unit = query.text(params, "session_ttl_unit")
+    if unit is not None:
+        session["ttl_unit"] = unit
+    return session
 
 
 @operation(
