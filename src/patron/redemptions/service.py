@@ -374,7 +374,9 @@ def _item_order(outcome: Outcome) -> dict[str, Any] | None:
 
 def _redeemable_entry(outcome: Outcome, request_id: str, *, status: str) -> dict[str, Any]:
     voucher = outcome.voucher
-    entry: dict[str, Any] = {"status": status, "id": outcome.item.id, "object": "voucher"}
+    # The SDKs accept `voucher` and `promotion_tier` only; a promotion_stack answers as voucher.
+    kind = "promotion_tier" if outcome.item.object == "promotion_tier" else "voucher"
+    entry: dict[str, Any] = {"status": status, "id": outcome.item.id, "object": kind}
     if status == "APPLICABLE":
         order = _item_order(outcome)
         if order is not None:
@@ -868,7 +870,9 @@ def _failure_row(
         "failure_code": refused.key,
         "failure_message": message,
         "error": _error_of(refused, request_id),
-        "related_object_type": "voucher",
+        "related_object_type": "promotion_tier"
+        if outcome.item.object == "promotion_tier"
+        else "voucher",
         "related_object_id": voucher["id"] if voucher is not None else outcome.item.id,
         "voucher_id": voucher["id"] if voucher is not None else None,
         "campaign_id": voucher["campaign_id"] if voucher is not None else None,
