@@ -286,3 +286,34 @@ class TestRedeemByQuery:
         )
         assert response.status_code == 400, response.text
         assert response.json()["key"] == "invalid_payload"
+
+
+class TestPromotionTierNotKept:
+    def test_a_promotion_tier_is_inapplicable_and_named_as_such(
+        self, client_api: Any, http: httpx.Client
+    ) -> None:
+        answer = client_api.validate_stacked_discounts_client_side(
+            origin=ORIGIN,
+            client_validations_validate_request_body=voucherify.ClientValidationsValidateRequestBody(
+                redeemables=[
+                    voucherify.ClientValidationsValidateRequestBodyRedeemablesItem(
+                        object="promotion_tier", id="promo_missing"
+                    )
+                ],
+            ),
+        )
+        assert answer.valid is False
+        [item] = answer.inapplicable_redeemables or []
+        assert item.object == "promotion_tier"
+        assert item.result.error.key == "not_found"
+        refused = http.post(
+            "/v1/redemptions",
+            json={
+                "redeemables": [{"object": "promotion_tier", "id": "promo_missing"}],
+                "customer": {"source_id": "promo-buyer"},
+            },
+        )
+        assert refused.status_code == 404, refused.text
+        stored = http.get(f"/v1/redemptions/{refused.json()['resource_id']}").json()
+        assert stored["related_object_type"] == "promotion_tier"
+        assert stored["related_object_id"] == "promo_missing"
