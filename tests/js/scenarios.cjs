@@ -94,6 +94,43 @@ const scenarios = {
     const transactions = await client.vouchers.listTransactions(input.code)
     return { voucher, balance, transactions }
   },
+
+  // One SDK method, `{method: "redemptions.rollback", args: [...]}`, called on the server-side
+  // SDK: validations, redemptions and rollbacks, whose request shapes are the SDK's own (reason
+  // and tracking_id of a rollback in the query, the single-code calls on deprecated paths).
+  async server(requests, input) {
+    return { result: await call(serverSide(requests), input) }
+  },
+
+  // The same on the client-side SDK: `validate` (GET /client/v1/validate?code=…), `redeem`
+  // (POST /client/v1/redeem?code=…), `validateStackable`, `redeemStackable`.
+  async client(requests, input) {
+    return { result: await call(clientSide(requests), input) }
+  },
+}
+
+const METHODS = new Set([
+  'validations.validateVoucher',
+  'validations.validateStackable',
+  'redemptions.redeem',
+  'redemptions.redeemStackable',
+  'redemptions.rollback',
+  'redemptions.rollbackStackable',
+  'redemptions.list',
+  'redemptions.get',
+  'redemptions.getForVoucher',
+  'validate',
+  'redeem',
+  'validateStackable',
+  'redeemStackable',
+])
+
+function call(sdk, { method, args }) {
+  if (!METHODS.has(method)) throw new Error(`method ${method} is not driven by this script`)
+  const path = method.split('.')
+  const name = path.pop()
+  const owner = path.reduce((object, key) => object[key], sdk)
+  return owner[name](...(args || []))
 }
 
 async function main() {

@@ -136,7 +136,7 @@ def _legacy_validation(code: str, answer: dict[str, Any]) -> dict[str, Any]:
             legacy["session"] = answer["session"]
     else:
         error = entry["result"]["error"]
-        legacy["reason"] = error.get("details") or error["message"]
+        legacy["reason"] = error["message"]
         legacy["error"] = error
     legacy["tracking_id"] = answer.get("tracking_id")
     legacy["metadata"] = entry.get("metadata") or {}
@@ -171,7 +171,8 @@ async def validate_voucher(code: FromPath[str], request: Request[Any, Any, Any])
     errors=("InvalidQueryParams", "NotFound"),
     deprecated=True,
     description="The deprecated client-side validation (`GET /client/v1/validate?code=…&amount"
-    "=…&customer[source_id]=…&tracking_id=…&metadata[key]=…`), as the JS client SDK sends it.",
+    "=…&customer[source_id]=…&tracking_id=…&metadata[key]=…&session_type=LOCK&session_key=…"
+    "&session_ttl=…&session_ttl_unit=…`), as the JS client SDK sends it.",
 )
 @get("/client/v1/validate")
 async def validate_by_query(request: Request[Any, Any, Any]) -> ASGIApp:
@@ -187,6 +188,9 @@ async def validate_by_query(request: Request[Any, Any, Any]) -> ASGIApp:
     tracking_id = query.text(params, "tracking_id")
     if tracking_id is not None:
         raw["tracking_id"] = tracking_id
+    session = _session_from_query(params)
+    if session is not None:
+        raw["session"] = session
     for name in params:
         match = _BRACKETS.match(name)
         if match is None:
@@ -201,6 +205,27 @@ async def validate_by_query(request: Request[Any, Any, Any]) -> ASGIApp:
     async with connection(request) as conn:
         answer = await service.validate(conn, actor_of(request), body)
     return json_response(_legacy_validation(code, answer))
+
+
+def _session_from_query(params: Any) -> dict[str, Any] | None:
+    """The JS client SDK's `session_type`, `session_key`, `session_ttl`, `session_ttl_unit` as a
+    validation's `session`, or None when no session is asked for."""
+    session_type = query.text(params, "session_type")
+    if session_type is None:
+        return None
+    session: dict[str, Any] = {"type": session_type}
+    key = query.text(params, "session_key")
+    if key is not None:
+        session["key"] = key
+    ttl = query.text(params, "session_ttl")
+    if ttl is not None:
+        if not ttl.isdigit():
+            raise InvalidQueryParams(f"session_ttl must be a whole number, got {ttl!r}")
+        session["ttl"] = int(ttl)
+    unit = query.text(params, "session_ttl_unit")
+    if unit is not None:
+        session["ttl_unit"] = unit
+    return session
 
 
 @operation(
@@ -247,6 +272,22 @@ async def redeem_stacked(request: Request[Any, Any, Any]) -> ASGIApp:
     return json_response(answer)
 
 
+async def _redeem_single(
+    request: Request[Any, Any, Any], code: str, body: RedeemablesRequest
+) -> dict[str, Any]:
+    """The deprecated single-code redemption: a refusal's `details` is the code (INCENTIVES.md
+    §4.1, Voucherify's examples); the stored failure keeps the full sentence."""
+    async with connection(request) as conn:
+        try:
+            return await service.redeem(
+                conn, actor_of(request), body, stacked=False, assets_of=assets_for(request)
+            )
+        except Refusal as refused:
+            if refused.status == 400:
+                refused.details = code
+            raise
+
+
 @operation(
     "redeem-voucher",
     TAG_REDEMPTIONS,
@@ -262,11 +303,7 @@ async def redeem_voucher(code: FromPath[str], request: Request[Any, Any, Any]) -
     """Redeem one code."""
     raw = await read_optional_json(request, dict) or {}
     body = _single(code, raw)
-    async with connection(request) as conn:
-        answer = await service.redeem(
-            conn, actor_of(request), body, stacked=False, assets_of=assets_for(request)
-        )
-    return json_response(answer)
+    return json_response(await _redeem_single(request, code, body))
 
 
 @operation(
@@ -285,11 +322,7 @@ async def redeem_by_query(request: Request[Any, Any, Any]) -> ASGIApp:
     code = CODE.require(request.query_params)
     raw = await read_optional_json(request, dict) or {}
     body = _single(code, raw)
-    async with connection(request) as conn:
-        answer = await service.redeem(
-            conn, actor_of(request), body, stacked=False, assets_of=assets_for(request)
-        )
-    return json_response(answer)
+    return json_response(await _redeem_single(request, code, body))
 
 
 @operation(

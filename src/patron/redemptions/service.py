@@ -388,6 +388,7 @@ def _item_order(outcome: Outcome) -> dict[str, Any] | None:
 
 def _redeemable_entry(outcome: Outcome, request_id: str, *, status: str) -> dict[str, Any]:
     voucher = outcome.voucher
+    # The SDKs accept `voucher` and `promotion_tier` only; a promotion_stack answers as voucher.
     kind = "promotion_tier" if outcome.item.object == "promotion_tier" else "voucher"
     entry: dict[str, Any] = {"status": status, "id": outcome.item.id, "object": kind}
     if status == "APPLICABLE":
@@ -520,6 +521,8 @@ async def validate(
         tracking = given(body.tracking_id)
         if tracking is None and customer_row is not None:
             tracking = customer_row["source_id"]
+        if tracking is None and payload is not None:  # a customer not stored yet
+            tracking = given(payload.source_id)
         answer["tracking_id"] = tracking
         if locking and valid and key is not None:
             for outcome in applicable:
@@ -977,7 +980,9 @@ def _failure_row(
         "failure_code": refused.key,
         "failure_message": message,
         "error": _error_of(refused, request_id),
-        "related_object_type": "voucher",
+        "related_object_type": "promotion_tier"
+        if outcome.item.object == "promotion_tier"
+        else "voucher",
         "related_object_id": voucher["id"] if voucher is not None else outcome.item.id,
         "voucher_id": voucher["id"] if voucher is not None else None,
         "campaign_id": voucher["campaign_id"] if voucher is not None else None,
