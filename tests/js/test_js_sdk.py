@@ -265,12 +265,14 @@ class TestValidateVoucher:
         assert answer["reason"] == answer["error"]["message"]
         assert answer["metadata"] == {}
 
-    def test_an_unknown_code_is_a_200_with_not_found(self, run_js: RunJs) -> None:
-        result = run_js("server", method="validations.validateVoucher", args=["NO-SUCH"])
-        answer = result["result"]
-        assert answer["valid"] is False
-        assert answer["error"]["key"] == "not_found"
-        assert answer["error"]["code"] == 404
+    def test_an_unknown_code_is_a_404(self, run_js: RunJs) -> None:
+        result = run_js(
+            "server", fails=True, method="validations.validateVoucher", args=["NO-SUCH"]
+        )
+        error = result["error"]
+        assert error["key"] == "not_found"
+        assert error["code"] == 404
+        assert error["resource_type"] == "voucher"
 
 
 class TestRedeemVoucher:

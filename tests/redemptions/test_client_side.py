@@ -226,13 +226,12 @@ class TestValidateByQuery:
         assert other.json()["valid"] is False
         assert other.json()["error"]["key"] == "quantity_exceeded"
 
-    def test_an_invalid_code_is_a_200(self, client_http: httpx.Client) -> None:
+    def test_an_unknown_code_is_a_404(self, client_http: httpx.Client) -> None:
         response = client_http.get("/client/v1/validate", params={"code": "CQ-NONE"})
-        assert response.status_code == 200, response.text
+        assert response.status_code == 404, response.text
         answer = response.json()
-        assert answer["valid"] is False
-        assert answer["error"]["key"] == "not_found"
-        assert answer["reason"] == answer["error"]["message"]
+        assert answer["key"] == "not_found"
+        assert answer["resource_type"] == "voucher"
 
     @pytest.mark.parametrize(
         "params",

@@ -24,6 +24,7 @@ from patron.redemptions.schemas import (
     RedeemedObject,
     RedemptionObject,
     RedemptionsList,
+    Refusal,
     RollbackBody,
     RollbackObject,
     RolledBackObject,
