@@ -723,6 +723,7 @@ async def _redeem(
     # The order, PAID with the discounts applied, for the redeeming customer: created here
     # when new (its summary and activities move with the redemption's), else upserted.
     order = None
+    stored_order: dict[str, Any] | None = None
     counted: int | None = None
     order_activities: list[str] = []
     if order_payload is not None:
@@ -732,6 +733,7 @@ async def _redeem(
             order_row, order_activities = created
             counted = order_row["counted_amount"] if customer_id is not None else None
             order = render_order(order_row)
+            stored_order = dict(order)  # as the order's own activities show it
         else:
             if customer_id is not None and isinstance(order_body.customer, type(UNSET)):
                 order_body = msgspec.structs.replace(
@@ -848,7 +850,7 @@ async def _redeem(
         )
         # Every activity with the customer as the redemption leaves it, in one statement.
         items: list[tuple[str, str, dict[str, Any], tuple[str, str] | None]] = [
-            (customer_id, activity_type, {"customer": snapshot, "order": order}, None)
+            (customer_id, activity_type, {"customer": snapshot, "order": stored_order}, None)
             for activity_type in order_activities
         ]
         for row, outcome in zip(children, applicable, strict=True):
