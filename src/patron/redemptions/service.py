@@ -610,10 +610,12 @@ async def redeem(
             error.resource_id = stored.get(id(first))
             error.resource_type = "redemption" if error.resource_id else None
             raise error from None
-        except (_HoldersMoved, asyncpg.DeadlockDetectedError):
+        except (_HoldersMoved, asyncpg.DeadlockDetectedError, asyncpg.CheckViolationError):
+            # A card held by someone else, or a code changed (or a card spent) since it was
+            # read: again, locking the holders and codes before checking them.
             if attempt == _ATTEMPTS - 1:
                 raise
-            careful = True  # lock the holders of the cards first, in the house order
+            careful = True
             continue
         if not stacked:
             return redeemed.children[0]
@@ -641,9 +643,12 @@ async def _lock_people_and_codes(
     the locked codes.
 
     At first (`careful` false) the customer is upserted and locked by one statement and the
-    codes by a second: enough when no code is a card held by someone else. Otherwise
-    _HoldersMoved asks for the careful way, which locks every holder before the codes, in the
-    house order (customers by id, then vouchers)."""
+    codes read by a second, not locked: each is locked by the statement that counts it, just
+    before the redemptions are stored, so that a busy code is held for the last few statements
+    only; that count is made only if the code is still as checked. When a code is a card held
+    by someone else, or changed meanwhile, _HoldersMoved asks for the careful way, which locks
+    every holder, then the codes, in the house order (customers by id, then vouchers), before
+    checking them."""
     project_id = actor.project_id
     if not careful:
         customer = None
@@ -654,11 +659,9 @@ async def _lock_people_and_codes(
             customer, auto_update = written.customer, written.auto_update
         else:
             auto_update = await customer_writes.hold(conn, project_id)
-        vouchers = (
-            await vouchers_repository.find_many(conn, project_id, keys, for_update=True)
-            if keys
-            else {}
-        )
+        # Read, not locked: each code is locked by the statement that counts it, at the end of
+        # the redemption, and counted only if still as checked (`apply_redemption`).
+        vouchers = await vouchers_repository.find_many(conn, project_id, keys) if keys else {}
         redeemer = customer["id"] if customer is not None else None
         for row in vouchers.values():
             if row["type"] != "DISCOUNT_VOUCHER" and row["holder_id"] not in (None, redeemer):
@@ -741,6 +744,29 @@ async def _redeem(
                 )
             order = await orders.upsert(conn, actor, payload=order_body)
         order.update(_applied(evaluation))
+    # The customer's summaries move before the codes are locked when no card they hold is
+    # spent (their balances are recomputed after the codes); the count is known already.
+    cards_held = any(
+        o.voucher is not None and o.voucher["type"] != "DISCOUNT_VOUCHER" and o.voucher["holder_id"]
+        for o in applicable
+    )
+    snapshot = None
+    credits_total = sum(outcome.credits or 0 for outcome in applicable)
+
+    async def count() -> dict[str, Any] | None:
+        assert customer_id is not None
+        return await redemption_writes.count_redemption(
+            conn,
+            actor,
+            customer_id,
+            succeeded=len(applicable),
+            failed=len(inapplicable),
+            gift=credits_total,
+            order_amount=counted,
+        )
+
+    if customer_id is not None and not cards_held:
+        snapshot = await count()
     parent_id = ids.redemption_id() if stacked else None
     channel = _channel(body)
     metadata = given(body.metadata) or {}
@@ -760,6 +786,7 @@ async def _redeem(
             conn,
             actor,
             voucher,
+            checked=None if careful else (voucher["holder_id"], session_key),
             uses=1,
             credits=credits,
             points=points,
@@ -776,6 +803,8 @@ async def _redeem(
             },
             source=source,
         )
+        if after is None:
+            raise _HoldersMoved()  # changed since it was checked: check again, locked
         if voucher["holder_id"] is not None and kind != "DISCOUNT_VOUCHER":
             holders.add(voucher["holder_id"])
         credits_spent += credits
@@ -839,15 +868,8 @@ async def _redeem(
     failures = [by_id[row["id"]] for row in failed_rows]
     changed = await redemption_writes.refresh_balances(conn, actor, sorted(holders))
     if customer_id is not None:
-        snapshot = await redemption_writes.count_redemption(
-            conn,
-            actor,
-            customer_id,
-            succeeded=len(children),
-            failed=len(failures),
-            gift=credits_spent,
-            order_amount=counted,
-        )
+        if cards_held:
+            snapshot = await count()
         # Every activity with the customer as the redemption leaves it, in one statement.
         items: list[tuple[str, str, dict[str, Any], tuple[str, str] | None]] = [
             (customer_id, activity_type, {"customer": snapshot, "order": stored_order}, None)

@@ -526,12 +526,34 @@ async def count_publication(conn: Connection, project_id: str, voucher_id: str) 
 
 
 async def apply_redemption(
-    conn: Connection, project_id: str, voucher_id: str, *, uses: int, credits: int, points: int
-) -> Row:
-    """Count a redemption (`uses` 1) or its rollback (`uses` -1) on a voucher locked by the
-    caller: `redeemed_quantity`, and the gift credits (cents) or loyalty points it took
-    (positive) or gave back (negative) off `balance`, `redeemed_amount` and `redeemed_points`.
-    The balance's CHECK (>= 0) refuses an overdraft (asyncpg.CheckViolationError)."""
+    conn: Connection,
+    project_id: str,
+    voucher_id: str,
+    *,
+    uses: int,
+    credits: int,
+    points: int,
+    checked: tuple[str | None, str | None] | None = None,
+) -> Row | None:
+    """Count a redemption (`uses` 1) or its rollback (`uses` -1) on a voucher: `redeemed_quantity`,
+    and the gift credits (cents) or loyalty points it took (positive) or gave back (negative)
+    off `balance`, `redeemed_amount` and `redeemed_points`. The balance's CHECK (>= 0) refuses
+    an overdraft (asyncpg.CheckViolationError).
+
+    With the voucher locked by the caller, `checked` is None. Otherwise this statement takes the
+    lock, and `checked` = (the holder it was checked with, the redemption's session key): the
+    count is made only if the voucher is still active, held by that holder, and has a use left
+    beside what other sessions reserve; None when not (the caller checks again, locked)."""
+    condition = ""
+    args: list[Any] = [project_id, voucher_id, uses, credits, points]
+    if checked is not None:
+        args += list(checked)
+        condition = """
+              AND active AND deleted_at IS NULL AND holder_id IS NOT DISTINCT FROM $6
+              AND (redemption_quantity IS NULL OR redeemed_quantity + coalesce((
+                  SELECT sum(s.quantity) FROM validation_sessions s
+                  WHERE s.project_id = $1 AND s.voucher_id = $2 AND s.expires_at > now()
+                    AND s.key IS DISTINCT FROM $7), 0) < redemption_quantity)"""
     row: Row | None = await conn.fetchrow(
         """
         WITH v AS (
@@ -542,19 +564,16 @@ async def apply_redemption(
                 balance = CASE WHEN balance IS NULL THEN NULL ELSE balance - $4 - $5 END,
                 updated_at = """
         + NOW
-        + """
-            WHERE project_id = $1 AND id = $2
+        + f"""
+            WHERE project_id = $1 AND id = $2{condition}
             RETURNING *
         )
         """
         + _joined("v"),
-        project_id,
-        voucher_id,
-        uses,
-        credits,
-        points,
+        *args,
     )
-    assert row is not None  # locked by the caller
+    if checked is None:
+        assert row is not None  # locked by the caller
     return row
 
 

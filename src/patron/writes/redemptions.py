@@ -31,15 +31,26 @@ async def use_voucher(
     transaction_type: str | None,
     details: dict[str, Any],
     source: str | None,
-) -> Row:
+    checked: tuple[str | None, str | None] | None = None,
+) -> Row | None:
     """Count a redemption (`uses` 1, credits/points taken, positive) or a rollback (`uses` -1,
     credits/points given back, negative) on a voucher locked by the caller. Records the
     `CREDITS_REDEMPTION`/`CREDITS_REFUND` (or `POINTS_…`) transaction when a balance moves
     (INCENTIVES.md §1.5). Returns the voucher after. The holder's balances are the caller's to
-    refresh (`refresh_balances`)."""
+    refresh (`refresh_balances`). `checked`: the voucher is not locked yet, and was checked with
+    this holder and session key (`vouchers.repository.apply_redemption`); None when it changed
+    meanwhile."""
     after = await vouchers_repository.apply_redemption(
-        conn, actor.project_id, voucher["id"], uses=uses, credits=credits, points=points
+        conn,
+        actor.project_id,
+        voucher["id"],
+        uses=uses,
+        credits=credits,
+        points=points,
+        checked=checked,
     )
+    if after is None:
+        return None
     moved = credits or points
     if moved and transaction_type is not None:
         kind = "gift_voucher" if voucher["type"] == "GIFT_VOUCHER" else "loyalty_card"
