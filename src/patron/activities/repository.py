@@ -47,6 +47,29 @@ async def insert(
     )
 
 
+# Inserts the activities given as arrays $2 to $9 (`several_args`), in their order.
+INSERT_SEVERAL = """
+    INSERT INTO customer_activities
+        (project_id, id, customer_id, type, category, campaign_id, campaign_type, data,
+         group_id, created_at)
+    SELECT $1, r.id, r.customer_id, r.type, r.category, r.campaign_id, r.campaign_type,
+           r.data, r.group_id, date_trunc('milliseconds', clock_timestamp())
+    FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                $8::jsonb[], $9::text[])
+        WITH ORDINALITY AS r (id, customer_id, type, category, campaign_id, campaign_type,
+                              data, group_id, n)
+    ORDER BY r.n
+"""
+
+
+def several_args(
+    rows: Sequence[tuple[str, str, str, str, str | None, str | None, dict[str, Any], str]],
+) -> list[list[Any]]:
+    """The arrays INSERT_SEVERAL takes: one per column, from rows (id, customer_id, type,
+    category, campaign_id, campaign_type, data, group_id)."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * 8
+
+
 async def insert_several(
     conn: Connection,
     project_id: str,
@@ -55,23 +78,7 @@ async def insert_several(
     """Insert a few activities in one statement, in the order given, dated the same
     millisecond: (id, customer_id, type, category, campaign_id, campaign_type, data,
     group_id)."""
-    columns = list(zip(*rows, strict=True))
-    await conn.execute(
-        """
-        INSERT INTO customer_activities
-            (project_id, id, customer_id, type, category, campaign_id, campaign_type, data,
-             group_id, created_at)
-        SELECT $1, r.id, r.customer_id, r.type, r.category, r.campaign_id, r.campaign_type,
-               r.data, r.group_id, date_trunc('milliseconds', clock_timestamp())
-        FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                    $8::jsonb[], $9::text[])
-            WITH ORDINALITY AS r (id, customer_id, type, category, campaign_id, campaign_type,
-                                  data, group_id, n)
-        ORDER BY r.n
-        """,
-        project_id,
-        *(list(column) for column in columns),
-    )
+    await conn.execute(INSERT_SEVERAL, project_id, *several_args(rows))
 
 
 async def insert_many(

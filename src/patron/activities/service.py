@@ -108,15 +108,15 @@ async def record(
     )
 
 
-async def record_several(
-    conn: Connection,
-    actor: Actor,
-    items: Sequence[tuple[str, str, dict[str, Any], tuple[str, str] | None]],
-) -> None:
-    """Write a few activities (customer id, type, data, campaign (id, campaign_type) or None)
-    in one statement, in the caller's transaction, in the order given."""
-    if not items:
-        return
+ActivityRow = tuple[str, str, str, str, str | None, str | None, dict[str, Any], str]
+
+
+def prepare_several(
+    actor: Actor, items: Sequence[tuple[str, str, dict[str, Any], tuple[str, str] | None]]
+) -> list[ActivityRow]:
+    """Activities ready to insert (customer id, type, data, campaign (id, campaign_type) or
+    None each): (id, customer_id, type, category, campaign_id, campaign_type, data, group_id),
+    the event source in their data. Raises ValueError for a type the SDKs do not accept."""
     source = actor.source.render()
     rows = []
     for customer_id, activity_type, data, campaign in items:
@@ -134,7 +134,18 @@ async def record_several(
                 actor.request_id,
             )
         )
-    await repository.insert_several(conn, actor.project_id, rows)
+    return rows
+
+
+async def record_several(
+    conn: Connection,
+    actor: Actor,
+    items: Sequence[tuple[str, str, dict[str, Any], tuple[str, str] | None]],
+) -> None:
+    """Write a few activities (customer id, type, data, campaign (id, campaign_type) or None)
+    in one statement, in the caller's transaction, in the order given."""
+    if items:
+        await repository.insert_several(conn, actor.project_id, prepare_several(actor, items))
 
 
 async def record_many(

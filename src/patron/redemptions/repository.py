@@ -77,6 +77,18 @@ def _quoted(columns: Sequence[str]) -> str:
     return ", ".join(f'"{name}"' for name in columns)
 
 
+def insert_sql(table: str, columns: Sequence[str]) -> str:
+    """INSERT of the rows in `$2` (a JSON array of objects of `columns`) into `table`, in their
+    order, dated `$3` (or the statement's millisecond when NULL), RETURNING them."""
+    return f"""
+        INSERT INTO {table} (project_id, created_at, {_quoted(columns)})
+        SELECT $1, coalesce($3::timestamptz, {NOW}), {", ".join(f'r."{name}"' for name in columns)}
+        FROM jsonb_populate_recordset(NULL::{table}, $2::jsonb) WITH ORDINALITY AS r
+        ORDER BY r.ordinality
+        RETURNING *
+    """
+
+
 async def _insert_many(
     conn: Connection,
     table: str,
@@ -89,17 +101,7 @@ async def _insert_many(
     if not rows:
         return []
     documents = [{name: row.get(name) for name in columns} for row in rows]
-    inserted = await conn.fetch(
-        f"""
-        INSERT INTO {table} (project_id, created_at, {_quoted(columns)})
-        SELECT $1, {NOW}, {", ".join(f'r."{name}"' for name in columns)}
-        FROM jsonb_populate_recordset(NULL::{table}, $2::jsonb) WITH ORDINALITY AS r
-        ORDER BY r.ordinality
-        RETURNING *
-        """,
-        project_id,
-        documents,
-    )
+    inserted = await conn.fetch(insert_sql(table, columns), project_id, documents, None)
     by_id = {row["id"]: row for row in inserted}
     return [by_id[row["id"]] for row in rows]
 

@@ -862,16 +862,23 @@ async def _redeem(
                 "children": [row["id"] for row in rows],
             },
         )
-    stored = await repository.insert_redemptions(conn, project_id, rows + failed_rows)
-    by_id = {row["id"]: row for row in stored}
+    # The records, dated here, so that they and their activities go in one statement.
+    moment = datetime.now(UTC)
+    moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    records = [
+        {**{name: row.get(name) for name in repository.REDEMPTION_COLUMNS}, "created_at": moment}
+        for row in rows + failed_rows
+    ]
+    by_id = {record["id"]: record for record in records}
     children = [by_id[row["id"]] for row in rows if row["related_object_type"] != "redemption"]
     failures = [by_id[row["id"]] for row in failed_rows]
     changed = await redemption_writes.refresh_balances(conn, actor, sorted(holders))
+    items: list[tuple[str, str, dict[str, Any], tuple[str, str] | None]] = []
     if customer_id is not None:
         if cards_held:
             snapshot = await count()
-        # Every activity with the customer as the redemption leaves it, in one statement.
-        items: list[tuple[str, str, dict[str, Any], tuple[str, str] | None]] = [
+        # Every activity with the customer as the redemption leaves it.
+        items = [
             (customer_id, activity_type, {"customer": snapshot, "order": stored_order}, None)
             for activity_type in order_activities
         ]
@@ -883,7 +890,7 @@ async def _redeem(
             items.append(
                 _activity(row, "customer.redemption.failed", snapshot, order, outcome.voucher)
             )
-        await activities.record_several(conn, actor, items)
+    await redemption_writes.store(conn, actor, records, moment, items)
     await customer_writes.settle(
         conn, actor, [customer_id, *holders, *changed], auto_update=auto_update
     )

@@ -8,8 +8,10 @@ Lock order, as everywhere: the segments hold (`writes.customers.hold`), customer
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
+from patron.activities import service as activities
 from patron.activities.service import Actor
 from patron.customers.schemas import render_customer
 from patron.db.pool import Connection
@@ -157,3 +159,18 @@ async def count_redemption(
         order_amount=order_amount,
     )
     return None if row is None else render_customer(row)
+
+
+async def store(
+    conn: Connection,
+    actor: Actor,
+    records: list[dict[str, Any]],
+    created_at: datetime,
+    items: Sequence[tuple[str, str, dict[str, Any], tuple[str, str] | None]],
+) -> None:
+    """Store a redemption's records (successes, failures, a stacked parent; dicts of the
+    redemption columns) dated `created_at` (UTC), and its customer's activities (customer id,
+    type, data, campaign), in one statement."""
+    await repository.store_redemptions(
+        conn, actor.project_id, records, created_at, activities.prepare_several(actor, items)
+    )

@@ -16,11 +16,13 @@ from typing import Any
 
 import asyncpg
 
+from patron.activities.repository import INSERT_SEVERAL, several_args
 from patron.activities.service import Prepared
 from patron.customers.repository import COLUMNS
 from patron.customers.schemas import MUTABLE_COLUMNS
 from patron.db.pool import Connection
 from patron.kit import json
+from patron.redemptions import repository as redemptions_repository
 
 Row = asyncpg.Record
 
@@ -932,3 +934,27 @@ async def count_redemption(
         order_amount,
     )
     return row
+
+
+async def store_redemptions(
+    conn: Connection,
+    project_id: str,
+    redemptions: list[dict[str, Any]],
+    created_at: datetime,
+    activities: Sequence[tuple[str, str, str, str, str | None, str | None, dict[str, Any], str]],
+) -> None:
+    """Insert a redemption's records (dicts of REDEMPTION_COLUMNS, dated `created_at`) and
+    its customer's activities in one statement."""
+    columns = redemptions_repository.REDEMPTION_COLUMNS
+    documents = [{name: row.get(name) for name in columns} for row in redemptions]
+    stored = redemptions_repository.insert_sql("redemptions", columns)
+    shifted = INSERT_SEVERAL
+    for number in range(9, 1, -1):  # the activities' $2…$9 become $4…$11
+        shifted = shifted.replace(f"${number}::", f"${number + 2}::")
+    await conn.execute(
+        f"WITH stored AS ({stored}) {shifted}",
+        project_id,
+        documents,
+        created_at,
+        *several_args(activities),
+    )
