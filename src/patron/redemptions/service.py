@@ -568,10 +568,28 @@ async def release_session(conn: Connection, project_id: str, code: str, key: str
 
 @dataclass(slots=True)
 class _Redeemed:
+    """What a redemption stored (records, rendered once its transaction is over)."""
+
     children: list[dict[str, Any]]
     parent: dict[str, Any] | None
     order: dict[str, Any] | None
-    inapplicable: list[dict[str, Any]]
+    inapplicable: list[Outcome]
+    request_id: str
+
+    def answer(self, *, stacked: bool) -> dict[str, Any]:
+        if not stacked:
+            return render_redemption(self.children[0])
+        answer: dict[str, Any] = {
+            "redemptions": [render_redemption(row) for row in self.children],
+            "parent_redemption": render_redemption(self.parent) if self.parent else None,
+            "order": self.order,
+        }
+        if self.inapplicable:
+            answer["inapplicable_redeemables"] = [
+                _redeemable_entry(outcome, self.request_id, status="INAPPLICABLE")
+                for outcome in self.inapplicable
+            ]
+        return answer
 
 
 async def redeem(
@@ -617,16 +635,7 @@ async def redeem(
                 raise
             careful = True
             continue
-        if not stacked:
-            return redeemed.children[0]
-        answer: dict[str, Any] = {
-            "redemptions": redeemed.children,
-            "parent_redemption": redeemed.parent,
-            "order": redeemed.order,
-        }
-        if redeemed.inapplicable:
-            answer["inapplicable_redeemables"] = redeemed.inapplicable
-        return answer
+        return redeemed.answer(stacked=stacked)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -894,16 +903,12 @@ async def _redeem(
     await customer_writes.settle(
         conn, actor, [customer_id, *holders, *changed], auto_update=auto_update
     )
-    parent_row = by_id[parent_id] if parent_id is not None else None
-    inapplicable_entries = [
-        _redeemable_entry(outcome, actor.request_id, status="INAPPLICABLE")
-        for outcome in inapplicable
-    ]
     return _Redeemed(
-        children=[render_redemption(row) for row in children],
-        parent=render_redemption(parent_row) if parent_row is not None else None,
+        children=children,
+        parent=by_id[parent_id] if parent_id is not None else None,
         order=order,
-        inapplicable=inapplicable_entries,
+        inapplicable=inapplicable,
+        request_id=actor.request_id,
     )
 
 
