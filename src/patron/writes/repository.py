@@ -936,6 +936,19 @@ async def count_redemption(
     return row
 
 
+def _store_redemptions_sql() -> str:
+    stored = redemptions_repository.insert_sql(
+        "redemptions", redemptions_repository.REDEMPTION_COLUMNS
+    )
+    shifted = INSERT_SEVERAL
+    for number in range(9, 1, -1):  # the activities' $2…$9 become $4…$11
+        shifted = shifted.replace(f"${number}::", f"${number + 2}::")
+    return f"WITH stored AS ({stored}) {shifted}"
+
+
+_STORE_REDEMPTIONS = _store_redemptions_sql()
+
+
 async def store_redemptions(
     conn: Connection,
     project_id: str,
@@ -947,14 +960,6 @@ async def store_redemptions(
     its customer's activities in one statement."""
     columns = redemptions_repository.REDEMPTION_COLUMNS
     documents = [{name: row.get(name) for name in columns} for row in redemptions]
-    stored = redemptions_repository.insert_sql("redemptions", columns)
-    shifted = INSERT_SEVERAL
-    for number in range(9, 1, -1):  # the activities' $2…$9 become $4…$11
-        shifted = shifted.replace(f"${number}::", f"${number + 2}::")
     await conn.execute(
-        f"WITH stored AS ({stored}) {shifted}",
-        project_id,
-        documents,
-        created_at,
-        *several_args(activities),
+        _STORE_REDEMPTIONS, project_id, documents, created_at, *several_args(activities)
     )
