@@ -10,6 +10,7 @@ import voucherify
 
 from patron.projects.service import Credentials
 from tests.conftest import RunningServer, sdk_client
+from tests.redemptions.summaries import assert_consistent
 
 
 @pytest.fixture
@@ -187,3 +188,43 @@ class TestCampaignSummary:
         assert figures["rolledback_discounted_amount"] == 300
         assert figures["orders_amount"] == 3000
         assert figures["orders_rolledback_amount"] == 1000
+
+
+class TestReviewedEdges:
+    def test_a_code_named_by_its_code_and_its_id_is_refused(self, http: httpx.Client) -> None:
+        made = voucher(http)
+        twice = [{"object": "voucher", "id": made["code"]}, {"object": "voucher", "id": made["id"]}]
+        for path in ("/v1/redemptions", "/v1/validations"):
+            answer = http.post(path, json={"redeemables": twice, "order": {"amount": 900}})
+            assert answer.status_code == 400, answer.text
+            assert answer.json()["key"] == "duplicated_redeemables"
+        assert (
+            http.get(f"/v1/vouchers/{made['code']}").json()["redemption"]["redeemed_quantity"] == 0
+        )
+
+    def test_a_session_of_more_than_ten_years_is_refused(self, http: httpx.Client) -> None:
+        made = voucher(http, redemption={"quantity": 1})
+        answer = http.post(
+            "/v1/validations",
+            json={
+                "redeemables": [{"object": "voucher", "id": made["code"]}],
+                "session": {"type": "LOCK", "ttl": 10**9, "ttl_unit": "DAYS"},
+            },
+        )
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["key"] == "invalid_payload"
+
+    def test_a_refused_rollback_of_a_deleted_customer_is_counted(
+        self, http: httpx.Client, server: RunningServer, project: Credentials
+    ) -> None:
+        code = voucher(http)["code"]
+        done = redeem(
+            http, redeemables=[{"object": "voucher", "id": code}], customer={"source_id": "del"}
+        )
+        parent = done.json()["parent_redemption"]["id"]
+        assert http.post(f"/v1/redemptions/{parent}/rollbacks").status_code == 200
+        assert http.delete("/v1/customers/del").status_code == 204
+        again = http.post(f"/v1/redemptions/{parent}/rollbacks")
+        assert again.status_code == 400
+        assert again.json()["key"] == "already_rolled_back"
+        assert_consistent(server.db, project.project_id)

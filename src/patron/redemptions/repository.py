@@ -351,6 +351,14 @@ async def hold_session(
     runs out; a second validation under the same key replaces the reservation."""
     await conn.execute(
         """
+        DELETE FROM validation_sessions
+        WHERE project_id = $1 AND voucher_id = $2 AND expires_at <= now()
+        """,
+        project_id,
+        voucher_id,
+    )
+    await conn.execute(
+        """
         INSERT INTO validation_sessions
             (project_id, voucher_id, key, quantity, credits, points, expires_at)
         VALUES ($1, $2, $3, 1, $4, $5, now() + make_interval(secs => $6))
@@ -368,34 +376,22 @@ async def hold_session(
 
 
 async def release_session(
-    conn: Connection, project_id: str, key: str, *, voucher_id: str | None = None
+    conn: Connection,
+    project_id: str,
+    key: str,
+    *,
+    voucher_id: str | None = None,
+    voucher_ids: Sequence[str] | None = None,
 ) -> int:
-    """Drop a session's reservations (of one voucher, or all); returns how many."""
-    if voucher_id is None:
-        result = await conn.execute(
-            "DELETE FROM validation_sessions WHERE project_id = $1 AND key = $2", project_id, key
-        )
-    else:
-        result = await conn.execute(
-            """
-            DELETE FROM validation_sessions
-            WHERE project_id = $1 AND key = $2 AND voucher_id = $3
-            """,
-            project_id,
-            key,
-            voucher_id,
-        )
-    return int(result.split()[-1])
-
-
-async def drop_expired_sessions(
-    conn: Connection, project_id: str, voucher_ids: Sequence[str]
-) -> None:
-    await conn.execute(
+    """Drop a session's reservations on one voucher, or on these vouchers; returns how many."""
+    wanted = [voucher_id] if voucher_id is not None else list(voucher_ids or [])
+    result = await conn.execute(
         """
         DELETE FROM validation_sessions
-        WHERE project_id = $1 AND voucher_id = ANY($2::text[]) AND expires_at <= now()
+        WHERE project_id = $1 AND voucher_id = ANY($3::text[]) AND key = $2
         """,
         project_id,
-        list(voucher_ids),
+        key,
+        wanted,
     )
+    return int(result.split()[-1])

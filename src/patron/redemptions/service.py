@@ -40,6 +40,7 @@ from patron.redemptions import repository
 from patron.redemptions.checks import NOTHING_RESERVED, Reserved, check_voucher, gift_credits
 from patron.redemptions.schemas import (
     ROLLBACK_WINDOW_DAYS,
+    DuplicatedRedeemables,
     MultipleRequests,
     Redeemable,
     RedeemablesRequest,
@@ -76,6 +77,7 @@ _TTL_UNITS = {
     "DAYS": 86400,
 }
 _DEFAULT_TTL_SECONDS = 7 * 86400  # Voucherify's default session lifetime: 7 days
+_MAX_TTL_SECONDS = 10 * 365 * 86400
 _RULE_MESSAGES = {
     "customer_rules_violated": "Customer does not match validation rules",
     "order_rules_violated": "Order does not match validation rules",
@@ -227,6 +229,7 @@ async def _evaluate(
         else {}
     )
     segment_ids: frozenset[str] | None = None
+    seen: set[str] = set()
     outcomes: list[Outcome] = []
     for item in redeemables:
         outcome = Outcome(item=item)
@@ -235,6 +238,11 @@ async def _evaluate(
         if voucher is None:
             outcome.refusal = _not_found(item)
             continue
+        if voucher["id"] in seen:
+            raise DuplicatedRedeemables(
+                f"Voucher {voucher['code']} is given more than once (by its code and its id)"
+            )
+        seen.add(voucher["id"])
         outcome.voucher = voucher
         reserved = Reserved(*held[voucher["id"]]) if voucher["id"] in held else NOTHING_RESERVED
         refused = check_voucher(
@@ -444,7 +452,10 @@ def _ttl_seconds(session: Any) -> float:
         )
     if ttl <= 0:
         raise InvalidPayload("Property .session.ttl must be positive")
-    return float(ttl) * _TTL_UNITS[unit]
+    seconds = float(ttl) * _TTL_UNITS[unit]
+    if seconds > _MAX_TTL_SECONDS:
+        raise InvalidPayload("Property .session.ttl: a session lasts at most 10 years")
+    return seconds
 
 
 def _session_key(body: RedeemablesRequest) -> str | None:
@@ -540,7 +551,7 @@ async def validate(
                 "key": key,
                 "type": "LOCK",
                 "ttl": given(session.ttl) if given(session.ttl) is not None else 7,
-                "ttl_unit": (given(session.ttl_unit) or "DAYS").upper()
+                "ttl_unit": (given(session.ttl_unit) or "HOURS").upper()
                 if given(session.ttl) is not None
                 else "DAYS",
             }
@@ -646,7 +657,7 @@ async def _lock_people_and_codes(
     keys: list[str],
     *,
     careful: bool,
-) -> tuple[dict[str, Any] | None, bool, dict[str, Row]]:
+) -> tuple[dict[str, Any] | None, bool, dict[str, Row], set[str]]:
     """Hold the segments, lock the customer (upserted) and the holders of the codes, then the
     codes; returns the customer as shown, whether the project has auto-update segments, and
     the locked codes.
@@ -675,7 +686,26 @@ async def _lock_people_and_codes(
         for row in vouchers.values():
             if row["type"] != "DISCOUNT_VOUCHER" and row["holder_id"] not in (None, redeemer):
                 raise _HoldersMoved()
-        return customer, auto_update, vouchers
+        # Codes with a quantity and cards are locked now, before they are checked: what
+        # sessions reserve on them, and their balances, are read under the lock.
+        limited = [
+            key
+            for key, row in vouchers.items()
+            if row["redemption_quantity"] is not None or row["type"] != "DISCOUNT_VOUCHER"
+        ]
+        if limited:
+            locked = await vouchers_repository.find_many(conn, project_id, limited, for_update=True)
+            for key in limited:
+                now_locked = locked.get(key)
+                if now_locked is None or now_locked["holder_id"] != vouchers[key]["holder_id"]:
+                    raise _HoldersMoved()
+                vouchers[key] = now_locked
+        unlocked = {
+            row["id"]
+            for row in vouchers.values()
+            if row["redemption_quantity"] is None and row["type"] == "DISCOUNT_VOUCHER"
+        }
+        return customer, auto_update, vouchers, unlocked
     auto_update = await customer_writes.hold(conn, project_id)
     peeked = await vouchers_repository.find_many(conn, project_id, keys) if keys else {}
     to_lock = {row["holder_id"] for row in peeked.values() if row["holder_id"] is not None}
@@ -696,7 +726,7 @@ async def _lock_people_and_codes(
         before = peeked.get(key)
         if before is None or before["holder_id"] != row["holder_id"]:
             raise _HoldersMoved()
-    return customer, auto_update, vouchers
+    return customer, auto_update, vouchers, set()
 
 
 async def _redeem(
@@ -712,7 +742,7 @@ async def _redeem(
     project_id = actor.project_id
     payload = _customer_payload(body)
     keys = [item.id for item in redeemables if item.object == "voucher"]
-    customer, auto_update, vouchers = await _lock_people_and_codes(
+    customer, auto_update, vouchers, unlocked = await _lock_people_and_codes(
         conn, actor, payload, keys, careful=careful
     )
     session_key = _session_key(body)
@@ -747,6 +777,8 @@ async def _redeem(
             order = render_order(order_row)
             stored_order = dict(order)  # as the order's own activities show it
         else:
+            if unlocked:
+                raise _HoldersMoved()  # codes before the order, as rollbacks lock them
             if customer_id is not None and isinstance(order_body.customer, type(UNSET)):
                 order_body = msgspec.structs.replace(
                     order_body, customer=CustomerCreate(id=customer_id)
@@ -784,21 +816,24 @@ async def _redeem(
     holders: set[str] = set()
     credits_spent = 0
     source = actor.source.channel
-    for outcome in applicable:
+    # The codes are counted in id order (the order every path locks them in); the records
+    # keep the request's order.
+    redemption_ids = [ids.redemption_id() for _ in applicable]
+    afters: dict[int, Row] = {}
+    order_of_ids = sorted(range(len(applicable)), key=lambda i: _voucher_id(applicable[i]))
+    for index in order_of_ids:
+        outcome = applicable[index]
         voucher = outcome.voucher
         assert voucher is not None
-        redemption_id = ids.redemption_id()
-        credits = outcome.credits or 0
-        points = outcome.points or 0
         kind = voucher["type"]
         after = await redemption_writes.use_voucher(
             conn,
             actor,
             voucher,
-            checked=None if careful else (voucher["holder_id"], session_key),
+            checked=(voucher["holder_id"], session_key) if voucher["id"] in unlocked else None,
             uses=1,
-            credits=credits,
-            points=points,
+            credits=outcome.credits or 0,
+            points=outcome.points or 0,
             transaction_type=(
                 "CREDITS_REDEMPTION"
                 if kind == "GIFT_VOUCHER"
@@ -808,12 +843,21 @@ async def _redeem(
             ),
             details={
                 "order": {"id": order["id"], "source_id": order["source_id"]} if order else None,
-                "redemption": {"id": redemption_id},
+                "redemption": {"id": redemption_ids[index]},
             },
             source=source,
         )
         if after is None:
             raise _HoldersMoved()  # changed since it was checked: check again, locked
+        afters[index] = after
+    for index, outcome in enumerate(applicable):
+        voucher = outcome.voucher
+        assert voucher is not None
+        redemption_id = redemption_ids[index]
+        after = afters[index]
+        credits = outcome.credits or 0
+        points = outcome.points or 0
+        kind = voucher["type"]
         if voucher["holder_id"] is not None and kind != "DISCOUNT_VOUCHER":
             holders.add(voucher["holder_id"])
         credits_spent += credits
@@ -846,7 +890,12 @@ async def _redeem(
             }
         )
     if session_key is not None:
-        await repository.release_session(conn, project_id, session_key)
+        await repository.release_session(
+            conn,
+            project_id,
+            session_key,
+            voucher_ids=[o.voucher["id"] for o in applicable if o.voucher],
+        )
     failed_rows = [
         _failure_row(outcome, evaluation, body, actor.request_id, parent_id=parent_id)
         for outcome in inapplicable
@@ -910,6 +959,12 @@ async def _redeem(
         inapplicable=inapplicable,
         request_id=actor.request_id,
     )
+
+
+def _voucher_id(outcome: Outcome) -> str:
+    assert outcome.voucher is not None
+    voucher_id: str = outcome.voucher["id"]
+    return voucher_id
 
 
 def _campaign_of(voucher: Any) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
@@ -1539,8 +1594,10 @@ async def _store_rollback_failure(
                 "voucher": row["voucher"],
             }
             [stored] = await repository.insert_rollbacks(conn, actor.project_id, [failure])
-            if customer_id is not None and await find_by_id(conn, actor.project_id, customer_id):
+            if customer_id is not None:
+                # Counted even for a deleted customer, as their successful rollbacks are.
                 await redemption_writes.count(conn, actor, customer_id, rollbacks_failed=1)
+            if customer_id is not None and await find_by_id(conn, actor.project_id, customer_id):
                 snapshot = await customers.snapshot(conn, actor.project_id, customer_id)
                 await _record(
                     conn,
