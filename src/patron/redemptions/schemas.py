@@ -274,24 +274,47 @@ def customer_brief(customer: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def render_redemption(row: Any, *, rollbacks: list[Any] | None = None) -> dict[str, Any]:
-    """The redemption object (`r_…` or a stored failure `rf_…`). INCENTIVES.md §4.2."""
-    redemption: dict[str, Any] = {
+def _render_record(row: Any, kind: str, head: dict[str, Any]) -> dict[str, Any]:
+    """What redemptions and rollbacks show alike, in Voucherify's key order, with `head` (the
+    keys of one kind) after `amount`."""
+    record: dict[str, Any] = {
         "id": row["id"],
-        "object": "redemption",
+        "object": kind,
         "date": render_datetime(row["created_at"]),
         "customer_id": row["customer_id"],
         "tracking_id": row["tracking_id"],
         "metadata": row["metadata"],
     }
     if row["amount"] is not None:
-        redemption["amount"] = row["amount"]
-    redemption["redemption"] = row["parent_id"]
-    redemption["result"] = row["result"]
-    redemption["status"] = row["status"]
+        record["amount"] = row["amount"]
+    record.update(head)
+    record["result"] = row["result"]
+    record["status"] = row["status"]
     if row["result"] == "FAILURE":
-        redemption["failure_code"] = row["failure_code"]
-        redemption["failure_message"] = row["failure_message"]
+        record["failure_code"] = row["failure_code"]
+        record["failure_message"] = row["failure_message"]
+    return record
+
+
+def _render_tail(row: Any, record: dict[str, Any]) -> dict[str, Any]:
+    record["order"] = row["order"]
+    record["channel"] = {"channel_id": None, "channel_type": row["channel_type"]}
+    record["customer"] = row["customer"]
+    record["related_object_type"] = row["related_object_type"]
+    record["related_object_id"] = row["related_object_id"]
+    if row["voucher"] is not None:
+        record["voucher"] = row["voucher"]
+    if row["gift_credits"] is not None:
+        record["gift"] = {"amount": row["gift_credits"]}
+    if row["loyalty_points"] is not None:
+        record["loyalty_card"] = {"points": row["loyalty_points"]}
+    return record
+
+
+def render_redemption(row: Any, *, rollbacks: list[Any] | None = None) -> dict[str, Any]:
+    """The redemption object (`r_…` or a stored failure `rf_…`), with its successful
+    `rollbacks` if any. INCENTIVES.md §4.2."""
+    redemption = _render_record(row, "redemption", {"redemption": row["parent_id"]})
     if rollbacks:
         redemption["related_redemptions"] = {
             "rollbacks": [
@@ -304,51 +327,13 @@ def render_redemption(row: Any, *, rollbacks: list[Any] | None = None) -> dict[s
             ],
             "redemptions": [],
         }
-    redemption["order"] = row["order"]
-    redemption["channel"] = {"channel_id": None, "channel_type": row["channel_type"]}
-    redemption["customer"] = row["customer"]
-    redemption["related_object_type"] = row["related_object_type"]
-    redemption["related_object_id"] = row["related_object_id"]
-    if row["voucher"] is not None:
-        redemption["voucher"] = row["voucher"]
-    if row["gift_credits"] is not None:
-        redemption["gift"] = {"amount": row["gift_credits"]}
-    if row["loyalty_points"] is not None:
-        redemption["loyalty_card"] = {"points": row["loyalty_points"]}
-    return redemption
+    return _render_tail(row, redemption)
 
 
 def render_rollback(row: Any) -> dict[str, Any]:
     """The rollback object (`rr_…` or a stored failure `rrf_…`). INCENTIVES.md §4.2."""
-    rollback: dict[str, Any] = {
-        "id": row["id"],
-        "object": "redemption_rollback",
-        "date": render_datetime(row["created_at"]),
-        "customer_id": row["customer_id"],
-        "tracking_id": row["tracking_id"],
-        "metadata": row["metadata"],
-    }
-    if row["amount"] is not None:
-        rollback["amount"] = row["amount"]
-    rollback["redemption"] = row["redemption_id"]
-    rollback["reason"] = row["reason"]
-    rollback["result"] = row["result"]
-    rollback["status"] = row["status"]
-    if row["result"] == "FAILURE":
-        rollback["failure_code"] = row["failure_code"]
-        rollback["failure_message"] = row["failure_message"]
-    rollback["order"] = row["order"]
-    rollback["channel"] = {"channel_id": None, "channel_type": row["channel_type"]}
-    rollback["customer"] = row["customer"]
-    rollback["related_object_type"] = row["related_object_type"]
-    rollback["related_object_id"] = row["related_object_id"]
-    if row["voucher"] is not None:
-        rollback["voucher"] = row["voucher"]
-    if row["gift_credits"] is not None:
-        rollback["gift"] = {"amount": row["gift_credits"]}
-    if row["loyalty_points"] is not None:
-        rollback["loyalty_card"] = {"points": row["loyalty_points"]}
-    return rollback
+    head = {"redemption": row["redemption_id"], "reason": row["reason"]}
+    return _render_tail(row, _render_record(row, "redemption_rollback", head))
 
 
 Kind = Literal["redemption", "redemption_rollback"]
@@ -394,59 +379,52 @@ class RelatedRedemptions(msgspec.Struct, forbid_unknown_fields=True):
     redemptions: list[dict[str, Any]]
 
 
-class RedemptionObject(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """A redemption (`render_redemption`): `r_…`, or a stored failure `rf_…`."""
+class _RecordObject(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """What redemptions and rollbacks show alike (`_render_record`, `_render_tail`)."""
 
-    id: Annotated[str, Meta(examples=["r_0c5d710a87c8a31f86"])]
-    object: Literal["redemption"]
     date: Moment
     customer_id: str | None
     tracking_id: str | None
     metadata: dict[str, Any] | None
+    result: Result
+    failure_code: str | UnsetType | None = UNSET
+    failure_message: str | UnsetType | None = UNSET
+    order: dict[str, Any] | None
+    channel: ChannelObject
+    customer: RedemptionCustomer | None
+    related_object_type: Literal["voucher", "promotion_tier", "redemption"]
+    related_object_id: str
+    voucher: VoucherObject | UnsetType = UNSET
+    gift: GiftAmount | UnsetType = UNSET
+    loyalty_card: LoyaltyPoints | UnsetType = UNSET
+
+
+class RedemptionObject(_RecordObject, kw_only=True, forbid_unknown_fields=True):
+    """A redemption (`render_redemption`): `r_…`, or a stored failure `rf_…`."""
+
+    id: Annotated[str, Meta(examples=["r_0c5d710a87c8a31f86"])]
+    object: Literal["redemption"]
     amount: (
         Annotated[int, Meta(description="Gift credits (cents) or loyalty points taken.")]
         | UnsetType
     ) = UNSET
     redemption: Annotated[str | None, Meta(description="The stacked parent's id.")]
-    result: Result
     status: Literal["SUCCEEDED", "FAILED", "ROLLED_BACK"]
-    failure_code: str | UnsetType | None = UNSET
-    failure_message: str | UnsetType | None = UNSET
     related_redemptions: RelatedRedemptions | UnsetType = UNSET
-    order: dict[str, Any] | None
-    channel: ChannelObject
-    customer: RedemptionCustomer | None
-    related_object_type: Literal["voucher", "promotion_tier", "redemption"]
-    related_object_id: str
-    voucher: VoucherObject | UnsetType = UNSET
-    gift: GiftAmount | UnsetType = UNSET
-    loyalty_card: LoyaltyPoints | UnsetType = UNSET
 
 
-class RollbackObject(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class RollbackObject(_RecordObject, kw_only=True, forbid_unknown_fields=True):
     """A rollback (`render_rollback`): `rr_…`, or a stored failure `rrf_…`."""
 
     id: Annotated[str, Meta(examples=["rr_0c5d710a87c8a31f86"])]
     object: Literal["redemption_rollback"]
-    date: Moment
-    customer_id: str | None
-    tracking_id: str | None
-    metadata: dict[str, Any] | None
-    amount: int | UnsetType = UNSET
+    amount: (
+        Annotated[int, Meta(description="Credits (cents) or points given back: negative.")]
+        | UnsetType
+    ) = UNSET
     redemption: Annotated[str, Meta(description="The redemption rolled back.")]
     reason: str | None
-    result: Result
     status: Literal["SUCCEEDED", "FAILED"]
-    failure_code: str | UnsetType | None = UNSET
-    failure_message: str | UnsetType | None = UNSET
-    order: dict[str, Any] | None
-    channel: ChannelObject
-    customer: RedemptionCustomer | None
-    related_object_type: Literal["voucher", "promotion_tier", "redemption"]
-    related_object_id: str
-    voucher: VoucherObject | UnsetType = UNSET
-    gift: GiftAmount | UnsetType = UNSET
-    loyalty_card: LoyaltyPoints | UnsetType = UNSET
 
 
 class ErrorObject(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
