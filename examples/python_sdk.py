@@ -3,7 +3,9 @@ Python SDK (PyPI `voucherify` 6.1.1, openapi-generator, pydantic v2) against a
 self-hosted server at http://127.0.0.1:8000.
 
     pip install voucherify==6.1.1
-    python sdk_snippet.py
+    X_APP_ID=… X_APP_TOKEN=… python examples/python_sdk.py
+
+(VOUCHERIFY_HOST selects another server; the credentials are those `make run` prints.)
 
 Checked against a throw-away local server.
 """

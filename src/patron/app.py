@@ -29,6 +29,7 @@ from patron.kit.collector import settle_after_startup
 from patron.kit.http import PUBLIC_URL, answer_options
 from patron.kit.ratelimit import ClientRateLimit
 from patron.openapi.document import document_of
+from patron.openapi.routes import api_reference, api_reference_script, api_reference_style
 from patron.openapi.routes import openapi_document as serve_openapi_document
 from patron.orders.routes import OrderRoutes
 from patron.projects.asgi import Authentication
@@ -79,6 +80,9 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
         route_handlers=[
             health,
             serve_openapi_document,
+            api_reference,
+            api_reference_script,
+            api_reference_style,
             CustomerRoutes,
             ActivityRoutes,
             AsyncActionRoutes,

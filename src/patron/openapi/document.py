@@ -21,7 +21,7 @@ from litestar.routes import BaseRoute, HTTPRoute
 
 from patron.kit.fields import MAX_BYTES
 from patron.openapi import common
-from patron.openapi.operation import FileUpload, Image, Operation, operation_of
+from patron.openapi.operation import Content, FileUpload, Operation, operation_of
 
 Schema = dict[str, Any]
 
@@ -196,7 +196,11 @@ def _types(operations: Iterable[Operation]) -> list[Any]:
     types: list[Any] = []
     for described in operations:
         for kind in (described.body, described.response):
-            if kind is not None and not isinstance(kind, FileUpload | Image) and kind not in types:
+            if (
+                kind is not None
+                and not isinstance(kind, FileUpload | Content)
+                and kind not in types
+            ):
                 types.append(kind)
     return types
 
@@ -234,7 +238,7 @@ def _operation(one: Served, schema_of: dict[Any, Schema]) -> Schema:
     responses: Schema = {}
     if described.response is None:
         responses[status] = common.no_content(described.response_description)
-    elif isinstance(described.response, Image):
+    elif isinstance(described.response, Content):
         responses[status] = described.response.openapi(described.response_description)
     else:
         # A link leads to a server operation: client credentials cannot follow it.

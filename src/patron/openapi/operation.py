@@ -69,9 +69,9 @@ class FileUpload:
 
 
 @dataclass(frozen=True)
-class Image:
-    """A success body that is an image, not JSON: one of `media_types` (the first by default),
-    sent with the `Cache-Control` header `cache_control`."""
+class Content:
+    """A success body that is not JSON: one of `media_types` (the first by default), sent with
+    the `Cache-Control` header `cache_control`."""
 
     media_types: tuple[str, ...]
     cache_control: str
@@ -82,7 +82,7 @@ class Image:
             "headers": {
                 "X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"},
                 "Cache-Control": {
-                    "description": "How long the image may be kept.",
+                    "description": "How long the body may be kept.",
                     "schema": {"type": "string", "enum": [self.cache_control]},
                 },
             },
@@ -91,6 +91,11 @@ class Image:
                 for media_type in self.media_types
             },
         }
+
+
+@dataclass(frozen=True)
+class Image(Content):
+    """A success body that is an image: a voucher's QR code or barcode."""
 
 
 @dataclass(frozen=True)
