@@ -736,3 +736,46 @@ class TestContractExample:
         assert "after delete: 404" in result.stdout
         assert "unexpected" not in result.stdout
         assert "listed: 1" in result.stdout
+
+
+class TestNoDatabaseByAccident:
+    def test_projects_create_in_an_empty_folder_is_refused(self, tmp_path: Path) -> None:
+        env = env_for(tmp_path)
+        del env["PATRON_DATA_DIR"]
+        result = subprocess.run(
+            [*PATRON, "projects", "create", "X"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2
+        assert result.stdout == ""
+        [line] = result.stderr.splitlines()
+        assert str(tmp_path / ".patron") in line
+        assert "PATRON_DATA_DIR" in line
+        assert "PATRON_DATABASE_URL" in line
+        assert list(tmp_path.iterdir()) == []
+
+    @pytest.mark.parametrize(
+        "command",
+        [
+            ("customers", "recount"),
+            ("summaries", "check"),
+            ("projects", "client-key", "default", "--origin", "x"),
+            ("consents", "create", "N", "--project", "default"),
+            ("worker",),
+        ],
+    )
+    def test_other_commands_refuse_a_missing_data_folder(
+        self, tmp_path: Path, command: tuple[str, ...]
+    ) -> None:
+        data_dir = tmp_path / "elsewhere"
+        result = subprocess.run(
+            [*PATRON, *command], env=env_for(data_dir), capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.splitlines()) == 1
+        assert str(data_dir) in result.stderr
+        assert not data_dir.exists()

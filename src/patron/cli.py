@@ -31,11 +31,13 @@ class CommandError(Exception):
 
 
 @contextmanager
-def database(settings: Settings, *, share_running: bool) -> Iterator[str]:
+def database(settings: Settings, *, share_running: bool, create: bool = False) -> Iterator[str]:
     """A DSN for Patron's database: the external one, or the embedded one in the data folder.
 
     With `share_running`, a command run beside a `patron serve` uses that server's embedded
-    PostgreSQL instead of failing on the folder lock.
+    PostgreSQL instead of failing on the folder lock. Only with `create` (`serve`, `migrate`)
+    is a new embedded PostgreSQL created in a data folder that has none: any other command run
+    from the wrong directory would otherwise create a second, empty database and act on it.
     """
     if settings.database_url:
         yield settings.database_url
@@ -44,6 +46,11 @@ def database(settings: Settings, *, share_running: bool) -> Iterator[str]:
     if share_running and (url := embedded.running_url()):
         yield url
         return
+    if not create and not embedded.exists():
+        raise CommandError(
+            f"no database in the data folder {embedded.data_dir} (PATRON_DATA_DIR): set "
+            "PATRON_DATA_DIR to the folder `patron serve` uses, or PATRON_DATABASE_URL"
+        )
     try:
         dsn = embedded.start()
     except DataDirInUse as exc:
@@ -171,7 +178,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
         raise CommandError("set both PATRON_APP_ID and PATRON_APP_TOKEN, or neither")
     if settings.workers is not None and settings.workers < 1:
         raise CommandError("--workers (PATRON_WORKERS) must be 1 or more")
-    with database(settings, share_running=False) as dsn:
+    with database(settings, share_running=False, create=True) as dsn:
         check_durability(settings, dsn)
         migrate.upgrade(dsn)
         if settings.app_id and settings.app_token:
@@ -559,7 +566,7 @@ def main(argv: list[str] | None = None) -> None:
                 settings = dataclasses.replace(settings, workers=args.workers)
             serve(settings, args.host, args.port)
         elif args.command == "migrate":
-            with database(settings, share_running=True) as dsn:
+            with database(settings, share_running=True, create=True) as dsn:
                 migrate.upgrade(dsn)
             print(f"database is at revision {migrate.head_revision()}")
         elif args.command == "projects" and args.projects_command == "client-key":
