@@ -424,7 +424,7 @@ class TestCustomersImportCommand:
             text=True,
             timeout=120,
         )
-        assert result.returncode == 0, result.stderr
+        assert result.returncode == 1, result.stderr  # a row failed
         assert "100.0% 2/2 rows" in result.stderr
         assert "1 customer(s) imported successfully, 1 failed." in result.stdout
         assert "row 2:" in result.stdout
@@ -435,6 +435,23 @@ class TestCustomersImportCommand:
             )
             == 1
         )
+
+    def test_exits_0_when_every_row_is_imported(
+        self, tmp_path: Path, fresh_database: Database
+    ) -> None:
+        credentials = create_project(fresh_database)
+        csv_path = tmp_path / "people.csv"
+        csv_path.write_text("Source_id,Name\nu1,Ann\nu2,Bob\n")
+        env = env_for(tmp_path / "unused", PATRON_DATABASE_URL=fresh_database.dsn)
+        result = subprocess.run(
+            [*PATRON, "customers", "import", str(csv_path), "--project", credentials.app_id],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "2 customer(s) imported successfully" in result.stdout
 
     def test_unknown_project_or_bad_file(self, tmp_path: Path, fresh_database: Database) -> None:
         csv_path = tmp_path / "people.csv"

@@ -1,4 +1,9 @@
-"""`patron serve | migrate | projects create`: the operator's commands."""
+"""Patron's operator commands: serve the API, migrate, and manage projects and customer data.
+
+Exit codes, the same for every command: 0 when all went well; 1 when the command ran and
+something failed or differed (rows an import refused, summaries that differ); 2 for a usage
+or setup error the operator must fix (bad arguments, an unknown project, no database).
+"""
 
 from __future__ import annotations
 
@@ -326,7 +331,8 @@ def run_worker(settings: Settings) -> None:
         asyncio.run(work())
 
 
-def import_customers(settings: Settings, path: Path, project: str) -> None:
+def import_customers(settings: Settings, path: Path, project: str) -> int:
+    """Import the CSV file; returns the exit code: 1 when rows failed or the import did."""
     from patron.operator_import import ImportError_, import_csv
 
     if not path.is_file():
@@ -343,6 +349,7 @@ def import_customers(settings: Settings, path: Path, project: str) -> None:
     print(f"{action['id']}: {action['status']}, {result['message']}")
     for failure in result["failed"][:20]:
         print(f"  row {failure['row']}: {failure['reason']}")
+    return 1 if result["failed"] or action["status"] != "DONE" else 0
 
 
 def recount_customers(settings: Settings) -> None:
@@ -582,7 +589,7 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "customers" and args.customers_command == "recount":
             recount_customers(settings)
         elif args.command == "customers":
-            import_customers(settings, args.file, args.project)
+            raise SystemExit(import_customers(settings, args.file, args.project))
     except _Stopped:
         logger.info("stopped")
     except CommandError as exc:
