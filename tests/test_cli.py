@@ -796,3 +796,42 @@ class TestNoDatabaseByAccident:
         assert len(result.stderr.splitlines()) == 1
         assert str(data_dir) in result.stderr
         assert not data_dir.exists()
+
+
+class TestHelpAndQuiet:
+    def test_help_answers_at_once_without_importing_the_app(self) -> None:
+        started = time.monotonic()
+        result = subprocess.run(
+            [*PATRON, "--help"], capture_output=True, text=True, timeout=30, check=True
+        )
+        assert time.monotonic() - started < 1.0
+        assert "import and check customer data" in result.stdout
+        assert "Exit codes" in result.stdout
+        imported = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys, patron.cli;"
+                " print(' '.join(m for m in ('asyncpg', 'alembic', 'litestar', 'msgspec',"
+                " 'patron.app', 'patron.config') if m in sys.modules))",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        assert imported.stdout.strip() == ""
+
+    def test_a_command_with_no_migration_to_apply_logs_none(
+        self, tmp_path: Path, fresh_database: Database
+    ) -> None:
+        env = env_for(
+            tmp_path / "unused", PATRON_DATABASE_URL=fresh_database.dsn, PATRON_LOG_LEVEL="INFO"
+        )
+        result = subprocess.run(
+            [*PATRON, "migrate"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        assert "alembic" not in result.stderr.lower()
+        assert "Context impl" not in result.stderr
+        assert "migration applied" not in result.stderr

@@ -1,4 +1,5 @@
-"""Patron's operator commands: serve the API, migrate, and manage projects and customer data.
+"""Patron's operator commands: serve the API (and carry out its queued async actions), migrate
+the database, manage projects, client keys and consents, and import and check customer data.
 
 Exit codes, the same for every command: 0 when all went well; 1 when the command ran and
 something failed or differed (rows an import refused, summaries that differ); 2 for a usage
@@ -17,16 +18,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from patron.config import Settings, cores
-from patron.db import migrate
-from patron.db.embedded import DataDirInUse, EmbeddedPostgres
-from patron.db.pool import connect
-from patron.errors import APIError
-from patron.kit import logs
-from patron.projects import service as projects
-from patron.projects.service import Credentials
+# Only the standard library at import time: `patron --help` answers at once. Each command
+# imports what it needs (the app, asyncpg, Alembic…) when it runs.
+if TYPE_CHECKING:
+    from patron.config import Settings
+    from patron.projects.service import Credentials
 
 logger = logging.getLogger("patron")
 
@@ -44,6 +42,8 @@ def database(settings: Settings, *, share_running: bool, create: bool = False) -
     is a new embedded PostgreSQL created in a data folder that has none: any other command run
     from the wrong directory would otherwise create a second, empty database and act on it.
     """
+    from patron.db.embedded import DataDirInUse, EmbeddedPostgres
+
     if settings.database_url:
         yield settings.database_url
         return
@@ -67,6 +67,8 @@ def database(settings: Settings, *, share_running: bool, create: bool = False) -
 
 
 async def _with_connection(dsn: str, work: object) -> object:
+    from patron.db.pool import connect
+
     conn = await connect(dsn)
     try:
         async with conn.transaction():
@@ -93,6 +95,8 @@ def _stop_on_signal(signum: int, frame: object) -> None:
 
 def check_durability(settings: Settings, dsn: str) -> None:
     """Refuse a database that may lose acknowledged writes, unless explicitly allowed."""
+    from patron.db import migrate
+
     unsafe = asyncpg_run(dsn, migrate.unsafe_durability_settings)
     assert isinstance(unsafe, list)
     if not unsafe:
@@ -178,6 +182,10 @@ def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from patron.app import create_asgi
+    from patron.config import cores
+    from patron.db import migrate
+    from patron.projects import service as projects
+    from patron.projects.service import Credentials
 
     if bool(settings.app_id) != bool(settings.app_token):
         raise CommandError("set both PATRON_APP_ID and PATRON_APP_TOKEN, or neither")
@@ -265,6 +273,8 @@ def server_process_app() -> Any:
     """The app of one of several server processes (uvicorn imports and calls this in each):
     the parent has migrated the database and passes its DSN as PATRON_DATABASE_URL."""
     from patron.app import create_asgi
+    from patron.config import Settings
+    from patron.kit import logs
 
     _stop_with_parent()
     settings = Settings.from_env()
@@ -308,6 +318,7 @@ def _supervise(config: Any) -> None:
 
 
 def run_worker(settings: Settings) -> None:
+    from patron.db import migrate
     from patron.db.pool import create_pool
     from patron.kit.collector import settle_after_startup
     from patron.workers import run_workers
@@ -333,6 +344,8 @@ def run_worker(settings: Settings) -> None:
 
 def import_customers(settings: Settings, path: Path, project: str) -> int:
     """Import the CSV file; returns the exit code: 1 when rows failed or the import did."""
+    from patron.db import migrate
+    from patron.errors import APIError
     from patron.operator_import import ImportError_, import_csv
 
     if not path.is_file():
@@ -354,6 +367,7 @@ def import_customers(settings: Settings, path: Path, project: str) -> int:
 
 def recount_customers(settings: Settings) -> None:
     from patron.customers import service as customers
+    from patron.db import migrate
 
     with database(settings, share_running=True) as dsn:
         migrate.upgrade(dsn)
@@ -366,6 +380,7 @@ def recount_customers(settings: Settings) -> None:
 
 
 def check_summaries(settings: Settings, *, fix: bool) -> int:
+    from patron.db import migrate
     from patron.orders import service as orders
     from patron.writes import redemptions, vouchers
 
@@ -441,6 +456,9 @@ def asyncpg_run(dsn: str, work: object) -> object:
 
 
 def create_client_key(settings: Settings, project: str, name: str, origins: list[str]) -> None:
+    from patron.db import migrate
+    from patron.projects import service as projects
+
     with database(settings, share_running=True) as dsn:
         migrate.upgrade(dsn)
         try:
@@ -461,6 +479,8 @@ def create_client_key(settings: Settings, project: str, name: str, origins: list
 
 def manage_consents(settings: Settings, args: argparse.Namespace) -> None:
     from patron.consents import service as consents
+    from patron.db import migrate
+    from patron.projects import service as projects
 
     async def work(conn: Any) -> str:
         project = await projects.find(conn, args.project)
@@ -491,6 +511,10 @@ def manage_consents(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def create_project(settings: Settings, name: str) -> None:
+    from patron.db import migrate
+    from patron.projects import service as projects
+    from patron.projects.service import Credentials
+
     with database(settings, share_running=True) as dsn:
         migrate.upgrade(dsn)
         created = asyncio.run(_with_connection(dsn, lambda conn: projects.create(conn, name)))
@@ -499,7 +523,9 @@ def create_project(settings: Settings, name: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="patron", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="patron", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve_cmd = commands.add_parser("serve", help="apply migrations and serve the API")
     serve_cmd.add_argument("--host", default="127.0.0.1")
@@ -560,6 +586,10 @@ def main(argv: list[str] | None = None) -> None:
         else:
             sub.add_argument("--consent", action="append", required=True)
     args = parser.parse_args(argv)
+
+    from patron.config import Settings
+    from patron.db import migrate
+    from patron.kit import logs
 
     settings = Settings.from_env()
     logs.configure(settings.log_level)
