@@ -20,6 +20,7 @@ import pytest
 
 from patron.cli import CommandError, pool_size_per_process
 from patron.config import Settings, cores
+from patron.projects.service import hash_token
 from tests.conftest import Database, RunningServer, create_project, repo_root
 
 PATRON = [sys.executable, "-m", "patron"]
@@ -835,3 +836,53 @@ class TestHelpAndQuiet:
         assert "alembic" not in result.stderr.lower()
         assert "Context impl" not in result.stderr
         assert "migration applied" not in result.stderr
+
+
+class TestProjectCommands:
+    def test_list_create_rotate_and_names(self, tmp_path: Path, fresh_database: Database) -> None:
+        shop = create_project(fresh_database, name="shop")
+        shop_name = shop.name
+        env = env_for(tmp_path / "unused", PATRON_DATABASE_URL=fresh_database.dsn)
+
+        def patron(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*PATRON, *args], env=env, capture_output=True, text=True, timeout=120
+            )
+
+        created = patron("projects", "create", "outlet")
+        assert created.returncode == 0, created.stderr
+        outlet = read_credentials(created.stdout)
+        outlet_id = re.search(r"project:\s+outlet \((\S+)\)", created.stdout)
+        assert outlet_id, created.stdout
+        duplicate = patron("projects", "create", shop_name)
+        assert duplicate.returncode == 2
+        assert duplicate.stderr.count("\n") == 1
+        assert f"{shop_name!r} exists already" in duplicate.stderr
+        assert (
+            fresh_database.fetchval("SELECT count(*) FROM projects WHERE name = $1", shop_name) == 1
+        )
+
+        listed = patron("projects", "list")
+        assert listed.returncode == 0, listed.stderr
+        lines = listed.stdout.splitlines()
+        assert lines[0].split() == ["NAME", "ID", "APP", "ID"]
+        assert lines[1].split() == ["outlet", outlet_id.group(1), outlet["X-App-Id"]]
+        assert lines[2].split() == [*shop_name.split(), shop.project_id, shop.app_id]
+
+        rotated = patron("projects", "rotate-token", shop_name)
+        assert rotated.returncode == 0, rotated.stderr
+        token = re.search(r"X-App-Token:\s+(\S+)", rotated.stdout)
+        assert token
+        stored = fresh_database.fetchval(
+            "SELECT app_token_hash FROM projects WHERE id = $1", shop.project_id
+        )
+        assert bytes(stored) == hash_token(token.group(1))
+        assert bytes(stored) != hash_token(shop.app_token)
+        unknown = patron("projects", "rotate-token", "nope")
+        assert unknown.returncode == 2
+        assert "no project with name, id or app id nope" in unknown.stderr
+
+        for key in (shop_name, shop.project_id, shop.app_id):
+            client_key = patron("projects", "client-key", key, "--origin", "https://shop.example")
+            assert client_key.returncode == 0, client_key.stderr
+            assert f"for project {shop_name} ({shop.project_id})" in client_key.stdout

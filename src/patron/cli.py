@@ -483,9 +483,12 @@ def manage_consents(settings: Settings, args: argparse.Namespace) -> None:
     from patron.projects import service as projects
 
     async def work(conn: Any) -> str:
-        project = await projects.find(conn, args.project)
+        try:
+            project = await projects.find(conn, args.project)
+        except projects.UnknownProject as exc:
+            raise CommandError(str(exc)) from None
         if project is None:
-            raise CommandError(f"no project with id or app id {args.project}")
+            raise CommandError(f"no project with name, id or app id {args.project}")
         if args.consents_command == "create":
             return await consents.create_consent(
                 conn,
@@ -517,9 +520,49 @@ def create_project(settings: Settings, name: str) -> None:
 
     with database(settings, share_running=True) as dsn:
         migrate.upgrade(dsn)
-        created = asyncio.run(_with_connection(dsn, lambda conn: projects.create(conn, name)))
+        try:
+            created = asyncpg_run(dsn, lambda conn: projects.create(conn, name))
+        except projects.DuplicateName as exc:
+            raise CommandError(str(exc)) from None
         assert isinstance(created, Credentials)
         _print_credentials(created, "Created project:")
+
+
+def list_projects(settings: Settings) -> None:
+    from patron.db import migrate
+    from patron.projects import service as projects
+
+    with database(settings, share_running=True) as dsn:
+        migrate.upgrade(dsn)
+        found = asyncpg_run(dsn, projects.list_all)
+    assert isinstance(found, list)
+    width = max([len("NAME"), *(len(project.name) for project in found)])
+    print(f"{'NAME':<{width}}  {'ID':<28}  APP ID")
+    for project in found:
+        print(f"{project.name:<{width}}  {project.id:<28}  {project.app_id}")
+
+
+def rotate_token(settings: Settings, project: str) -> None:
+    """Replace a project's app token; the old one is refused from then on."""
+    from patron.db import migrate
+    from patron.projects import service as projects
+    from patron.projects.service import Credentials
+
+    with database(settings, share_running=True) as dsn:
+        migrate.upgrade(dsn)
+        try:
+            rotated = asyncpg_run(dsn, lambda conn: projects.rotate_token(conn, project))
+        except projects.UnknownProject as exc:
+            raise CommandError(str(exc)) from None
+    assert isinstance(rotated, Credentials)
+    _print_credentials(rotated, "New token for project:")
+    print(
+        "The old token is refused from now on (by a running server within 30 seconds,"
+        " the time it remembers a project)."
+    )
+
+
+PROJECT_HELP = "the project's name, id or app id"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -545,7 +588,12 @@ def main(argv: list[str] | None = None) -> None:
     projects_cmd = commands.add_parser("projects", help="manage projects")
     project_commands = projects_cmd.add_subparsers(dest="projects_command", required=True)
     create_cmd = project_commands.add_parser("create", help="create a project, print its keys")
-    create_cmd.add_argument("name")
+    create_cmd.add_argument("name", help="a name no other project has")
+    project_commands.add_parser("list", help="list the projects: name, id and app id")
+    rotate_cmd = project_commands.add_parser(
+        "rotate-token", help="give a project a new app token; the old one is refused"
+    )
+    rotate_cmd.add_argument("project", help=PROJECT_HELP)
     summaries_cmd = commands.add_parser("summaries", help="customer summaries")
     summary_commands = summaries_cmd.add_subparsers(dest="summaries_command", required=True)
     check_cmd = summary_commands.add_parser(
@@ -559,14 +607,14 @@ def main(argv: list[str] | None = None) -> None:
     customer_commands = customers_cmd.add_subparsers(dest="customers_command", required=True)
     import_cmd = customer_commands.add_parser("import", help="import customers from a CSV file")
     import_cmd.add_argument("file", type=Path)
-    import_cmd.add_argument("--project", required=True, help="the project's id or app id")
+    import_cmd.add_argument("--project", required=True, help=PROJECT_HELP)
     customer_commands.add_parser(
         "recount", help="rebuild each project's stored customer count from its customers"
     )
     key_cmd = project_commands.add_parser(
         "client-key", help="create client-side credentials (for customers' browsers)"
     )
-    key_cmd.add_argument("project", help="the project's id or app id")
+    key_cmd.add_argument("project", help=PROJECT_HELP)
     key_cmd.add_argument(
         "--origin",
         action="append",
@@ -579,7 +627,7 @@ def main(argv: list[str] | None = None) -> None:
     for command, helptext in (("create", "define a consent"), ("group", "define a group")):
         sub = consent_commands.add_parser(command, help=helptext)
         sub.add_argument("name")
-        sub.add_argument("--project", required=True, help="the project's id or app id")
+        sub.add_argument("--project", required=True, help=PROJECT_HELP)
         sub.add_argument("--description")
         if command == "create":
             sub.add_argument("--category")
@@ -608,6 +656,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"database is at revision {migrate.head_revision()}")
         elif args.command == "projects" and args.projects_command == "client-key":
             create_client_key(settings, args.project, args.name, args.origin)
+        elif args.command == "projects" and args.projects_command == "list":
+            list_projects(settings)
+        elif args.command == "projects" and args.projects_command == "rotate-token":
+            rotate_token(settings, args.project)
         elif args.command == "projects":
             create_project(settings, args.name)
         elif args.command == "consents":
