@@ -7,9 +7,11 @@ a revision's multi-statement SQL as written.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from alembic import context
+from alembic.runtime.migration import MigrationContext, MigrationInfo
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine.url import make_url
 
@@ -20,7 +22,9 @@ MIGRATION_LOCK_KEY = 7_291_604_331
 logger = logging.getLogger("patron")
 
 
-def _log_applied(*, step: Any, **_: Any) -> None:
+def _log_applied(
+    ctx: MigrationContext, step: MigrationInfo, heads: Collection[Any], run_args: Mapping[str, Any]
+) -> None:
     logger.info("migration applied: %s", step.up_revision_id)
 
 
