@@ -558,8 +558,9 @@ class TestSummariesCheck:
         )
         found = check()
         assert found.returncode == 1
-        assert "stored 1/2" in found.stdout
-        assert "orders say 350/2" in found.stdout
+        assert "stored amount (cents) 1, orders 2, last order (cents) " in found.stdout
+        assert "the orders say amount (cents) 350, orders 2, last order (cents) " in found.stdout
+        assert "E+" not in found.stdout
         assert "stored gift credits 1" in found.stdout
         assert "the cards held say 700" in found.stdout
         fixed = check("--fix")

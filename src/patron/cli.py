@@ -398,15 +398,31 @@ def check_summaries(settings: Settings, *, fix: bool) -> int:
     assert isinstance(held, list)
     assert isinstance(counted, list)
     for row in differences:
+        # Sums come back as numeric (Decimal, printed 2E+4): the figures are whole cents.
+        stored_figures = ", ".join(
+            f"{label} {_whole(row['stored_' + name])}" for label, name in _ORDER_FIGURES
+        )
+        order_figures = ", ".join(f"{label} {_whole(row[name])}" for label, name in _ORDER_FIGURES)
         print(
-            f"{row['project_id']} {row['id']}: stored {row['stored_amount']}/"
-            f"{row['stored_count']} last {row['stored_last_amount']}, orders say "
-            f"{row['amount']}/{row['count']} last {row['last_amount']}" + ("; fixed" if fix else "")
+            f"{row['project_id']} {row['id']}: stored {stored_figures};"
+            f" the orders say {order_figures}" + ("; fixed" if fix else "")
         )
     print(f"{len(differences)} customer(s) differ" + (", fixed" if fix and differences else ""))
     print_held_differences(held, fix=fix)
     print_redemption_differences(counted, fix=fix)
     return 1 if (differences or held or counted) and not fix else 0
+
+
+_ORDER_FIGURES = (
+    ("amount (cents)", "amount"),
+    ("orders", "count"),
+    ("last order (cents)", "last_amount"),
+)
+
+
+def _whole(value: object) -> object:
+    """An integer figure as an integer (None, for no last order, as it is)."""
+    return value if value is None else int(value)  # type: ignore[call-overload]
 
 
 def print_held_differences(differences: list[dict[str, object]], *, fix: bool) -> None:
