@@ -167,10 +167,13 @@ def fresh_database(server: RunningServer) -> Iterator[Database]:
 
 
 def create_project(db: Database, name: str = "test") -> Credentials:
+    """A new project named `name` and a random suffix: names are unique in an installation, and
+    tests share one."""
+
     async def work() -> Credentials:
         conn = await connect(db.dsn)
         try:
-            return await projects.create(conn, name)
+            return await projects.create(conn, f"{name} {secrets.token_hex(4)}")
         finally:
             await conn.close()
 

@@ -20,6 +20,7 @@ import pytest
 
 from patron.cli import CommandError, pool_size_per_process
 from patron.config import Settings, cores
+from patron.projects.service import hash_token
 from tests.conftest import Database, RunningServer, create_project, repo_root
 
 PATRON = [sys.executable, "-m", "patron"]
@@ -424,7 +425,7 @@ class TestCustomersImportCommand:
             text=True,
             timeout=120,
         )
-        assert result.returncode == 0, result.stderr
+        assert result.returncode == 1, result.stderr  # a row failed
         assert "100.0% 2/2 rows" in result.stderr
         assert "1 customer(s) imported successfully, 1 failed." in result.stdout
         assert "row 2:" in result.stdout
@@ -435,6 +436,23 @@ class TestCustomersImportCommand:
             )
             == 1
         )
+
+    def test_exits_0_when_every_row_is_imported(
+        self, tmp_path: Path, fresh_database: Database
+    ) -> None:
+        credentials = create_project(fresh_database)
+        csv_path = tmp_path / "people.csv"
+        csv_path.write_text("Source_id,Name\nu1,Ann\nu2,Bob\n")
+        env = env_for(tmp_path / "unused", PATRON_DATABASE_URL=fresh_database.dsn)
+        result = subprocess.run(
+            [*PATRON, "customers", "import", str(csv_path), "--project", credentials.app_id],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "2 customer(s) imported successfully" in result.stdout
 
     def test_unknown_project_or_bad_file(self, tmp_path: Path, fresh_database: Database) -> None:
         csv_path = tmp_path / "people.csv"
@@ -540,8 +558,9 @@ class TestSummariesCheck:
         )
         found = check()
         assert found.returncode == 1
-        assert "stored 1/2" in found.stdout
-        assert "orders say 350/2" in found.stdout
+        assert "stored amount (cents) 1, orders 2, last order (cents) " in found.stdout
+        assert "the orders say amount (cents) 350, orders 2, last order (cents) " in found.stdout
+        assert "E+" not in found.stdout
         assert "stored gift credits 1" in found.stdout
         assert "the cards held say 700" in found.stdout
         fixed = check("--fix")
@@ -736,3 +755,135 @@ class TestContractExample:
         assert "after delete: 404" in result.stdout
         assert "unexpected" not in result.stdout
         assert "listed: 1" in result.stdout
+
+
+class TestNoDatabaseByAccident:
+    def test_projects_create_in_an_empty_folder_is_refused(self, tmp_path: Path) -> None:
+        env = env_for(tmp_path)
+        del env["PATRON_DATA_DIR"]
+        result = subprocess.run(
+            [*PATRON, "projects", "create", "X"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2
+        assert result.stdout == ""
+        [line] = result.stderr.splitlines()
+        assert str(tmp_path / ".patron") in line
+        assert "PATRON_DATA_DIR" in line
+        assert "PATRON_DATABASE_URL" in line
+        assert list(tmp_path.iterdir()) == []
+
+    @pytest.mark.parametrize(
+        "command",
+        [
+            ("customers", "recount"),
+            ("summaries", "check"),
+            ("projects", "client-key", "default", "--origin", "x"),
+            ("consents", "create", "N", "--project", "default"),
+            ("worker",),
+        ],
+    )
+    def test_other_commands_refuse_a_missing_data_folder(
+        self, tmp_path: Path, command: tuple[str, ...]
+    ) -> None:
+        data_dir = tmp_path / "elsewhere"
+        result = subprocess.run(
+            [*PATRON, *command], env=env_for(data_dir), capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.splitlines()) == 1
+        assert str(data_dir) in result.stderr
+        assert not data_dir.exists()
+
+
+class TestHelpAndQuiet:
+    def test_help_answers_at_once_without_importing_the_app(self) -> None:
+        started = time.monotonic()
+        result = subprocess.run(
+            [*PATRON, "--help"], capture_output=True, text=True, timeout=30, check=True
+        )
+        assert time.monotonic() - started < 1.0
+        assert "import and check customer data" in result.stdout
+        assert "Exit codes" in result.stdout
+        imported = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys, patron.cli;"
+                " print(' '.join(m for m in ('asyncpg', 'alembic', 'litestar', 'msgspec',"
+                " 'patron.app', 'patron.config') if m in sys.modules))",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        assert imported.stdout.strip() == ""
+
+    def test_a_command_with_no_migration_to_apply_logs_none(
+        self, tmp_path: Path, fresh_database: Database
+    ) -> None:
+        env = env_for(
+            tmp_path / "unused", PATRON_DATABASE_URL=fresh_database.dsn, PATRON_LOG_LEVEL="INFO"
+        )
+        result = subprocess.run(
+            [*PATRON, "migrate"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        assert "alembic" not in result.stderr.lower()
+        assert "Context impl" not in result.stderr
+        assert "migration applied" not in result.stderr
+
+
+class TestProjectCommands:
+    def test_list_create_rotate_and_names(self, tmp_path: Path, fresh_database: Database) -> None:
+        shop = create_project(fresh_database, name="shop")
+        shop_name = shop.name
+        env = env_for(tmp_path / "unused", PATRON_DATABASE_URL=fresh_database.dsn)
+
+        def patron(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*PATRON, *args], env=env, capture_output=True, text=True, timeout=120
+            )
+
+        created = patron("projects", "create", "outlet")
+        assert created.returncode == 0, created.stderr
+        outlet = read_credentials(created.stdout)
+        outlet_id = re.search(r"project:\s+outlet \((\S+)\)", created.stdout)
+        assert outlet_id, created.stdout
+        duplicate = patron("projects", "create", shop_name)
+        assert duplicate.returncode == 2
+        assert duplicate.stderr.count("\n") == 1
+        assert f"{shop_name!r} exists already" in duplicate.stderr
+        assert (
+            fresh_database.fetchval("SELECT count(*) FROM projects WHERE name = $1", shop_name) == 1
+        )
+
+        listed = patron("projects", "list")
+        assert listed.returncode == 0, listed.stderr
+        lines = listed.stdout.splitlines()
+        assert lines[0].split() == ["NAME", "ID", "APP", "ID"]
+        assert lines[1].split() == ["outlet", outlet_id.group(1), outlet["X-App-Id"]]
+        assert lines[2].split() == [*shop_name.split(), shop.project_id, shop.app_id]
+
+        rotated = patron("projects", "rotate-token", shop_name)
+        assert rotated.returncode == 0, rotated.stderr
+        token = re.search(r"X-App-Token:\s+(\S+)", rotated.stdout)
+        assert token
+        stored = fresh_database.fetchval(
+            "SELECT app_token_hash FROM projects WHERE id = $1", shop.project_id
+        )
+        assert bytes(stored) == hash_token(token.group(1))
+        assert bytes(stored) != hash_token(shop.app_token)
+        unknown = patron("projects", "rotate-token", "nope")
+        assert unknown.returncode == 2
+        assert "no project with name, id or app id nope" in unknown.stderr
+
+        for key in (shop_name, shop.project_id, shop.app_id):
+            client_key = patron("projects", "client-key", key, "--origin", "https://shop.example")
+            assert client_key.returncode == 0, client_key.stderr
+            assert f"for project {shop_name} ({shop.project_id})" in client_key.stdout

@@ -1,4 +1,10 @@
-"""`patron serve | migrate | projects create`: the operator's commands."""
+"""Patron's operator commands: serve the API (and carry out its queued async actions), migrate
+the database, manage projects, client keys and consents, and import and check customer data.
+
+Exit codes, the same for every command: 0 when all went well; 1 when the command ran and
+something failed or differed (rows an import refused, summaries that differ); 2 for a usage
+or setup error the operator must fix (bad arguments, an unknown project, no database).
+"""
 
 from __future__ import annotations
 
@@ -12,16 +18,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from patron.config import Settings, cores
-from patron.db import migrate
-from patron.db.embedded import DataDirInUse, EmbeddedPostgres
-from patron.db.pool import connect
-from patron.errors import APIError
-from patron.kit import logs
-from patron.projects import service as projects
-from patron.projects.service import Credentials
+# Only the standard library at import time: `patron --help` answers at once. Each command
+# imports what it needs (the app, asyncpg, Alembic…) when it runs.
+if TYPE_CHECKING:
+    from patron.config import Settings
+    from patron.projects.service import Credentials
 
 logger = logging.getLogger("patron")
 
@@ -31,12 +34,16 @@ class CommandError(Exception):
 
 
 @contextmanager
-def database(settings: Settings, *, share_running: bool) -> Iterator[str]:
+def database(settings: Settings, *, share_running: bool, create: bool = False) -> Iterator[str]:
     """A DSN for Patron's database: the external one, or the embedded one in the data folder.
 
     With `share_running`, a command run beside a `patron serve` uses that server's embedded
-    PostgreSQL instead of failing on the folder lock.
+    PostgreSQL instead of failing on the folder lock. Only with `create` (`serve`, `migrate`)
+    is a new embedded PostgreSQL created in a data folder that has none: any other command run
+    from the wrong directory would otherwise create a second, empty database and act on it.
     """
+    from patron.db.embedded import DataDirInUse, EmbeddedPostgres
+
     if settings.database_url:
         yield settings.database_url
         return
@@ -44,6 +51,11 @@ def database(settings: Settings, *, share_running: bool) -> Iterator[str]:
     if share_running and (url := embedded.running_url()):
         yield url
         return
+    if not create and not embedded.exists():
+        raise CommandError(
+            f"no database in the data folder {embedded.data_dir} (PATRON_DATA_DIR): set "
+            "PATRON_DATA_DIR to the folder `patron serve` uses, or PATRON_DATABASE_URL"
+        )
     try:
         dsn = embedded.start()
     except DataDirInUse as exc:
@@ -55,6 +67,8 @@ def database(settings: Settings, *, share_running: bool) -> Iterator[str]:
 
 
 async def _with_connection(dsn: str, work: object) -> object:
+    from patron.db.pool import connect
+
     conn = await connect(dsn)
     try:
         async with conn.transaction():
@@ -81,6 +95,8 @@ def _stop_on_signal(signum: int, frame: object) -> None:
 
 def check_durability(settings: Settings, dsn: str) -> None:
     """Refuse a database that may lose acknowledged writes, unless explicitly allowed."""
+    from patron.db import migrate
+
     unsafe = asyncpg_run(dsn, migrate.unsafe_durability_settings)
     assert isinstance(unsafe, list)
     if not unsafe:
@@ -166,12 +182,16 @@ def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from patron.app import create_asgi
+    from patron.config import cores
+    from patron.db import migrate
+    from patron.projects import service as projects
+    from patron.projects.service import Credentials
 
     if bool(settings.app_id) != bool(settings.app_token):
         raise CommandError("set both PATRON_APP_ID and PATRON_APP_TOKEN, or neither")
     if settings.workers is not None and settings.workers < 1:
         raise CommandError("--workers (PATRON_WORKERS) must be 1 or more")
-    with database(settings, share_running=False) as dsn:
+    with database(settings, share_running=False, create=True) as dsn:
         check_durability(settings, dsn)
         migrate.upgrade(dsn)
         if settings.app_id and settings.app_token:
@@ -253,6 +273,8 @@ def server_process_app() -> Any:
     """The app of one of several server processes (uvicorn imports and calls this in each):
     the parent has migrated the database and passes its DSN as PATRON_DATABASE_URL."""
     from patron.app import create_asgi
+    from patron.config import Settings
+    from patron.kit import logs
 
     _stop_with_parent()
     settings = Settings.from_env()
@@ -296,6 +318,7 @@ def _supervise(config: Any) -> None:
 
 
 def run_worker(settings: Settings) -> None:
+    from patron.db import migrate
     from patron.db.pool import create_pool
     from patron.kit.collector import settle_after_startup
     from patron.workers import run_workers
@@ -319,7 +342,10 @@ def run_worker(settings: Settings) -> None:
         asyncio.run(work())
 
 
-def import_customers(settings: Settings, path: Path, project: str) -> None:
+def import_customers(settings: Settings, path: Path, project: str) -> int:
+    """Import the CSV file; returns the exit code: 1 when rows failed or the import did."""
+    from patron.db import migrate
+    from patron.errors import APIError
     from patron.operator_import import ImportError_, import_csv
 
     if not path.is_file():
@@ -336,10 +362,12 @@ def import_customers(settings: Settings, path: Path, project: str) -> None:
     print(f"{action['id']}: {action['status']}, {result['message']}")
     for failure in result["failed"][:20]:
         print(f"  row {failure['row']}: {failure['reason']}")
+    return 1 if result["failed"] or action["status"] != "DONE" else 0
 
 
 def recount_customers(settings: Settings) -> None:
     from patron.customers import service as customers
+    from patron.db import migrate
 
     with database(settings, share_running=True) as dsn:
         migrate.upgrade(dsn)
@@ -352,6 +380,7 @@ def recount_customers(settings: Settings) -> None:
 
 
 def check_summaries(settings: Settings, *, fix: bool) -> int:
+    from patron.db import migrate
     from patron.orders import service as orders
     from patron.writes import redemptions, vouchers
 
@@ -369,15 +398,31 @@ def check_summaries(settings: Settings, *, fix: bool) -> int:
     assert isinstance(held, list)
     assert isinstance(counted, list)
     for row in differences:
+        # Sums come back as numeric (Decimal, printed 2E+4): the figures are whole cents.
+        stored_figures = ", ".join(
+            f"{label} {_whole(row['stored_' + name])}" for label, name in _ORDER_FIGURES
+        )
+        order_figures = ", ".join(f"{label} {_whole(row[name])}" for label, name in _ORDER_FIGURES)
         print(
-            f"{row['project_id']} {row['id']}: stored {row['stored_amount']}/"
-            f"{row['stored_count']} last {row['stored_last_amount']}, orders say "
-            f"{row['amount']}/{row['count']} last {row['last_amount']}" + ("; fixed" if fix else "")
+            f"{row['project_id']} {row['id']}: stored {stored_figures};"
+            f" the orders say {order_figures}" + ("; fixed" if fix else "")
         )
     print(f"{len(differences)} customer(s) differ" + (", fixed" if fix and differences else ""))
     print_held_differences(held, fix=fix)
     print_redemption_differences(counted, fix=fix)
     return 1 if (differences or held or counted) and not fix else 0
+
+
+_ORDER_FIGURES = (
+    ("amount (cents)", "amount"),
+    ("orders", "count"),
+    ("last order (cents)", "last_amount"),
+)
+
+
+def _whole(value: object) -> object:
+    """An integer figure as an integer (None, for no last order, as it is)."""
+    return value if value is None else int(value)  # type: ignore[call-overload]
 
 
 def print_held_differences(differences: list[dict[str, object]], *, fix: bool) -> None:
@@ -427,6 +472,9 @@ def asyncpg_run(dsn: str, work: object) -> object:
 
 
 def create_client_key(settings: Settings, project: str, name: str, origins: list[str]) -> None:
+    from patron.db import migrate
+    from patron.projects import service as projects
+
     with database(settings, share_running=True) as dsn:
         migrate.upgrade(dsn)
         try:
@@ -447,11 +495,16 @@ def create_client_key(settings: Settings, project: str, name: str, origins: list
 
 def manage_consents(settings: Settings, args: argparse.Namespace) -> None:
     from patron.consents import service as consents
+    from patron.db import migrate
+    from patron.projects import service as projects
 
     async def work(conn: Any) -> str:
-        project = await projects.find(conn, args.project)
+        try:
+            project = await projects.find(conn, args.project)
+        except projects.UnknownProject as exc:
+            raise CommandError(str(exc)) from None
         if project is None:
-            raise CommandError(f"no project with id or app id {args.project}")
+            raise CommandError(f"no project with name, id or app id {args.project}")
         if args.consents_command == "create":
             return await consents.create_consent(
                 conn,
@@ -477,15 +530,61 @@ def manage_consents(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def create_project(settings: Settings, name: str) -> None:
+    from patron.db import migrate
+    from patron.projects import service as projects
+    from patron.projects.service import Credentials
+
     with database(settings, share_running=True) as dsn:
         migrate.upgrade(dsn)
-        created = asyncio.run(_with_connection(dsn, lambda conn: projects.create(conn, name)))
+        try:
+            created = asyncpg_run(dsn, lambda conn: projects.create(conn, name))
+        except projects.DuplicateName as exc:
+            raise CommandError(str(exc)) from None
         assert isinstance(created, Credentials)
         _print_credentials(created, "Created project:")
 
 
+def list_projects(settings: Settings) -> None:
+    from patron.db import migrate
+    from patron.projects import service as projects
+
+    with database(settings, share_running=True) as dsn:
+        migrate.upgrade(dsn)
+        found = asyncpg_run(dsn, projects.list_all)
+    assert isinstance(found, list)
+    width = max([len("NAME"), *(len(project.name) for project in found)])
+    print(f"{'NAME':<{width}}  {'ID':<28}  APP ID")
+    for project in found:
+        print(f"{project.name:<{width}}  {project.id:<28}  {project.app_id}")
+
+
+def rotate_token(settings: Settings, project: str) -> None:
+    """Replace a project's app token; the old one is refused from then on."""
+    from patron.db import migrate
+    from patron.projects import service as projects
+    from patron.projects.service import Credentials
+
+    with database(settings, share_running=True) as dsn:
+        migrate.upgrade(dsn)
+        try:
+            rotated = asyncpg_run(dsn, lambda conn: projects.rotate_token(conn, project))
+        except projects.UnknownProject as exc:
+            raise CommandError(str(exc)) from None
+    assert isinstance(rotated, Credentials)
+    _print_credentials(rotated, "New token for project:")
+    print(
+        "The old token is refused from now on (by a running server within 30 seconds,"
+        " the time it remembers a project)."
+    )
+
+
+PROJECT_HELP = "the project's name, id or app id"
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="patron", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="patron", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve_cmd = commands.add_parser("serve", help="apply migrations and serve the API")
     serve_cmd.add_argument("--host", default="127.0.0.1")
@@ -505,7 +604,12 @@ def main(argv: list[str] | None = None) -> None:
     projects_cmd = commands.add_parser("projects", help="manage projects")
     project_commands = projects_cmd.add_subparsers(dest="projects_command", required=True)
     create_cmd = project_commands.add_parser("create", help="create a project, print its keys")
-    create_cmd.add_argument("name")
+    create_cmd.add_argument("name", help="a name no other project has")
+    project_commands.add_parser("list", help="list the projects: name, id and app id")
+    rotate_cmd = project_commands.add_parser(
+        "rotate-token", help="give a project a new app token; the old one is refused"
+    )
+    rotate_cmd.add_argument("project", help=PROJECT_HELP)
     summaries_cmd = commands.add_parser("summaries", help="customer summaries")
     summary_commands = summaries_cmd.add_subparsers(dest="summaries_command", required=True)
     check_cmd = summary_commands.add_parser(
@@ -519,14 +623,14 @@ def main(argv: list[str] | None = None) -> None:
     customer_commands = customers_cmd.add_subparsers(dest="customers_command", required=True)
     import_cmd = customer_commands.add_parser("import", help="import customers from a CSV file")
     import_cmd.add_argument("file", type=Path)
-    import_cmd.add_argument("--project", required=True, help="the project's id or app id")
+    import_cmd.add_argument("--project", required=True, help=PROJECT_HELP)
     customer_commands.add_parser(
         "recount", help="rebuild each project's stored customer count from its customers"
     )
     key_cmd = project_commands.add_parser(
         "client-key", help="create client-side credentials (for customers' browsers)"
     )
-    key_cmd.add_argument("project", help="the project's id or app id")
+    key_cmd.add_argument("project", help=PROJECT_HELP)
     key_cmd.add_argument(
         "--origin",
         action="append",
@@ -539,13 +643,17 @@ def main(argv: list[str] | None = None) -> None:
     for command, helptext in (("create", "define a consent"), ("group", "define a group")):
         sub = consent_commands.add_parser(command, help=helptext)
         sub.add_argument("name")
-        sub.add_argument("--project", required=True, help="the project's id or app id")
+        sub.add_argument("--project", required=True, help=PROJECT_HELP)
         sub.add_argument("--description")
         if command == "create":
             sub.add_argument("--category")
         else:
             sub.add_argument("--consent", action="append", required=True)
     args = parser.parse_args(argv)
+
+    from patron.config import Settings
+    from patron.db import migrate
+    from patron.kit import logs
 
     settings = Settings.from_env()
     logs.configure(settings.log_level)
@@ -559,11 +667,15 @@ def main(argv: list[str] | None = None) -> None:
                 settings = dataclasses.replace(settings, workers=args.workers)
             serve(settings, args.host, args.port)
         elif args.command == "migrate":
-            with database(settings, share_running=True) as dsn:
+            with database(settings, share_running=True, create=True) as dsn:
                 migrate.upgrade(dsn)
             print(f"database is at revision {migrate.head_revision()}")
         elif args.command == "projects" and args.projects_command == "client-key":
             create_client_key(settings, args.project, args.name, args.origin)
+        elif args.command == "projects" and args.projects_command == "list":
+            list_projects(settings)
+        elif args.command == "projects" and args.projects_command == "rotate-token":
+            rotate_token(settings, args.project)
         elif args.command == "projects":
             create_project(settings, args.name)
         elif args.command == "consents":
@@ -575,7 +687,7 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "customers" and args.customers_command == "recount":
             recount_customers(settings)
         elif args.command == "customers":
-            import_customers(settings, args.file, args.project)
+            raise SystemExit(import_customers(settings, args.file, args.project))
     except _Stopped:
         logger.info("stopped")
     except CommandError as exc:

@@ -37,9 +37,12 @@ async def import_csv(
     pool = await create_pool(dsn, min_size=1, max_size=4)
     try:
         async with pool.acquire() as conn:
-            project = await projects.find(conn, project_key)
+            try:
+                project = await projects.find(conn, project_key)
+            except projects.UnknownProject as exc:
+                raise ImportError_(str(exc)) from None
             if project is None:
-                raise ImportError_(f"no project with id or app id {project_key}")
+                raise ImportError_(f"no project with name, id or app id {project_key}")
             actor = Actor(
                 project_id=project.id,
                 source=EventSource(channel="INTERNAL"),

@@ -8,6 +8,7 @@ on release).
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -53,7 +54,7 @@ async def _patron(
 async def _new_project(dsn: str) -> Credentials:
     conn = await connect(dsn)
     try:
-        return await projects.create(conn, "round trips")
+        return await projects.create(conn, f"round trips {secrets.token_hex(4)}")
     finally:
         await conn.close()
 

@@ -86,6 +86,10 @@ class EmbeddedPostgres:
         logger.info("embedded PostgreSQL is running in %s", self.data_dir / "pg")
         return url
 
+    def exists(self) -> bool:
+        """Whether a PostgreSQL cluster has been created in this folder."""
+        return (self.data_dir / "pg" / "PG_VERSION").exists()
+
     def running_url(self) -> str | None:
         """The DSN of the PostgreSQL that another process serves from this folder, if any."""
         if not self.url_file.exists():

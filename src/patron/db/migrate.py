@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,12 @@ def alembic_config(dsn: str) -> Config:
 
 
 def upgrade(dsn: str, revision: str = "head") -> None:
-    """Bring the database at `dsn` up to `revision`; safe to run from several processes at once."""
+    """Bring the database at `dsn` up to `revision`; safe to run from several processes at once.
+
+    Logs one line per revision applied (migrations/env.py), and nothing when there is none:
+    Alembic's own INFO lines, printed on every run, are kept to its warnings.
+    """
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     command.upgrade(alembic_config(dsn), revision)
 
 

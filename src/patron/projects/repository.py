@@ -52,13 +52,30 @@ async def find_by_app_id(conn: Connection, app_id: str) -> ProjectRow | None:
     return None if row is None else _project(row)
 
 
-async def find_by_id_or_app_id(conn: Connection, key: str) -> ProjectRow | None:
-    row = await conn.fetchrow(
+async def find_by_key(conn: Connection, key: str) -> list[ProjectRow]:
+    """The projects whose id, app id or name is `key`: those matched by id or app id first."""
+    rows = await conn.fetch(
         "SELECT id, name, app_id, app_token_hash, asset_key FROM projects"
-        " WHERE id = $1 OR app_id = $1 ORDER BY id = $1 DESC LIMIT 1",
+        " WHERE id = $1 OR app_id = $1 OR name = $1"
+        " ORDER BY id = $1 DESC, app_id = $1 DESC, id",
         key,
     )
+    return [_project(row) for row in rows]
+
+
+async def find_by_name(conn: Connection, name: str) -> ProjectRow | None:
+    row = await conn.fetchrow(
+        "SELECT id, name, app_id, app_token_hash, asset_key FROM projects WHERE name = $1 LIMIT 1",
+        name,
+    )
     return None if row is None else _project(row)
+
+
+async def list_all(conn: Connection) -> list[ProjectRow]:
+    rows = await conn.fetch(
+        "SELECT id, name, app_id, app_token_hash, asset_key FROM projects ORDER BY name, id"
+    )
+    return [_project(row) for row in rows]
 
 
 async def find_asset_key(conn: Connection, project_id: str) -> bytes | None:

@@ -59,18 +59,34 @@ def _token_matches(stored_hash: bytes | None, token: str) -> bool:
     return hmac.compare_digest(expected, hash_token(token)) and stored_hash is not None
 
 
+class DuplicateName(Exception):
+    """A project of that name exists already: names are unique in an installation."""
+
+
+class UnknownProject(LookupError):
+    """No project, or more than one, answers to the name, id or app id given."""
+
+
 async def create(
     conn: Connection, name: str, *, app_id: str | None = None, app_token: str | None = None
 ) -> Credentials:
-    """Create a project; its token is returned here once and never stored in plain text."""
-    token = app_token or ids.app_token()
-    row = await repository.insert(
-        conn,
-        project_id=ids.project_id(),
-        name=name,
-        app_id=app_id or ids.app_id(),
-        app_token_hash=hash_token(token),
-    )
+    """Create a project; its token is returned here once and never stored in plain text.
+
+    Raises DuplicateName when a project has that name (checked under a table lock, so two
+    concurrent creations cannot both pass).
+    """
+    async with conn.transaction():  # a savepoint inside a caller's transaction
+        await repository.lock_table(conn)
+        if await repository.find_by_name(conn, name) is not None:
+            raise DuplicateName(f"a project named {name!r} exists already; choose another name")
+        token = app_token or ids.app_token()
+        row = await repository.insert(
+            conn,
+            project_id=ids.project_id(),
+            name=name,
+            app_id=app_id or ids.app_id(),
+            app_token_hash=hash_token(token),
+        )
     return Credentials(project_id=row.id, name=row.name, app_id=row.app_id, app_token=token)
 
 
@@ -101,9 +117,35 @@ async def create_first(conn: Connection) -> Credentials | None:
 
 
 async def find(conn: Connection, key: str) -> Project | None:
-    """A project by its id or its app id (for operators' commands)."""
-    row = await repository.find_by_id_or_app_id(conn, key)
-    return None if row is None else _project(row)
+    """A project by its id, its app id or its name (for operators' commands).
+
+    Raises UnknownProject when only names match and several projects have that name
+    (installations from before names were unique).
+    """
+    rows = await repository.find_by_key(conn, key)
+    if not rows:
+        return None
+    if len(rows) > 1 and key not in (rows[0].id, rows[0].app_id):
+        raise UnknownProject(f"{len(rows)} projects are named {key!r}: give its id or app id")
+    return _project(rows[0])
+
+
+async def list_all(conn: Connection) -> list[Project]:
+    """Every project of the installation, by name."""
+    return [_project(row) for row in await repository.list_all(conn)]
+
+
+async def rotate_token(conn: Connection, key: str) -> Credentials:
+    """Give the project named by `key` (id, app id or name) a new app token, returned here only;
+    the old one no longer matches the stored hash. Raises UnknownProject."""
+    project = await find(conn, key)
+    if project is None:
+        raise UnknownProject(f"no project with name, id or app id {key}")
+    token = ids.app_token()
+    await repository.set_token_hash(conn, project.id, hash_token(token))
+    return Credentials(
+        project_id=project.id, name=project.name, app_id=project.app_id, app_token=token
+    )
 
 
 async def asset_key(conn: Connection, project_id: str) -> bytes | None:
@@ -134,7 +176,7 @@ async def create_client_key(
     """Create client-side credentials for a project; the token is returned here only."""
     project = await find(conn, project_key)
     if project is None:
-        raise LookupError(f"no project with id or app id {project_key}")
+        raise UnknownProject(f"no project with name, id or app id {project_key}")
     key_id = ids.client_key_id()
     token = ids.app_token()
     await repository.insert_client_key(
