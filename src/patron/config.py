@@ -67,8 +67,8 @@ class Settings(BaseSettings):
         validate_default=False,
     )
 
-    database_url: str | None = Field(None, description="a postgresql:// URL")
-    data_dir: Path = Field(Path(".patron"), description="a folder")
+    database_url: Annotated[str | None, Field(description="a postgresql:// URL")] = None
+    data_dir: Annotated[Path, Field(description="a folder")] = Path(".patron")
     app_id: str | None = None
     app_token: str | None = None
     pool_min_size: Annotated[int, Field(ge=0, description="a whole number, 0 or more")] = 2
