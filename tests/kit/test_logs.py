@@ -1,51 +1,158 @@
-"""The log formatter keeps exceptions' types and stacks and withholds their messages."""
+"""Log lines: the JSON format, the access log, and refused requests naming their route."""
 
 from __future__ import annotations
 
+import asyncio
+import io
+import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
-from patron.kit.logs import LINE_FORMAT, Formatter
+import httpx
+
+from patron.app import create_app
+from patron.config import Settings
+from patron.errors import Unauthorized
+from patron.kit.asgi import RequestContext
+from patron.kit.logs import JSONFormatter
+from patron.projects.asgi import Authentication
+
+TOKEN = "secret-app-token-123"
+EMAIL = "bob@example.com"
 
 
-def _record_of(exc: BaseException) -> logging.LogRecord:
+class _Refusing:
+    """An authenticator that refuses every credential, without a database."""
+
+    async def authenticate(self, app_id: str | None, app_token: str | None) -> Any:
+        raise Unauthorized("The credentials are wrong")
+
+
+class _NoLimit:
+    """A client rate limit that lets every request through, without a database."""
+
+    limit = 5
+    seconds = 5.0
+
+    async def retry_after(self, ip: str) -> int | None:
+        return None
+
+
+def _asgi(*, access_log: bool) -> Any:
+    app = create_app(Settings(), "postgresql://unused")
+    refusing: Any = _Refusing()
+    limit: Any = _NoLimit()
+    return RequestContext(Authentication(app, refusing, refusing, limit), access_log=access_log)
+
+
+@contextmanager
+def _json_lines(level: int) -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JSONFormatter())
+    # Patron's own lines (httpx, the test's client, logs the URLs it requests).
+    root = logging.getLogger("patron")
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(level)
     try:
-        raise exc
-    except BaseException as raised:
-        return logging.LogRecord(
-            "patron.errors",
-            logging.ERROR,
-            __file__,
-            1,
-            "unhandled error",
-            (),
-            (type(raised), raised, raised.__traceback__),
-        )
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
 
 
-class TestFormatter:
-    def test_withholds_the_message_and_keeps_the_type_and_stack(self) -> None:
-        line = Formatter(LINE_FORMAT).format(_record_of(ValueError("bob@example.com")))
-        assert "bob@example.com" not in line
-        assert "builtins.ValueError (message withheld)" in line
-        assert "test_logs.py" in line
-        assert "unhandled error" in line
+def _requests(asgi: Any) -> list[httpx.Response]:
+    async def run() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=asgi)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            headers = {"X-App-Id": "app", "X-App-Token": TOKEN}
+            return [
+                await client.get(f"/v1/customers/{EMAIL}", headers=headers),
+                await client.get("/openapi.json", params={"email": EMAIL}, headers=headers),
+                await client.get(
+                    "/client/v1/consents",
+                    params={"email": EMAIL},
+                    headers={"X-Client-Token": TOKEN},
+                ),
+            ]
 
-    def test_withholds_the_messages_of_the_exceptions_it_came_from(self) -> None:
-        # Values, not literals: a traceback shows the source line of each frame.
-        phone, email = "+48 600 100 200", "bob@example.com"
-        try:
+    return asyncio.run(run())
+
+
+def _parsed(stream: io.StringIO) -> list[dict[str, Any]]:
+    lines = stream.getvalue().splitlines()
+    assert lines
+    return [json.loads(line) for line in lines]
+
+
+class TestJSONFormat:
+    def test_every_line_parses_and_holds_no_token_or_email(self) -> None:
+        with _json_lines(logging.DEBUG) as stream:
+            responses = _requests(_asgi(access_log=True))
+        assert [r.status_code for r in responses][:2] == [401, 200]
+        for line in _parsed(stream):
+            assert {"time", "level", "logger", "message"} <= set(line)
+            text = json.dumps(line)
+            assert TOKEN not in text
+            assert EMAIL not in text
+            assert "bob" not in text
+
+    def test_an_exception_is_its_type_and_frames_only(self) -> None:
+        logger = logging.getLogger("patron.test")
+        with _json_lines(logging.INFO) as stream:
             try:
-                raise KeyError(phone)
-            except KeyError as inner:
-                raise RuntimeError(f"Key (source_id)=({email}) already exists") from inner
-        except RuntimeError as outer:
-            record = _record_of(outer)
-        line = Formatter(LINE_FORMAT).format(record)
-        assert "bob@example.com" not in line
-        assert "600 100 200" not in line
-        assert "builtins.KeyError (message withheld)" in line
+                raise ValueError(f"Key (source_id)=({EMAIL}) already exists")
+            except ValueError:
+                logger.exception("failed request_id=v-1")
+        (line,) = _parsed(stream)
+        assert "ValueError (message withheld)" in line["exception"]
+        assert EMAIL not in json.dumps(line)
 
-    def test_ignores_a_full_text_another_handler_cached(self) -> None:
-        record = _record_of(ValueError("bob@example.com"))
-        assert "bob@example.com" in logging.Formatter().format(record)
-        assert "bob@example.com" not in Formatter().format(record)
+
+class TestAccessLog:
+    def test_a_line_per_request_with_its_fields(self) -> None:
+        with _json_lines(logging.INFO) as stream:
+            (_, ok, _) = _requests(_asgi(access_log=True))
+        access = [line for line in _parsed(stream) if line["logger"] == "patron.access"]
+        (line,) = [line for line in access if line["status"] == 200]
+        assert line["method"] == "GET"
+        assert line["route"] == "/openapi.json"
+        assert isinstance(line["duration_ms"], float)
+        assert line["request_id"] == ok.headers["x-request-id"]
+        assert line["message"].startswith("GET /openapi.json 200 ")
+
+    def test_off_by_default_successes_are_not_logged_at_info(self) -> None:
+        with _json_lines(logging.INFO) as stream:
+            _requests(_asgi(access_log=False))
+        statuses = [line.get("status") for line in _parsed(stream)]
+        assert 200 not in statuses
+
+
+class TestRefusedRequests:
+    def test_a_401_names_the_route_template(self) -> None:
+        with _json_lines(logging.INFO) as stream:
+            (refused, _, client_refused) = _requests(_asgi(access_log=False))
+        assert refused.status_code == 401
+        lines = {line["request_id"]: line for line in _parsed(stream) if "request_id" in line}
+        line = lines[refused.headers["x-request-id"]]
+        assert line["status"] == 401
+        assert line["route"].startswith("/v1/customers/{")
+        assert "(no route)" not in line["message"]
+        client_line = lines[client_refused.headers["x-request-id"]]
+        assert client_line["status"] == 401
+        assert client_line["route"] == "/client/v1/consents"
+
+    def test_an_unknown_route_stays_unnamed(self) -> None:
+        async def run() -> httpx.Response:
+            transport = httpx.ASGITransport(app=_asgi(access_log=False))
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return await client.get("/v1/nothing-here", headers={"X-App-Token": TOKEN})
+
+        with _json_lines(logging.INFO) as stream:
+            response = asyncio.run(run())
+        assert response.status_code == 401
+        (line,) = [line for line in _parsed(stream) if line.get("status") == 401]
+        assert line["route"] == "(no route)"

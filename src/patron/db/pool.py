@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from urllib.parse import parse_qsl, urlsplit
 
 import asyncpg
 
@@ -129,3 +131,69 @@ async def transaction(pool: Pool) -> AsyncIterator[Connection]:
     """
     async with pool.acquire() as conn, conn.transaction():
         yield conn
+
+
+class DatabaseUnreachable(Exception):
+    """PostgreSQL could not be reached or refused Patron; the message is one line for the
+    operator, naming the host and what to check, and never the password."""
+
+
+def unreachable(dsn: str, exc: BaseException) -> DatabaseUnreachable | None:
+    """The one-line `DatabaseUnreachable` for a failure to connect to `dsn`, or None when `exc`
+    is not one (a bug, a failed query: let it go on as it is).
+
+    Covers what `asyncpg.connect` / `create_pool` raise before a connection is usable: OSError
+    (refused, unknown host, unreachable network), a timeout, and PostgreSQL's refusals of the
+    login (password, unknown role or database, too many connections).
+    """
+    where = _host_of(dsn)
+    check = "check that PostgreSQL runs there and PATRON_DATABASE_URL's host and port"
+    if isinstance(
+        exc, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError
+    ):
+        reason, check = "refused the login", "check PATRON_DATABASE_URL's user and password"
+    elif isinstance(exc, asyncpg.InvalidCatalogNameError):
+        reason, check = "has no such database", "check the database name in PATRON_DATABASE_URL"
+    elif isinstance(exc, asyncpg.TooManyConnectionsError):
+        reason = "has no connection left"
+        check = "check its max_connections against PATRON_POOL_MAX_SIZE x PATRON_WORKERS"
+    elif isinstance(exc, TimeoutError):
+        reason = "did not answer in time"
+    elif isinstance(exc, ConnectionRefusedError):
+        reason = "refused the connection"
+    elif isinstance(exc, socket.gaierror):
+        reason, check = "is an unknown host name", "check PATRON_DATABASE_URL's host"
+    elif isinstance(exc, OSError):
+        reason = f"could not be reached ({exc.strerror or type(exc).__name__})"
+    elif isinstance(exc, asyncpg.ConnectionDoesNotExistError | asyncpg.InterfaceError):
+        reason = f"could not be connected to ({type(exc).__name__})"
+    else:
+        return None
+    return DatabaseUnreachable(f"PostgreSQL at {where} {reason}: {check}")
+
+
+def _host_of(dsn: str) -> str:
+    """`host:port` of a postgresql:// URL (asyncpg's defaults when missing), without user or
+    password; the socket folder for a Unix-socket URL."""
+    try:
+        parts = urlsplit(dsn)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return "PATRON_DATABASE_URL's host"
+    query = dict(parse_qsl(parts.query))
+    host = host or query.get("host") or "localhost"
+    port = port or int(query.get("port", "5432") or 5432)
+    return host if host.startswith("/") else f"{host}:{port}"
+
+
+@asynccontextmanager
+async def reaching(dsn: str) -> AsyncIterator[None]:
+    """Turns a failure to connect to `dsn` inside the block into `DatabaseUnreachable`
+    (`unreachable`); anything else passes through."""
+    try:
+        yield
+    except Exception as exc:
+        error = unreachable(dsn, exc)
+        if error is None:
+            raise
+        raise error from None

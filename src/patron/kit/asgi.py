@@ -7,6 +7,8 @@ import logging
 import time
 from typing import Any
 
+from litestar.utils import normalize_path
+
 from patron.kit import ids
 from patron.kit.context import REQUEST_ID_KEY
 
@@ -15,15 +17,37 @@ ASGIApp = Any
 access_log = logging.getLogger("patron.access")
 
 
+def route_template(app: Any, scope: dict[str, Any]) -> str | None:
+    """The template of the route (`/v1/customers/{customer_id:str}`) that Litestar `app` would
+    route `scope` to, found without running it; None when no route matches.
+
+    For the log line of a request refused before routing (authentication, origin): it names
+    the route like any other line, and still never the raw path.
+    """
+    router = getattr(app, "asgi_router", None)
+    if router is None:
+        return None
+    try:
+        routed = router.handle_routing(path=normalize_path(scope["path"]), method=scope["method"])
+    except Exception:  # Litestar's NotFound / MethodNotAllowed: no route to name
+        return None
+    template: str = routed[-1]
+    return template
+
+
 class RequestContext:
     """Gives each HTTP request an id, returns it as `X-Request-Id`, and logs a line per request.
 
     The log line names the route template, never the raw path: a path may carry a customer's
-    e-mail as its source_id.
+    e-mail as its source_id. Refused and failed requests are logged at INFO and above; the
+    others at DEBUG, or at INFO when `access_log` (PATRON_ACCESS_LOG) is on. Each line also
+    carries its fields (`method`, `route`, `status`, `duration_ms`, `request_id`, `failed`) for
+    the JSON format (kit/logs.py).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, access_log: bool = False) -> None:
         self.app = app
+        self._success_level = logging.INFO if access_log else logging.DEBUG
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -50,28 +74,42 @@ class RequestContext:
                 message = {**message, "headers": [*message.get("headers", ()), header]}
             await send(message)
 
-        failure = ""
+        failure: str | None = None
         try:
             await self.app(scope, receive, send_with_request_id)
         except BaseException as exc:
-            failure = f" failed={type(exc).__name__}"
+            failure = type(exc).__name__
             raise
         finally:
-            # Successful requests are logged at DEBUG (a line per request costs throughput);
-            # every error is logged at INFO or above with its request id.
+            # Successful requests are logged at DEBUG unless the access log is on (a line per
+            # request costs throughput); every error is logged at INFO or above.
             level = (
-                logging.DEBUG if status < 400 else logging.INFO if status < 500 else logging.WARNING
+                self._success_level
+                if status < 400
+                else logging.INFO
+                if status < 500
+                else logging.WARNING
             )
             if failure:
                 level = logging.WARNING
             if access_log.isEnabledFor(level):
+                route = scope.get("path_template") or "(no route)"
+                duration_ms = round((time.perf_counter() - started) * 1000, 1)
                 access_log.log(
                     level,
                     "%s %s %d %.1fms request_id=%s%s",
                     scope["method"],
-                    scope.get("path_template") or "(no route)",
+                    route,
                     status,
-                    (time.perf_counter() - started) * 1000,
+                    duration_ms,
                     request_id,
-                    failure,
+                    f" failed={failure}" if failure else "",
+                    extra={
+                        "method": scope["method"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": duration_ms,
+                        "request_id": request_id,
+                        "failed": failure,
+                    },
                 )

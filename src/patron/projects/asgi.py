@@ -7,6 +7,7 @@ from typing import Any
 
 from patron.errors import JSON_CONTENT_TYPE, UNEXPECTED, APIError, Forbidden, TooManyRequests
 from patron.kit import json
+from patron.kit.asgi import route_template
 from patron.kit.context import request_id_of
 from patron.kit.ratelimit import ClientRateLimit
 from patron.projects.service import Authenticator, ClientAuthenticator, normalize_origin
@@ -65,9 +66,15 @@ class Authentication:
                 app_token.decode("latin-1") if app_token is not None else None,
             )
         except APIError as error:
-            await _send_error(send, error, request_id_of(scope))
+            await self._refuse(scope, send, error)
             return
         await self.app(scope, receive, send)
+
+    async def _refuse(self, scope: dict[str, Any], send: Any, error: APIError) -> None:
+        """Answers `error` without routing, after naming the route the request was for in the
+        scope, for its log line (kit/asgi.py)."""
+        scope["path_template"] = route_template(self.app, scope)
+        await _send_error(send, error, request_id_of(scope))
 
     async def _client(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Client routes: a rate limit per client IP, client credentials, an allowed origin.
@@ -83,7 +90,7 @@ class Authentication:
         except Exception:
             # Outside the router, so handle_exception would not see it: the same logged 500.
             logger.exception("client rate limit failed request_id=%s", request_id)
-            await _send_error(send, APIError(UNEXPECTED), request_id)
+            await self._refuse(scope, send, APIError(UNEXPECTED))
             return
         if wait is not None:
             error = TooManyRequests(
@@ -91,7 +98,7 @@ class Authentication:
                 f"{self._client_limit.seconds:g} seconds from one client",
                 headers={"retry-after": str(wait)},
             )
-            await _send_error(send, error, request_id)
+            await self._refuse(scope, send, error)
             return
         headers = dict(scope["headers"])
         authenticator = self._client_authenticator
@@ -104,7 +111,7 @@ class Authentication:
             if not origin or normalize_origin(origin) not in key.allowed_origins:
                 raise Forbidden(f"Origin {origin or '(none)'} is not allowed for this client key")
         except APIError as error:
-            await _send_error(send, error, request_id)
+            await self._refuse(scope, send, error)
             return
         scope[PROJECT_KEY] = key.project
         scope[CLIENT_KEY] = key
