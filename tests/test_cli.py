@@ -887,3 +887,46 @@ class TestProjectCommands:
             client_key = patron("projects", "client-key", key, "--origin", "https://shop.example")
             assert client_key.returncode == 0, client_key.stderr
             assert f"for project {shop_name} ({shop.project_id})" in client_key.stdout
+
+
+class TestConfiguration:
+    @pytest.mark.parametrize(
+        ("variable", "value", "named"),
+        [
+            ("PATRON_POOL_MAX_SIZE", "abc", "whole number"),
+            ("PATRON_LOG_LEVEL", "verbose", "DEBUG, INFO"),
+            ("PATRON_DATABASE_URL", "postgresql://u:secret@127.0.0.1:1/x", "127.0.0.1:1"),
+        ],
+    )
+    def test_a_bad_setting_is_one_line(
+        self, tmp_path: Path, variable: str, value: str, named: str
+    ) -> None:
+        result = subprocess.run(
+            [*PATRON, "migrate"],
+            env=env_for(tmp_path / "data", **{variable: value}),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 2
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert named in lines[0]
+        assert "secret" not in result.stderr
+        assert not (tmp_path / "data").exists()
+
+    def test_config_prints_the_settings_with_secrets_masked(self, tmp_path: Path) -> None:
+        env = env_for(
+            tmp_path,
+            PATRON_APP_ID="app",
+            PATRON_APP_TOKEN="token-value",
+            PATRON_DATABASE_URL="postgresql://user:pw-value@db.example:5432/patron",
+        )
+        result = subprocess.run(
+            [*PATRON, "config"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        assert "PATRON_APP_TOKEN=***" in result.stdout
+        assert "PATRON_DATABASE_URL=postgresql://user:***@db.example:5432/patron" in result.stdout
+        assert "token-value" not in result.stdout
+        assert "pw-value" not in result.stdout

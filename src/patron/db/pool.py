@@ -146,7 +146,7 @@ def unreachable(dsn: str, exc: BaseException) -> DatabaseUnreachable | None:
     (refused, unknown host, unreachable network), a timeout, and PostgreSQL's refusals of the
     login (password, unknown role or database, too many connections).
     """
-    where = _host_of(dsn)
+    where = host_of(dsn)
     check = "check that PostgreSQL runs there and PATRON_DATABASE_URL's host and port"
     if isinstance(
         exc, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError
@@ -172,7 +172,7 @@ def unreachable(dsn: str, exc: BaseException) -> DatabaseUnreachable | None:
     return DatabaseUnreachable(f"PostgreSQL at {where} {reason}: {check}")
 
 
-def _host_of(dsn: str) -> str:
+def host_of(dsn: str) -> str:
     """`host:port` of a postgresql:// URL (asyncpg's defaults when missing), without user or
     password; the socket folder for a Unix-socket URL."""
     try:
