@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from tqdm import tqdm
+
 from patron.activities.service import Actor, EventSource
 from patron.async_actions import repository as actions
 from patron.async_actions import service as async_actions
@@ -20,13 +22,6 @@ from patron.workers import BATCH_SIZES, HANDLERS
 
 class ImportError_(Exception):
     """The import could not start; the message says why."""
-
-
-def _bar(done: int, total: int, out: TextIO, width: int = 40) -> None:
-    share = 1.0 if total == 0 else min(1.0, done / total)
-    filled = int(share * width)
-    out.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {share:6.1%} {done}/{total} rows")
-    out.flush()
 
 
 async def import_csv(
@@ -53,15 +48,17 @@ async def import_csv(
                     action_id = await enqueue_csv_import(conn, actor, file)
 
         async def watch() -> None:
-            while True:
-                async with pool.acquire() as conn:
-                    row = await actions.find(conn, project.id, action_id)
-                assert row is not None
-                _bar(row["cursor"], row["total_rows"], out)
-                if row["status"] in ("DONE", "FAILED"):
-                    out.write("\n")
-                    return
-                await asyncio.sleep(0.2)
+            # tqdm's bar, drawn only when `out` is a terminal (disable=None).
+            with tqdm(total=0, unit=" rows", file=out, disable=None, dynamic_ncols=True) as bar:
+                while True:
+                    async with pool.acquire() as conn:
+                        row = await actions.find(conn, project.id, action_id)
+                    assert row is not None
+                    bar.total = row["total_rows"]
+                    bar.update(row["cursor"] - bar.n)
+                    if row["status"] in ("DONE", "FAILED"):
+                        return
+                    await asyncio.sleep(0.2)
 
         watcher = asyncio.create_task(watch())
         async with pool.acquire() as lock_conn:
