@@ -120,9 +120,12 @@ path = "{auth}"
 user = "project-a"
 peers = ["project-a", "project-b"]
 
+# 409: a resource with that code or name exists already (made earlier in a stateful run).
 [[operations]]
 include-operation-id = {json.dumps(sorted(STATE_DEPENDENT))}
-checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "429"]
+checks.positive_data_acceptance.expected-statuses = [
+    "2xx", "400", "401", "403", "404", "409", "429"
+]
 """
         + "".join(
             f'\n[[operations]]\ninclude-operation-id = "{operation}"\n'

@@ -107,3 +107,18 @@ class TestSegmentText:
             "filter": {"junction": "and"},
         }
         assert http.post("/v1/segments", json=body).status_code == 200
+
+
+class TestFreeFormDiscountParts:
+    """Found by the fuzzer: a NUL in a discount's `units` reached PostgreSQL (500)."""
+
+    def test_a_nul_in_a_discount_is_a_400(self, http: httpx.Client) -> None:
+        discount = {"type": "AMOUNT", "amount_off": 100, "units": [{"k\u0000": 1}]}
+        voucher = http.post("/v1/vouchers", json={"discount": discount})
+        assert voucher.status_code == 400, voucher.text
+        assert voucher.json()["key"] == "invalid_payload"
+        campaign = http.post(
+            "/v1/campaigns",
+            json={"name": "nul", "voucher": {"type": "DISCOUNT_VOUCHER", "discount": discount}},
+        )
+        assert campaign.status_code == 400, campaign.text

@@ -11,7 +11,7 @@ from patron.errors import APIError, NotFound
 from patron.kit import fields
 from patron.kit.fields import Count, Moment
 from patron.kit.time import render_datetime, render_optional_datetime
-from patron.kit.validation import check_metadata, check_text
+from patron.kit.validation import check_json_value, check_metadata, check_text
 from patron.validation_rules.schemas import AssignmentsList
 from patron.vouchers.schemas import (
     CodeConfigBody,
@@ -24,6 +24,7 @@ from patron.vouchers.schemas import (
     Validity,
     VoucherType,
     check_category,
+    check_discount,
     check_validation_rules,
     check_validity,
 )
@@ -121,8 +122,15 @@ def check_campaign_fields(body: CampaignFields) -> None:
         check_metadata(body.metadata)
     check_category(body.category_id)
     check_validity(body)
+    for name in ("promotion", "loyalty_tiers_expiration", "options"):
+        value = getattr(body, name, None)
+        if isinstance(value, dict):
+            check_json_value(value, f".{name}")
+    check_discount(getattr(body, "discount", None), ".discount")
     if isinstance(body, CampaignCreate):
         check_validation_rules(body.validation_rules)
+        if isinstance(body.voucher, CampaignVoucher):
+            check_discount(body.voucher.discount, ".voucher.discount")
 
 
 def campaign_not_found(key: str) -> NotFound:

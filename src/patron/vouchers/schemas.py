@@ -18,7 +18,7 @@ from patron.errors import APIError, InvalidPayload, NotFound
 from patron.kit import fields
 from patron.kit.fields import Count, Moment
 from patron.kit.time import render_datetime, render_optional_datetime
-from patron.kit.validation import check_metadata, check_text
+from patron.kit.validation import check_json_value, check_metadata, check_text
 from patron.validation_rules.schemas import AssignmentsList
 
 VoucherType = Literal["DISCOUNT_VOUCHER", "GIFT_VOUCHER", "LOYALTY_CARD"]
@@ -231,6 +231,17 @@ def check_voucher_fields(body: VoucherFields) -> None:
     check_category(body.category_id)
     check_validation_rules(body.validation_rules)
     check_validity(body)
+    check_discount(body.discount, ".discount")
+
+
+def check_discount(discount: object, path: str) -> None:
+    """A discount's free-form parts (`product`, `sku`, `units`) hold only JSON PostgreSQL can
+    store (no NUL, bounded depth). Raises InvalidPayload."""
+    if isinstance(discount, Discount):
+        for name in ("product", "sku", "units"):
+            value = getattr(discount, name)
+            if not isinstance(value, UnsetType):
+                check_json_value(value, f"{path}.{name}")
 
 
 def check_category(category_id: object) -> None:
