@@ -1,6 +1,9 @@
 """What Patron's framework and layers cost per request, in process, against the limit app.
 
-    .venv/bin/python -m bench.overhead [--requests 1500] [--rounds 12] [--case get …]
+    .venv/bin/python -m bench.overhead [--requests 1500] [--rounds 12] [--case get …] [--metrics]
+
+`--metrics` serves Patron with PATRON_METRICS=open, so that each request is also counted and
+timed (kit/metrics.py): run with and without it to see what metrics cost.
 
 Both ASGI apps (Patron's, as `patron serve` builds it, and the limit server's) run in this one
 process on a fresh embedded PostgreSQL, and are called directly, one request at a time, in
@@ -129,7 +132,9 @@ async def cpu_per_request(app: ASGIApp, case: str, requests: int) -> float:
     return (time.process_time() - started) / requests * 1e6
 
 
-async def measure(dsn: str, selected: list[str], *, requests: int, rounds: int) -> None:
+async def measure(
+    dsn: str, selected: list[str], *, requests: int, rounds: int, metrics: bool = False
+) -> None:
     conn = await connect(dsn)
     try:
         async with conn.transaction():
@@ -139,7 +144,10 @@ async def measure(dsn: str, selected: list[str], *, requests: int, rounds: int) 
     finally:
         await conn.close()
     await load_customers(dsn, project.id, start=0, count=1000)
-    patron = create_asgi(Settings(database_url=dsn, worker=False, log_level="WARNING"), dsn)
+    settings = Settings(
+        database_url=dsn, worker=False, log_level="WARNING", metrics="open" if metrics else "off"
+    )
+    patron = create_asgi(settings, dsn)
     limit = LimitApp(dsn, project.id)
     lifespans = [Lifespan(patron), Lifespan(limit)]
     for lifespan in lifespans:
@@ -170,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--case", action="append", choices=sorted(CASES))
+    parser.add_argument("--metrics", action="store_true", help="serve with PATRON_METRICS=open")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="patron-overhead-"))
     embedded = EmbeddedPostgres(work / "data")
@@ -177,7 +186,13 @@ def main(argv: list[str] | None = None) -> int:
         dsn = embedded.start()
         migrate.upgrade(dsn)
         uvloop.run(
-            measure(dsn, args.case or list(CASES), requests=args.requests, rounds=args.rounds)
+            measure(
+                dsn,
+                args.case or list(CASES),
+                requests=args.requests,
+                rounds=args.rounds,
+                metrics=args.metrics,
+            )
         )
     finally:
         embedded.stop()

@@ -28,6 +28,7 @@ from patron.kit.asgi import RequestContext
 from patron.kit.collector import settle_after_startup
 from patron.kit.http import PUBLIC_URL, answer_options
 from patron.kit.ratelimit import ClientRateLimit
+from patron.metrics import METRICS_TOKEN, serve_metrics
 from patron.openapi.document import document_of
 from patron.openapi.routes import api_reference, api_reference_script, api_reference_style
 from patron.openapi.routes import openapi_document as serve_openapi_document
@@ -105,8 +106,15 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             *REDEMPTION_ROUTES,
             ValidationRuleRoutes,
             list_validation_rules_assignments,
+            # Off: not served at all, so `/metrics` answers 404 like any unknown path.
+            *([serve_metrics] if settings.metrics != "off" else []),
         ],
-        state=State({PUBLIC_URL: settings.public_url}),
+        state=State(
+            {
+                PUBLIC_URL: settings.public_url,
+                METRICS_TOKEN: settings.metrics_token if settings.metrics == "token" else None,
+            }
+        ),
         exception_handlers={Exception: handle_exception},
         before_request=answer_options,
         lifespan=[database],
@@ -129,6 +137,7 @@ def create_asgi(settings: Settings, dsn: str) -> Any:
     return RequestContext(
         Authentication(app, Authenticator(pool), ClientAuthenticator(pool), limit),
         access_log=settings.access_log,
+        metrics=settings.metrics != "off",
     )
 
 

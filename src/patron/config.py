@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -102,13 +102,22 @@ class Settings(BaseSettings):
     # URLs Patron hands out (vouchers' QR codes and barcodes); None: each request's own scheme
     # and Host header (`patron.kit.http.base_url`).
     public_url: Annotated[str | None, Field(description="an http:// or https:// URL")] = None
+    # `GET /metrics` in Prometheus's text format (kit/metrics.py): `off` (404), `open` (no
+    # credentials: for an API port that only the scraper reaches), or `token` (an
+    # `Authorization: Bearer` header carrying PATRON_METRICS_TOKEN, else 401).
+    metrics: Annotated[Literal["off", "open", "token"], Field(description="off, open or token")] = (
+        "off"
+    )
+    metrics_token: Annotated[
+        str | None, Field(min_length=16, description="text of 16 characters or more")
+    ] = None
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("log_format", mode="before")
+    @field_validator("log_format", "metrics", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
@@ -140,6 +149,12 @@ class Settings(BaseSettings):
             if entry != "*":
                 ipaddress.ip_network(entry, strict=False)  # ValueError when it is none
         return ",".join(entries)
+
+    @model_validator(mode="after")
+    def _metrics_token(self) -> Settings:
+        if self.metrics == "token" and self.metrics_token is None:
+            raise ValueError("PATRON_METRICS=token needs PATRON_METRICS_TOKEN to be set")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -190,6 +205,8 @@ def _config_error(exc: ValidationError, values: Mapping[str, Any]) -> ConfigErro
     """The first refused value, in one line: the variable, the value (secrets masked) and what
     is allowed."""
     error = exc.errors(include_url=False)[0]
+    if not error["loc"]:  # a rule between settings: its own message names them
+        return ConfigError(str(error.get("ctx", {}).get("error") or error["msg"]))
     field = str(error["loc"][0]) if error["loc"] else ""
     value = values.get(field, error.get("input"))
     shown = _masked(field, value) if isinstance(value, str) else repr(value)
@@ -211,7 +228,7 @@ def _allowed(field: str) -> str:
 
 
 # Settings whose whole value is a secret, and those holding one inside (a URL's password).
-_SECRET = frozenset({"app_token"})
+_SECRET = frozenset({"app_token", "metrics_token"})
 _HOLDS_SECRET = frozenset({"database_url"})
 
 

@@ -115,6 +115,23 @@ async def pending(conn: Connection, *, limit: int = 20) -> Sequence[Row]:
     return rows
 
 
+async def queue_figures(conn: Connection) -> Row:
+    """Across every project, for `/metrics`: `enqueued` and `in_progress` (how many actions
+    wait and run) and `oldest_seconds` (the age of the oldest of them, 0 when there is none)."""
+    row: Row | None = await conn.fetchrow(
+        """
+        SELECT count(*) FILTER (WHERE status = 'ENQUEUED') AS enqueued,
+               count(*) FILTER (WHERE status = 'IN_PROGRESS') AS in_progress,
+               coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0)::float8
+                   AS oldest_seconds
+        FROM async_actions
+        WHERE status IN ('ENQUEUED', 'IN_PROGRESS')
+        """
+    )
+    assert row is not None  # an aggregate always answers one row
+    return row
+
+
 async def try_lock(conn: Connection, project_id: str, action_id: str) -> bool:
     """Take the action for this session; released when the session ends, even by a crash."""
     locked: bool = await conn.fetchval(

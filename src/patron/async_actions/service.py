@@ -18,6 +18,7 @@ from patron.async_actions.schemas import render_action
 from patron.db.pool import Connection, Pool, transaction
 from patron.errors import NotFound
 from patron.kit import ids, json
+from patron.kit.metrics import WORKER_BATCHES
 
 logger = logging.getLogger("patron.async_actions")
 
@@ -301,6 +302,7 @@ async def _batches(
                         errors=outcome.errors,
                         max_errors=MAX_STORED_ERRORS,
                     )
+                WORKER_BATCHES.inc()  # committed
                 conflicts = 0
             except asyncpg.TransactionRollbackError:
                 # A deadlock or serialization failure undid the whole batch; it is safe to redo.

@@ -11,10 +11,15 @@ from litestar.utils import normalize_path
 
 from patron.kit import ids
 from patron.kit.context import REQUEST_ID_KEY
+from patron.kit.metrics import RequestMeter
 
 ASGIApp = Any
 
 access_log = logging.getLogger("patron.access")
+
+# Methods named in metrics' labels; any other (a client may send any token) counts as OTHER, so
+# that no client can grow the number of series.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def route_template(app: Any, scope: dict[str, Any]) -> str | None:
@@ -42,12 +47,14 @@ class RequestContext:
     e-mail as its source_id. Refused and failed requests are logged at INFO and above; the
     others at DEBUG, or at INFO when `access_log` (PATRON_ACCESS_LOG) is on. Each line also
     carries its fields (`method`, `route`, `status`, `duration_ms`, `request_id`, `failed`) for
-    the JSON format (kit/logs.py).
+    the JSON format (kit/logs.py). With `metrics` on (PATRON_METRICS), each request is also
+    counted by method, route template and status, and its duration observed (kit/metrics.py).
     """
 
-    def __init__(self, app: ASGIApp, *, access_log: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, access_log: bool = False, metrics: bool = False) -> None:
         self.app = app
         self._success_level = logging.INFO if access_log else logging.DEBUG
+        self._meter = RequestMeter() if metrics else None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -92,6 +99,14 @@ class RequestContext:
             )
             if failure:
                 level = logging.WARNING
+            if self._meter is not None:
+                method = scope["method"]
+                self._meter.record(
+                    method if method in _METHODS else "OTHER",
+                    scope.get("path_template") or "(no route)",
+                    status,
+                    time.perf_counter() - started,
+                )
             if access_log.isEnabledFor(level):
                 route = scope.get("path_template") or "(no route)"
                 duration_ms = round((time.perf_counter() - started) * 1000, 1)

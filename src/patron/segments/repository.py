@@ -504,6 +504,22 @@ async def due_for_reconciling(
     return rows
 
 
+async def refresh_lag_seconds(conn: Connection) -> float:
+    """Across every project, for `/metrics`: how long ago the least recently reconciled
+    auto-update segment that the periodic job keeps current (its filter reads the clock) was
+    brought up to date, counting from its creation when it never was; 0 when there is none."""
+    lag: float = await conn.fetchval(
+        """
+        SELECT coalesce(
+            extract(epoch FROM clock_timestamp() - min(coalesce(reconciled_at, created_at))), 0
+        )::float8
+        FROM segments
+        WHERE type = 'auto-update' AND time_dependent
+        """
+    )
+    return lag
+
+
 async def stale_members(
     conn: Connection, project_id: str, segment_id: str, predicate: Predicate, *, limit: int
 ) -> tuple[list[str], list[str]]:
