@@ -3,7 +3,9 @@
     .venv/bin/python -m bench.overhead [--requests 1500] [--rounds 12] [--case get …] [--metrics]
 
 `--metrics` serves Patron with PATRON_METRICS=open, so that each request is also counted and
-timed (kit/metrics.py): run with and without it to see what metrics cost.
+timed (kit/metrics.py): run with and without it to see what metrics cost. `--access-log` serves
+it with PATRON_ACCESS_LOG on, a line per request at INFO in the text format (send stderr to
+/dev/null): run with and without it to see what the access log costs.
 
 Both ASGI apps (Patron's, as `patron serve` builds it, and the limit server's) run in this one
 process on a fresh embedded PostgreSQL, and are called directly, one request at a time, in
@@ -37,6 +39,7 @@ from patron.config import Settings
 from patron.db import migrate
 from patron.db.embedded import EmbeddedPostgres
 from patron.db.pool import connect
+from patron.kit import logs
 from patron.projects import service as projects
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Coroutine[Any, Any, None]]
@@ -133,7 +136,13 @@ async def cpu_per_request(app: ASGIApp, case: str, requests: int) -> float:
 
 
 async def measure(
-    dsn: str, selected: list[str], *, requests: int, rounds: int, metrics: bool = False
+    dsn: str,
+    selected: list[str],
+    *,
+    requests: int,
+    rounds: int,
+    metrics: bool = False,
+    access_log: bool = False,
 ) -> None:
     conn = await connect(dsn)
     try:
@@ -145,8 +154,14 @@ async def measure(
         await conn.close()
     await load_customers(dsn, project.id, start=0, count=1000)
     settings = Settings(
-        database_url=dsn, worker=False, log_level="WARNING", metrics="open" if metrics else "off"
+        database_url=dsn,
+        worker=False,
+        log_level="INFO" if access_log else "WARNING",
+        metrics="open" if metrics else "off",
+        access_log=access_log,
     )
+    if access_log:
+        logs.configure("INFO")
     patron = create_asgi(settings, dsn)
     limit = LimitApp(dsn, project.id)
     lifespans = [Lifespan(patron), Lifespan(limit)]
@@ -179,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--case", action="append", choices=sorted(CASES))
     parser.add_argument("--metrics", action="store_true", help="serve with PATRON_METRICS=open")
+    parser.add_argument(
+        "--access-log", action="store_true", help="serve with PATRON_ACCESS_LOG on (INFO)"
+    )
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="patron-overhead-"))
     embedded = EmbeddedPostgres(work / "data")
@@ -192,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                 requests=args.requests,
                 rounds=args.rounds,
                 metrics=args.metrics,
+                access_log=args.access_log,
             )
         )
     finally:

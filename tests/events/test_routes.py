@@ -249,7 +249,7 @@ class LimitedServer:
 def limited_server(fresh_database: Database) -> Iterator[LimitedServer]:
     """A server with the default limit on a database of its own: the counts live in the
     database, and other tests' client requests from 127.0.0.1 must not count here."""
-    settings = dataclasses.replace(TEST_SETTINGS, client_rate_limit=5, client_rate_seconds=5.0)
+    settings = TEST_SETTINGS.model_copy(update={"client_rate_limit": 5, "client_rate_seconds": 5.0})
     project = create_project(fresh_database)
     client_key = make_client_key(fresh_database, project)
     for base_url in _serve(fresh_database.dsn, settings):
