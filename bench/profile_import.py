@@ -68,7 +68,7 @@ async def main(rows: int, dsn: str) -> None:
     try:
         await asyncio.to_thread(migrate.upgrade, scratch)
         pool = await create_pool(scratch, min_size=2, max_size=4)
-        async with pool.acquire() as conn:
+        async with pool.acquire() as conn, conn.transaction():
             credentials = await projects.create(conn, "profile")
         path = Path(tempfile.mkdtemp()) / "customers.csv"
         with path.open("w") as out:

@@ -63,7 +63,8 @@ SEGMENT_FILTERS: list[dict[str, Any]] = [
 async def second_project(dsn: str) -> dict[str, str]:
     conn = await connect(dsn)
     try:
-        credentials = await projects.create(conn, f"no segments {secrets.token_hex(4)}")
+        async with conn.transaction():
+            credentials = await projects.create(conn, f"no segments {secrets.token_hex(4)}")
         return {"X-App-Id": credentials.app_id, "X-App-Token": credentials.app_token}
     finally:
         await conn.close()

@@ -173,7 +173,8 @@ def create_project(db: Database, name: str = "test") -> Credentials:
     async def work() -> Credentials:
         conn = await connect(db.dsn)
         try:
-            return await projects.create(conn, f"{name} {secrets.token_hex(4)}")
+            async with conn.transaction():
+                return await projects.create(conn, f"{name} {secrets.token_hex(4)}")
         finally:
             await conn.close()
 

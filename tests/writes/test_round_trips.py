@@ -54,7 +54,8 @@ async def _patron(
 async def _new_project(dsn: str) -> Credentials:
     conn = await connect(dsn)
     try:
-        return await projects.create(conn, f"round trips {secrets.token_hex(4)}")
+        async with conn.transaction():
+            return await projects.create(conn, f"round trips {secrets.token_hex(4)}")
     finally:
         await conn.close()
 

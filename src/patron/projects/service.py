@@ -72,21 +72,21 @@ async def create(
 ) -> Credentials:
     """Create a project; its token is returned here once and never stored in plain text.
 
-    Raises DuplicateName when a project has that name (checked under a table lock, so two
-    concurrent creations cannot both pass).
+    Runs in the caller's transaction, which it holds the projects' table lock in. Raises
+    DuplicateName when a project has that name (checked under that lock, so two concurrent
+    creations cannot both pass).
     """
-    async with conn.transaction():  # a savepoint inside a caller's transaction
-        await repository.lock_table(conn)
-        if await repository.find_by_name(conn, name) is not None:
-            raise DuplicateName(f"a project named {name!r} exists already; choose another name")
-        token = app_token or ids.app_token()
-        row = await repository.insert(
-            conn,
-            project_id=ids.project_id(),
-            name=name,
-            app_id=app_id or ids.app_id(),
-            app_token_hash=hash_token(token),
-        )
+    await repository.lock_table(conn)
+    if await repository.find_by_name(conn, name) is not None:
+        raise DuplicateName(f"a project named {name!r} exists already; choose another name")
+    token = app_token or ids.app_token()
+    row = await repository.insert(
+        conn,
+        project_id=ids.project_id(),
+        name=name,
+        app_id=app_id or ids.app_id(),
+        app_token_hash=hash_token(token),
+    )
     return Credentials(project_id=row.id, name=row.name, app_id=row.app_id, app_token=token)
 
 
