@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
+
+from patron.db.pool import Connection
+
 
 class Where:
     """Conditions joined by AND, and the arguments of their `$n` parameters, in order.
@@ -34,3 +38,23 @@ class Where:
     def page(self) -> str:
         """` LIMIT $n OFFSET $n+1`, for the two arguments that follow `args`."""
         return f" LIMIT ${len(self.args) + 1} OFFSET ${len(self.args) + 2}"
+
+
+async def fetch_page(
+    conn: Connection, table: str, where: Where, ordering: str, *, limit: int, offset: int
+) -> list[asyncpg.Record]:
+    """A page of `table`'s rows matching `where`, in `ordering` (a repository's whitelisted
+    ORDER BY text)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT * FROM {table} WHERE {where.sql} ORDER BY {ordering}{where.page()}",
+        *where.args,
+        limit,
+        offset,
+    )
+    return rows
+
+
+async def count_rows(conn: Connection, table: str, where: Where) -> int:
+    """How many of `table`'s rows match `where`."""
+    value = await conn.fetchval(f"SELECT count(*) FROM {table} WHERE {where.sql}", *where.args)
+    return int(value)

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from patron.db.pool import Connection
-from patron.db.where import Where
+from patron.db.where import Where, count_rows, fetch_page
 
 Row = asyncpg.Record
 
@@ -88,20 +88,10 @@ async def list_page(
     offset: int,
 ) -> Sequence[Row]:
     where = _where(project_id, filters)
-    rows: Sequence[Row] = await conn.fetch(
-        "SELECT * FROM publications"
-        + f" WHERE {where.sql} ORDER BY {ORDERINGS[order]}"
-        + where.page(),
-        *where.args,
-        limit,
-        offset,
+    return await fetch_page(
+        conn, "publications", where, ORDERINGS[order], limit=limit, offset=offset
     )
-    return rows
 
 
 async def count(conn: Connection, project_id: str, *, filters: dict[str, Any]) -> int:
-    where = _where(project_id, filters)
-    value = await conn.fetchval(
-        "SELECT count(*) FROM publications" + f" WHERE {where.sql}", *where.args
-    )
-    return int(value)
+    return await count_rows(conn, "publications", _where(project_id, filters))

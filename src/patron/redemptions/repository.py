@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from patron.db.pool import Connection
-from patron.db.where import Where
+from patron.db.where import Where, count_rows, fetch_page
 
 Row = asyncpg.Record
 
@@ -267,21 +267,13 @@ async def list_page(
     offset: int,
 ) -> list[Row]:
     where = _where(project_id, filters)
-    rows: list[Row] = await conn.fetch(
-        f"""
-        SELECT * FROM redemptions WHERE {where.sql} ORDER BY {ORDERINGS[order]}{where.page()}
-        """,
-        *where.args,
-        limit,
-        offset,
+    return await fetch_page(
+        conn, "redemptions", where, ORDERINGS[order], limit=limit, offset=offset
     )
-    return rows
 
 
 async def count(conn: Connection, project_id: str, *, filters: dict[str, Any]) -> int:
-    where = _where(project_id, filters)
-    value = await conn.fetchval(f"SELECT count(*) FROM redemptions WHERE {where.sql}", *where.args)
-    return int(value)
+    return await count_rows(conn, "redemptions", _where(project_id, filters))
 
 
 async def voucher_entries(conn: Connection, project_id: str, voucher_id: str) -> list[Row]:

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from patron.db.pool import Connection
-from patron.db.where import Where
+from patron.db.where import Where, count_rows, fetch_page
 
 Row = asyncpg.Record
 
@@ -111,22 +111,13 @@ async def list_page(
     offset: int,
 ) -> Sequence[Row]:
     where = _where(project_id, filters)
-    rows: Sequence[Row] = await conn.fetch(
-        f"SELECT * FROM validation_rules WHERE {where.sql} ORDER BY {ORDERINGS[order]}"
-        + where.page(),
-        *where.args,
-        limit,
-        offset,
+    return await fetch_page(
+        conn, "validation_rules", where, ORDERINGS[order], limit=limit, offset=offset
     )
-    return rows
 
 
 async def count(conn: Connection, project_id: str, *, filters: dict[str, datetime]) -> int:
-    where = _where(project_id, filters)
-    value = await conn.fetchval(
-        f"SELECT count(*) FROM validation_rules WHERE {where.sql}", *where.args
-    )
-    return int(value)
+    return await count_rows(conn, "validation_rules", _where(project_id, filters))
 
 
 async def assignments_counts(
