@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from functools import cache
@@ -34,7 +35,7 @@ from patron.openapi.routes import api_reference, api_reference_script, api_refer
 from patron.openapi.routes import openapi_document as serve_openapi_document
 from patron.orders.routes import OrderRoutes
 from patron.projects.asgi import Authentication
-from patron.projects.service import Authenticator, ClientAuthenticator
+from patron.projects.service import Authenticator, ClientAuthenticator, CredentialListener
 from patron.publications.routes import (
     create_publication,
     create_publication_by_query,
@@ -50,6 +51,11 @@ from patron.validation_rules.routes import (
 from patron.vouchers.bulk_routes import VoucherBulkRoutes
 from patron.vouchers.routes import VoucherRoutes
 from patron.workers import run_workers
+
+# The app state's keys for the credential checks (`create_asgi`), whose caches the lifespan
+# keeps true to the database.
+AUTHENTICATOR = "patron.authenticator"
+CLIENT_AUTHENTICATOR = "patron.client_authenticator"
 
 
 def create_app(settings: Settings, dsn: str) -> Litestar:
@@ -68,16 +74,24 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             worker_task = asyncio.create_task(
                 run_workers(pool, settings, stop), name="patron-worker"
             )
+        # Rotated tokens and deleted client keys are refused at once (projects/service.py).
+        listener = CredentialListener.of(
+            dsn, app.state[AUTHENTICATOR], app.state[CLIENT_AUTHENTICATOR]
+        )
+        listener_task = asyncio.create_task(listener.run(), name="patron-credentials")
         settle_after_startup()
         try:
             yield
         finally:
+            listener_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener_task
             stop.set()
             if worker_task is not None:
                 await worker_task
             await pool.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             serve_openapi_document,
@@ -124,6 +138,14 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
         debug=False,
     )
 
+    def pool() -> Pool:
+        # Only when a credential is not cached: the pool exists once the app has started.
+        return app.state.pool  # type: ignore[no-any-return]
+
+    app.state[AUTHENTICATOR] = Authenticator(pool)
+    app.state[CLIENT_AUTHENTICATOR] = ClientAuthenticator(pool)
+    return app
+
 
 def create_asgi(settings: Settings, dsn: str) -> Any:
     """The app behind its outer layers: a request id for every request, then authentication."""
@@ -135,7 +157,7 @@ def create_asgi(settings: Settings, dsn: str) -> Any:
 
     limit = ClientRateLimit(pool, settings.client_rate_limit, settings.client_rate_seconds)
     return RequestContext(
-        Authentication(app, Authenticator(pool), ClientAuthenticator(pool), limit),
+        Authentication(app, app.state[AUTHENTICATOR], app.state[CLIENT_AUTHENTICATOR], limit),
         access_log=settings.access_log,
         metrics=settings.metrics != "off",
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -9,8 +11,11 @@ import pytest
 import voucherify
 from voucherify.exceptions import NotFoundException, UnauthorizedException
 
+from patron.db.pool import connect
+from patron.projects import service as projects
 from patron.projects.service import Credentials
-from tests.conftest import RunningServer, auth_headers, sdk_client
+from tests.conftest import Database, RunningServer, auth_headers, run, sdk_client
+from tests.events.test_routes import make_client_key
 from tests.factories import create_customer
 
 UNAUTHORIZED = {"code": 401, "key": "unauthorized", "message": "Unauthorized"}
@@ -93,3 +98,67 @@ class TestTenantIsolation:
             api: Any = voucherify.CustomersApi(client)
             with pytest.raises(NotFoundException):
                 api.get_customer(customer_id=mine["id"])
+
+
+def poll_status(client: httpx.Client, path: str, headers: dict[str, str], status: int) -> int:
+    """The status of GET `path`, asked again for up to 2 s until it is `status` (time for a
+    notification to be delivered, not for a cached entry to expire: that takes 30 s)."""
+    deadline = time.monotonic() + 2
+    while True:
+        answered = client.get(path, headers=headers).status_code
+        if answered == status or time.monotonic() > deadline:
+            return answered
+        time.sleep(0.02)
+
+
+def in_transaction(db: Database, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    """`work(conn)` in a transaction of its own, committed (as `patron projects …` does)."""
+
+    async def main() -> Any:
+        conn = await connect(db.dsn)
+        try:
+            async with conn.transaction():
+                return await work(conn)
+        finally:
+            await conn.close()
+
+    return run(main())
+
+
+class TestCredentialChangesReachRunningServers:
+    def test_a_rotated_token_is_refused_at_once(
+        self, anonymous_http: httpx.Client, server: RunningServer, project: Credentials
+    ) -> None:
+        old = auth_headers(project)
+        assert anonymous_http.get("/v1/customers", headers=old).status_code == 200  # cached
+        rotated: Credentials = in_transaction(
+            server.db, lambda conn: projects.rotate_token(conn, project.app_id)
+        )
+        assert rotated.app_token != project.app_token
+        assert poll_status(anonymous_http, "/v1/customers", old, 401) == 401
+        assert anonymous_http.get("/v1/customers", headers=auth_headers(rotated)).status_code == 200
+        assert anonymous_http.get("/v1/customers", headers=old).status_code == 401
+
+    def test_a_rotation_rolled_back_changes_nothing(
+        self, anonymous_http: httpx.Client, server: RunningServer, project: Credentials
+    ) -> None:
+        headers = auth_headers(project)
+        assert anonymous_http.get("/v1/customers", headers=headers).status_code == 200
+
+        async def rotate_and_roll_back(conn: Any) -> None:
+            await projects.rotate_token(conn, project.project_id)
+            raise LookupError("changed my mind")
+
+        with pytest.raises(LookupError):
+            in_transaction(server.db, rotate_and_roll_back)
+        assert anonymous_http.get("/v1/customers", headers=headers).status_code == 200
+
+    def test_a_deleted_client_key_is_refused_at_once(
+        self, anonymous_http: httpx.Client, server: RunningServer, project: Credentials
+    ) -> None:
+        key = make_client_key(server.db, project)
+        assert anonymous_http.get("/client/v1/consents", headers=key.headers()).status_code == 200
+        in_transaction(server.db, lambda conn: projects.delete_client_key(conn, key.key_id))
+        assert poll_status(anonymous_http, "/client/v1/consents", key.headers(), 401) == 401
+        with pytest.raises(projects.UnknownClientKey):
+            in_transaction(server.db, lambda conn: projects.delete_client_key(conn, key.key_id))

@@ -26,20 +26,32 @@ def _project(row: asyncpg.Record) -> ProjectRow:
     )
 
 
+# The unique index on projects' names (migration 0017_project_names_unique).
+NAME_KEY = "projects_name_key"
+
+
 async def insert(
     conn: Connection, *, project_id: str, name: str, app_id: str, app_token_hash: bytes
-) -> ProjectRow:
-    row = await conn.fetchrow(
-        """
-        INSERT INTO projects (id, name, app_id, app_token_hash)
-        VALUES ($1, $2, $3, $4)
-        RETURNING id, name, app_id, app_token_hash, asset_key
-        """,
-        project_id,
-        name,
-        app_id,
-        app_token_hash,
-    )
+) -> ProjectRow | None:
+    """The new project; None when another project has that name already (the caller's
+    transaction stays usable: the insert runs in a savepoint)."""
+    try:
+        async with conn.transaction():
+            row = await conn.fetchrow(
+                """
+                INSERT INTO projects (id, name, app_id, app_token_hash)
+                VALUES ($1, $2, $3, $4)
+                RETURNING id, name, app_id, app_token_hash, asset_key
+                """,
+                project_id,
+                name,
+                app_id,
+                app_token_hash,
+            )
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == NAME_KEY:
+            return None
+        raise
     assert row is not None
     return _project(row)
 
@@ -86,10 +98,43 @@ async def find_asset_key(conn: Connection, project_id: str) -> bytes | None:
     return key
 
 
+# Sent in the transaction of every change to a credential, so that it is delivered when (and
+# only if) that transaction commits: `project:<app id>` or `client_key:<key id>`. Every server
+# process listens, and forgets what it cached under that key (`service.CredentialListener`).
+CREDENTIALS_CHANNEL = "patron_credentials"
+
+
 async def set_token_hash(conn: Connection, project_id: str, app_token_hash: bytes) -> None:
     await conn.execute(
-        "UPDATE projects SET app_token_hash = $2 WHERE id = $1", project_id, app_token_hash
+        """
+        WITH changed AS (
+            UPDATE projects SET app_token_hash = $2 WHERE id = $1 RETURNING app_id
+        )
+        SELECT pg_notify($3, 'project:' || app_id) FROM changed
+        """,
+        project_id,
+        app_token_hash,
+        CREDENTIALS_CHANNEL,
     )
+
+
+async def free_name(conn: Connection, name: str) -> str:
+    """`name`, or the first of `name (2)`, `name (3)`, … that no project has (the form the
+    names migration gave to duplicates)."""
+    value: str = await conn.fetchval(
+        """
+        SELECT candidate FROM (
+            SELECT 1 AS number, $1::text AS candidate
+            UNION ALL
+            SELECT number, $1 || ' (' || number || ')' FROM generate_series(2, 10000) AS number
+        ) candidates
+        WHERE NOT EXISTS (SELECT 1 FROM projects WHERE name = candidate)
+        ORDER BY number
+        LIMIT 1
+        """,
+        name,
+    )
+    return value
 
 
 class ClientKeyRow(msgspec.Struct, frozen=True):
@@ -125,6 +170,19 @@ async def insert_client_key(
     )
 
 
+async def delete_client_key(conn: Connection, key_id: str) -> bool:
+    """Delete a client key; False when there was none of that id."""
+    deleted = await conn.fetchval(
+        """
+        WITH deleted AS (DELETE FROM client_keys WHERE id = $1 RETURNING id)
+        SELECT count(pg_notify($2, 'client_key:' || id)) FROM deleted
+        """,
+        key_id,
+        CREDENTIALS_CHANNEL,
+    )
+    return bool(deleted)
+
+
 async def find_client_key(conn: Connection, key_id: str) -> ClientKeyRow | None:
     row = await conn.fetchrow(
         """
@@ -151,7 +209,7 @@ async def find_client_key(conn: Connection, key_id: str) -> ClientKeyRow | None:
 
 
 async def lock_table(conn: Connection) -> None:
-    """Serialise project creation (for `create_first`)."""
+    """Serialise project creation (for `create_first` and `ensure`)."""
     await conn.execute("LOCK TABLE projects IN SHARE ROW EXCLUSIVE MODE")
 
 

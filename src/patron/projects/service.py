@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
 
+import asyncpg
 import msgspec
+from tenacity import (
+    AsyncRetrying,
+    before_sleep_log,
+    retry_if_exception_type,
+    wait_exponential_jitter,
+)
 
-from patron.db.pool import Connection, Pool
+from patron.db.pool import Connection, Pool, connect
 from patron.errors import Unauthorized
 from patron.kit import ids
 from patron.projects import repository
 from patron.projects.repository import ClientKeyRow
+
+logger = logging.getLogger("patron.projects")
 
 
 class Credentials(msgspec.Struct, frozen=True):
@@ -72,13 +84,10 @@ async def create(
 ) -> Credentials:
     """Create a project; its token is returned here once and never stored in plain text.
 
-    Runs in the caller's transaction, which it holds the projects' table lock in. Raises
-    DuplicateName when a project has that name (checked under that lock, so two concurrent
-    creations cannot both pass).
+    Runs in the caller's transaction. Raises DuplicateName when a project has that name: the
+    unique index on names (migration 0017_project_names_unique) decides, so two concurrent
+    creations cannot both pass; the caller's transaction stays usable after the refusal.
     """
-    await repository.lock_table(conn)
-    if await repository.find_by_name(conn, name) is not None:
-        raise DuplicateName(f"a project named {name!r} exists already; choose another name")
     token = app_token or ids.app_token()
     row = await repository.insert(
         conn,
@@ -87,22 +96,29 @@ async def create(
         app_id=app_id or ids.app_id(),
         app_token_hash=hash_token(token),
     )
+    if row is None:
+        raise DuplicateName(f"a project named {name!r} exists already; choose another name")
     return Credentials(project_id=row.id, name=row.name, app_id=row.app_id, app_token=token)
 
 
 async def ensure(
     conn: Connection, *, app_id: str, app_token: str, name: str = "default"
 ) -> Project:
-    """Make sure a project with exactly these credentials exists."""
+    """Make sure a project with exactly these credentials exists (PATRON_APP_ID and
+    PATRON_APP_TOKEN). A new one is named `name`, or `name (2)`, `name (3)`, … when another
+    project has that name; a changed token is stored and running servers forget the old one."""
     row = await repository.find_by_app_id(conn, app_id)
     if row is None:
+        await repository.lock_table(conn)  # the free name stays free until commit
         row = await repository.insert(
             conn,
             project_id=ids.project_id(),
-            name=name,
+            name=await repository.free_name(conn, name),
             app_id=app_id,
             app_token_hash=hash_token(app_token),
         )
+        if row is None:
+            raise DuplicateName(f"no free name for a project named after {name!r}")
     elif not hmac.compare_digest(row.app_token_hash, hash_token(app_token)):
         await repository.set_token_hash(conn, row.id, hash_token(app_token))
     return _project(row)
@@ -137,7 +153,9 @@ async def list_all(conn: Connection) -> list[Project]:
 
 async def rotate_token(conn: Connection, key: str) -> Credentials:
     """Give the project named by `key` (id, app id or name) a new app token, returned here only;
-    the old one no longer matches the stored hash. Raises UnknownProject."""
+    the old one no longer matches the stored hash. Running servers refuse the old one as soon as
+    the caller's transaction commits (a notification, see CredentialListener). Raises
+    UnknownProject."""
     project = await find(conn, key)
     if project is None:
         raise UnknownProject(f"no project with name, id or app id {key}")
@@ -190,28 +208,86 @@ async def create_client_key(
     return key_id, token, project
 
 
+async def delete_client_key(conn: Connection, key_id: str) -> None:
+    """Delete client-side credentials; running servers refuse them as soon as the caller's
+    transaction commits (a notification, see CredentialListener). Raises UnknownClientKey."""
+    if not await repository.delete_client_key(conn, key_id):
+        raise UnknownClientKey(f"no client key with id {key_id}")
+
+
+class UnknownClientKey(LookupError):
+    """No client key has the id given."""
+
+
+V = TypeVar("V")
+
+
+class CredentialCache(Generic[V]):
+    """What an authenticator read of a credential, kept for `ttl_seconds` at most, and
+    forgotten at once when the credential changes (CredentialListener calls `evict`).
+
+    A read that was under way while something was evicted is not kept (`epoch`): it may have
+    seen the credential from before the change. While no notification can arrive (`suspend`,
+    until `resume`), nothing is kept at all, and every request reads the database.
+    """
+
+    def __init__(self, ttl_seconds: float) -> None:
+        self._ttl = ttl_seconds
+        self._entries: dict[str, tuple[float, V]] = {}
+        self._live = True
+        # Moved by every eviction: a read that started at another epoch is not kept.
+        self.epoch = 0
+
+    def get(self, key: str, now: float) -> V | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= now:
+            return None
+        return entry[1]
+
+    def put(self, key: str, value: V, *, now: float, epoch: int) -> None:
+        if epoch != self.epoch or not self._live:
+            return
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key] = (now + self._ttl, value)
+
+    def evict(self, key: str) -> None:
+        self._entries.pop(key, None)
+        self.epoch += 1
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.epoch += 1
+
+    def suspend(self) -> None:
+        """Forget everything and keep nothing until `resume`."""
+        self._live = False
+        self.clear()
+
+    def resume(self) -> None:
+        """Keep entries again, from an empty cache."""
+        self._live = True
+        self.clear()
+
+
 class ClientAuthenticator:
-    """Checks `X-Client-Application-Id` / `X-Client-Token`, caching keys for a short while."""
+    """Checks `X-Client-Application-Id` / `X-Client-Token`, caching keys (`CredentialCache`)."""
 
     def __init__(self, pool: Callable[[], Pool], *, ttl_seconds: float = 30.0) -> None:
         self._pool = pool
-        self._ttl = ttl_seconds
-        self._cache: dict[str, tuple[float, ClientKeyRow]] = {}
+        self.cache: CredentialCache[ClientKeyRow] = CredentialCache(ttl_seconds)
 
     async def authenticate(self, key_id: str | None, token: str | None) -> ClientKey:
         if not key_id or not token or len(key_id) > 200 or len(token) > 200 or "\x00" in key_id:
             raise Unauthorized()
         now = time.monotonic()
-        cached = self._cache.get(key_id)
-        if cached is not None and cached[0] > now:
-            row: ClientKeyRow | None = cached[1]
-        else:
+        row = self.cache.get(key_id, now)
+        if row is None:
+            epoch = self.cache.epoch
             async with self._pool().acquire() as conn:
                 row = await repository.find_client_key(conn, key_id)
             if row is not None:
-                if len(self._cache) > 10_000:
-                    self._cache.clear()
-                self._cache[key_id] = (now + self._ttl, row)
+                self.cache.put(key_id, row, now=now, epoch=epoch)
         if not _token_matches(None if row is None else row.token_hash, token) or row is None:
             raise Unauthorized()
         return ClientKey(
@@ -228,13 +304,12 @@ class ClientAuthenticator:
 
 
 class Authenticator:
-    """Checks `X-App-Id` / `X-App-Token`, remembering each project for a short while."""
+    """Checks `X-App-Id` / `X-App-Token`, caching each project (`CredentialCache`)."""
 
     def __init__(self, pool: Callable[[], Pool], *, ttl_seconds: float = 30.0) -> None:
         self._pool = pool
-        self._ttl = ttl_seconds
-        # app id -> (expiry, stored token hash, the project), or None for an unknown app id
-        self._cache: dict[str, tuple[float, bytes, Project]] = {}
+        # app id -> (stored token hash, the project); an unknown app id is never cached
+        self.cache: CredentialCache[tuple[bytes, Project]] = CredentialCache(ttl_seconds)
 
     async def authenticate(self, app_id: str | None, app_token: str | None) -> Project:
         if (
@@ -246,17 +321,130 @@ class Authenticator:
         ):
             raise Unauthorized()
         now = time.monotonic()
-        cached = self._cache.get(app_id)
-        if cached is None or cached[0] <= now:
+        cached = self.cache.get(app_id, now)
+        if cached is None:
+            epoch = self.cache.epoch
             async with self._pool().acquire() as conn:
                 row = await repository.find_by_app_id(conn, app_id)
             if row is None:
                 _token_matches(None, app_token)  # the same constant-time work as a wrong token
                 raise Unauthorized()
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            project = _project(row)
-            cached = self._cache[app_id] = (now + self._ttl, row.app_token_hash, project)
-        if not _token_matches(cached[1], app_token):
+            cached = (row.app_token_hash, _project(row))
+            self.cache.put(app_id, cached, now=now, epoch=epoch)
+        if not _token_matches(cached[0], app_token):
             raise Unauthorized()
-        return cached[2]
+        return cached[1]
+
+
+class CredentialListener:
+    """Keeps a server process's credential caches true to the database.
+
+    It LISTENs on `repository.CREDENTIALS_CHANNEL` on a connection of its own (outside the
+    pool) and evicts what a notification names: a rotated app token or a deleted client key is
+    refused by the next request. The caches keep entries only while it listens: until the
+    first LISTEN, and from the moment the connection is lost (or stops answering a check every
+    `check_seconds`) until a new LISTEN is in place, they are emptied and keep nothing, so a
+    notification missed meanwhile cannot keep an old credential alive. It reconnects with
+    jittered exponential backoff (tenacity), up to `max_backoff_seconds` apart, for as long as
+    it runs; `run` ends only when cancelled.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        caches: Mapping[str, CredentialCache[Any]],
+        *,
+        check_seconds: float = 10.0,
+        max_backoff_seconds: float = 10.0,
+    ) -> None:
+        self._dsn = dsn
+        # A notification's kind (`project`, `client_key`) -> the cache its key is evicted from
+        self._caches = dict(caches)
+        self._check_seconds = check_seconds
+        self._max_backoff = max_backoff_seconds
+        # Set while LISTEN is in place (the caches keep entries), with its session's process id.
+        self.listening = asyncio.Event()
+        self.backend_pid: int | None = None
+
+    @classmethod
+    def of(
+        cls, dsn: str, authenticator: Authenticator, client_authenticator: ClientAuthenticator
+    ) -> CredentialListener:
+        return cls(dsn, {"project": authenticator.cache, "client_key": client_authenticator.cache})
+
+    async def run(self) -> None:
+        self._suspend()
+        while True:
+            try:
+                conn = await self._connect()
+            except Exception:  # not the database being away: that is retried in _connect
+                logger.exception("cannot listen for credential changes; trying again")
+                await asyncio.sleep(self._max_backoff)
+                continue
+            try:
+                await self._listen(conn)
+            except Exception as exc:
+                logger.warning("credential notifications lost (%r); reconnecting", exc)
+            finally:
+                self._suspend()
+                await _close(conn)
+
+    async def _connect(self) -> asyncpg.Connection[asyncpg.Record]:
+        retrying = AsyncRetrying(
+            wait=wait_exponential_jitter(multiplier=0.1, max=self._max_backoff, jitter=0.1),
+            retry=retry_if_exception_type(
+                (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+            ),
+            before_sleep=before_sleep_log(logger, logging.WARNING),
+        )
+        async for attempt in retrying:
+            with attempt:
+                conn = await connect(self._dsn)
+                try:
+                    await conn.add_listener(repository.CREDENTIALS_CHANNEL, self._on_notify)
+                except BaseException:
+                    await _close(conn)
+                    raise
+                return conn
+        raise AssertionError("unreachable: retried forever")
+
+    async def _listen(self, conn: asyncpg.Connection[asyncpg.Record]) -> None:
+        lost = asyncio.Event()
+        conn.add_termination_listener(lambda _conn: lost.set())
+        # LISTEN is in place: whatever changed before it may have been missed, so start afresh.
+        self.backend_pid = conn.get_server_pid()
+        self._resume()
+        while True:
+            try:
+                await asyncio.wait_for(lost.wait(), self._check_seconds)
+            except TimeoutError:
+                # A connection that silently stopped answering would deliver nothing.
+                await conn.fetchval("SELECT 1", timeout=self._check_seconds)
+            else:
+                raise OSError("the listening connection was closed")
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        kind, _, key = str(payload).partition(":")
+        cache = self._caches.get(kind)
+        if cache is not None:
+            cache.evict(key)
+            return
+        for cache in self._caches.values():  # unknown: forget everything rather than guess
+            cache.clear()
+
+    def _suspend(self) -> None:
+        self.listening.clear()
+        for cache in self._caches.values():
+            cache.suspend()
+
+    def _resume(self) -> None:
+        for cache in self._caches.values():
+            cache.resume()
+        self.listening.set()
+
+
+async def _close(conn: asyncpg.Connection[asyncpg.Record]) -> None:
+    try:
+        await asyncio.wait_for(conn.close(), 5)
+    except Exception:
+        conn.terminate()
