@@ -24,6 +24,10 @@ class TestFromEnv:
             ("PATRON_TRUSTED_PROXIES", "10.0.0.0/8,proxy", "IP addresses or networks"),
             ("PATRON_PUBLIC_URL", "ftp://x", "an http:// or https:// URL"),
             ("PATRON_DATABASE_URL", "mysql://db/x", "a postgresql:// URL"),
+            ("PATRON_METRICS", "prometheus", "off, open, token or port"),
+            ("PATRON_METRICS_PORT", "0", "a port number, 1 to 65535"),
+            ("PATRON_METRICS_PORT", "65536", "a port number, 1 to 65535"),
+            ("PATRON_METRICS_PORT", "metrics", "a port number, 1 to 65535"),
         ],
     )
     def test_bad_value_is_one_line_naming_variable_value_and_allowed(
@@ -35,6 +39,23 @@ class TestFromEnv:
         assert "\n" not in message
         assert message.startswith(f"{name}={value!r} is not allowed: expected ")
         assert allowed in message
+
+    def test_metrics_port_needs_its_port(self) -> None:
+        with pytest.raises(ConfigError) as raised:
+            Settings.from_env({"PATRON_METRICS": "port"})
+        assert str(raised.value) == "PATRON_METRICS=port needs PATRON_METRICS_PORT to be set"
+
+    def test_metrics_port_and_host(self) -> None:
+        settings = Settings.from_env({"PATRON_METRICS": "Port", "PATRON_METRICS_PORT": "9100"})
+        assert (settings.metrics, settings.metrics_host, settings.metrics_port) == (
+            "port",
+            "127.0.0.1",
+            9100,
+        )
+        settings = Settings.from_env(
+            {"PATRON_METRICS": "port", "PATRON_METRICS_PORT": "9100", "PATRON_METRICS_HOST": "::"}
+        )
+        assert settings.metrics_host == "::"
 
     def test_bad_database_url_hides_its_password(self) -> None:
         with pytest.raises(ConfigError) as raised:

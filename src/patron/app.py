@@ -29,7 +29,7 @@ from patron.kit.asgi import RequestContext
 from patron.kit.collector import settle_after_startup
 from patron.kit.http import PUBLIC_URL, answer_options
 from patron.kit.ratelimit import ClientRateLimit
-from patron.metrics import METRICS_TOKEN, serve_metrics
+from patron.metrics import METRICS_TOKEN, MetricsPort, serve_metrics
 from patron.openapi.document import document_of
 from patron.openapi.routes import api_reference, api_reference_script, api_reference_style
 from patron.openapi.routes import openapi_document as serve_openapi_document
@@ -79,13 +79,20 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             dsn, app.state[AUTHENTICATOR], app.state[CLIENT_AUTHENTICATOR]
         )
         listener_task = asyncio.create_task(listener.run(), name="patron-credentials")
+        metrics_task = None
+        if settings.metrics == "port":
+            assert settings.metrics_port is not None  # Settings refuses `port` without it
+            metrics_port = MetricsPort(settings.metrics_host, settings.metrics_port, lambda: pool)
+            metrics_task = asyncio.create_task(metrics_port.run(), name="patron-metrics-port")
         settle_after_startup()
         try:
             yield
         finally:
-            listener_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener_task
+            for task in (listener_task, metrics_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             stop.set()
             if worker_task is not None:
                 await worker_task
@@ -121,7 +128,8 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             ValidationRuleRoutes,
             list_validation_rules_assignments,
             # Off: not served at all, so `/metrics` answers 404 like any unknown path.
-            *([serve_metrics] if settings.metrics != "off" else []),
+            # Port: served on PATRON_METRICS_PORT instead (MetricsPort, in the lifespan).
+            *([serve_metrics] if settings.metrics in ("open", "token") else []),
         ],
         state=State(
             {

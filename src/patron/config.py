@@ -103,13 +103,20 @@ class Settings(BaseSettings):
     # and Host header (`patron.kit.http.base_url`).
     public_url: Annotated[str | None, Field(description="an http:// or https:// URL")] = None
     # `GET /metrics` in Prometheus's text format (kit/metrics.py): `off` (404), `open` (no
-    # credentials: for an API port that only the scraper reaches), or `token` (an
-    # `Authorization: Bearer` header carrying PATRON_METRICS_TOKEN, else 401).
-    metrics: Annotated[Literal["off", "open", "token"], Field(description="off, open or token")] = (
-        "off"
-    )
+    # credentials: for an API port that only the scraper reaches), `token` (an
+    # `Authorization: Bearer` header carrying PATRON_METRICS_TOKEN, else 401), or `port` (on
+    # PATRON_METRICS_HOST:PATRON_METRICS_PORT only, without credentials; 404 on the API port).
+    metrics: Annotated[
+        Literal["off", "open", "token", "port"], Field(description="off, open, token or port")
+    ] = "off"
     metrics_token: Annotated[
         str | None, Field(min_length=16, description="text of 16 characters or more")
+    ] = None
+    metrics_host: Annotated[str, Field(min_length=1, description="a host name or IP address")] = (
+        "127.0.0.1"
+    )
+    metrics_port: Annotated[
+        int | None, Field(ge=1, le=65535, description="a port number, 1 to 65535")
     ] = None
 
     @field_validator("log_level", mode="before")
@@ -154,6 +161,8 @@ class Settings(BaseSettings):
     def _metrics_token(self) -> Settings:
         if self.metrics == "token" and self.metrics_token is None:
             raise ValueError("PATRON_METRICS=token needs PATRON_METRICS_TOKEN to be set")
+        if self.metrics == "port" and self.metrics_port is None:
+            raise ValueError("PATRON_METRICS=port needs PATRON_METRICS_PORT to be set")
         return self
 
     @classmethod

@@ -1,9 +1,10 @@
 """Prometheus metrics of this server process: its registry, and what requests and workers count.
 
 Each server process (`patron serve --workers N`) keeps its own figures, and a scrape of
-`/metrics` answers with the figures of the one process it reached. The gauges read from the
-database (async actions, segments) are the same in every process; request counts, latencies,
-worker batches and the pool are that process's alone.
+`/metrics` answers with the figures of the one process it reached (with PATRON_METRICS=port,
+of the one process that holds the metrics port: `patron.metrics.MetricsPort`). The gauges read
+from the database (async actions, segments) are the same in every process; request counts,
+latencies, worker batches and the pool are that process's alone.
 """
 
 from __future__ import annotations
