@@ -288,6 +288,10 @@ def database_at_0016(server: RunningServer) -> Iterator[Database]:
         admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def names_by_id(db: Database) -> dict[str, str]:
+    return {row["id"]: row["name"] for row in db.fetch("SELECT id, name FROM projects")}
+
+
 class TestNamesMigration:
     def test_duplicates_are_renamed_oldest_first_and_names_become_unique(
         self, database_at_0016: Database
@@ -313,7 +317,7 @@ class TestNamesMigration:
                 days,
             )
         migrate.upgrade(db.dsn, "0017_project_names_unique")
-        names = dict(db.fetch("SELECT id, name FROM projects"))
+        names = names_by_id(db)
         assert names == {
             "proj_2": "shop",
             "proj_1": "shop (3)",
@@ -343,7 +347,7 @@ class TestNamesMigration:
                 project_id,
             )
         migrate.upgrade(db.dsn)
-        assert dict(db.fetch("SELECT id, name FROM projects")) == {
+        assert names_by_id(db) == {
             "proj_1": "twin",
             "proj_2": "twin (2)",
         }
