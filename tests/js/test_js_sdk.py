@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -31,26 +30,6 @@ from tests.factories import unique
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "scenarios.cjs"
-SDK_VERSION = json.loads((HERE / "package.json").read_text())["dependencies"]["@voucherify/sdk"]
-INSTALLED = HERE / "node_modules" / "@voucherify" / "sdk" / "package.json"
-
-
-@pytest.fixture(scope="session")
-def node() -> str:
-    """The node executable, with the pinned SDK installed beside the script."""
-    executable = shutil.which("node")
-    if executable is None:
-        reason = "node is not on PATH: the JS SDK tests need Node.js and npm"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}; CI must run them, never skip them")
-        pytest.skip(reason)
-    installed = json.loads(INSTALLED.read_text())["version"] if INSTALLED.exists() else None
-    if installed != SDK_VERSION:
-        pytest.fail(
-            f"@voucherify/sdk {SDK_VERSION} is not installed in {HERE / 'node_modules'}"
-            f" (found {installed}): run `make js-deps`"
-        )
-    return executable
 
 
 RunJs = Callable[..., dict[str, Any]]
