@@ -120,7 +120,7 @@ class Authentication:
         headers = dict(scope["headers"])
         origin = _text(headers.get(b"origin"))
         if (
-            scope["method"] == "OPTIONS"
+            scope.get("method") == "OPTIONS"
             and origin is not None
             and b"access-control-request-method" in headers
         ):
