@@ -19,7 +19,7 @@ from patron.campaigns.routes import CampaignRoutes
 from patron.campaigns.transactions_routes import CampaignTransactionRoutes
 from patron.config import MAX_BODY_BYTES, Settings
 from patron.consents.routes import list_consents, update_customer_consents
-from patron.customers.routes import CustomerRoutes
+from patron.customers.routes import CustomerRoutes, create_customer_client_side
 from patron.db import migrate
 from patron.db.pool import Pool, create_pool
 from patron.errors import handle_exception
@@ -34,7 +34,7 @@ from patron.openapi.document import document_of
 from patron.openapi.routes import api_reference, api_reference_script, api_reference_style
 from patron.openapi.routes import openapi_document as serve_openapi_document
 from patron.orders.routes import OrderRoutes
-from patron.projects.asgi import Authentication
+from patron.projects.asgi import Authentication, ClientOrigins
 from patron.projects.service import Authenticator, ClientAuthenticator, CredentialListener
 from patron.publications.routes import (
     create_publication,
@@ -106,6 +106,7 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             api_reference_script,
             api_reference_style,
             CustomerRoutes,
+            create_customer_client_side,
             ActivityRoutes,
             AsyncActionRoutes,
             OrderRoutes,
@@ -165,7 +166,13 @@ def create_asgi(settings: Settings, dsn: str) -> Any:
 
     limit = ClientRateLimit(pool, settings.client_rate_limit, settings.client_rate_seconds)
     return RequestContext(
-        Authentication(app, app.state[AUTHENTICATOR], app.state[CLIENT_AUTHENTICATOR], limit),
+        Authentication(
+            app,
+            app.state[AUTHENTICATOR],
+            app.state[CLIENT_AUTHENTICATOR],
+            limit,
+            ClientOrigins(pool),
+        ),
         access_log=settings.access_log,
         metrics=settings.metrics != "off",
     )

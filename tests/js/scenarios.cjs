@@ -103,7 +103,9 @@ const scenarios = {
   },
 
   // The same on the client-side SDK: `validate` (GET /client/v1/validate?code=…), `redeem`
-  // (POST /client/v1/redeem?code=…), `validateStackable`, `redeemStackable`.
+  // (POST /client/v1/redeem?code=…), `validateStackable`, `redeemStackable`, `createCustomer`
+  // (POST /client/v1/customers, with `X-Voucherify-Double-Opt-In` when its second argument is
+  // true).
   async client(requests, input) {
     return { result: await call(clientSide(requests), input) }
   },
@@ -123,6 +125,7 @@ const METHODS = new Set([
   'redeem',
   'validateStackable',
   'redeemStackable',
+  'createCustomer',
 ])
 
 function call(sdk, { method, args }) {

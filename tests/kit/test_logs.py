@@ -40,11 +40,20 @@ class _NoLimit:
         return None
 
 
+class _NoOrigin:
+    """No client key allows any origin, without a database."""
+
+    async def allowed(self, origin: str) -> bool:
+        return False
+
+
 def _asgi(*, access_log: bool) -> Any:
     app = create_app(Settings(), "postgresql://unused")
     refusing: Any = _Refusing()
     limit: Any = _NoLimit()
-    return RequestContext(Authentication(app, refusing, refusing, limit), access_log=access_log)
+    origins: Any = _NoOrigin()
+    authentication = Authentication(app, refusing, refusing, limit, origins)
+    return RequestContext(authentication, access_log=access_log)
 
 
 @contextmanager

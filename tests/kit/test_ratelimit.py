@@ -17,7 +17,7 @@ from patron.db.pool import Pool, create_pool
 from patron.kit.context import REQUEST_ID_KEY
 from patron.kit.ratelimit import ClientRateLimit, repository, seconds_to_wait
 from patron.kit.ratelimit.repository import Count
-from patron.projects.asgi import Authentication
+from patron.projects.asgi import Authentication, ClientOrigins
 from patron.projects.service import Authenticator, ClientAuthenticator
 from tests.conftest import Database, run
 
@@ -183,6 +183,7 @@ class TestWhenTheDatabaseFails:
             Authenticator(no_pool),
             ClientAuthenticator(no_pool),
             ClientRateLimit(no_pool, 5, 5.0),
+            ClientOrigins(no_pool),
         )
         sent: list[dict[str, Any]] = []
 

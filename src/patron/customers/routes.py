@@ -23,6 +23,7 @@ from patron.customers.schemas import (
 )
 from patron.customers.service import ListFilters
 from patron.dependencies import actor_of, connection, project_of, read, snapshot, transaction
+from patron.errors import InvalidPayload
 from patron.kit import query
 from patron.kit.http import json_response, read_json
 from patron.kit.multipart import spool_file_field
@@ -66,6 +67,45 @@ SEGMENT_ID = query.Text(
 )
 
 
+async def _upsert(request: Request[Any, Any, Any]) -> ASGIApp:
+    actor = actor_of(request)
+    payload: CustomerCreate = await read_json(request, CustomerCreate)
+    check_fields(payload)
+    # The write path opens the transaction: a new customer is one statement on its own.
+    async with connection(request) as conn:
+        customer = await service.upsert(conn, actor, payload=payload)
+    return json_response(customer)
+
+
+# Sent by the JS client SDK's `createCustomer(customer, true)`: Voucherify then asks the customer
+# to confirm their e-mail before creating them. Patron has no double opt-in yet.
+DOUBLE_OPT_IN = "x-voucherify-double-opt-in"
+
+
+@operation(
+    "create-customer",
+    TAG,
+    body=CustomerCreate,
+    body_description="The customer.",
+    response=CustomerObject,
+    response_description="The created or updated customer.",
+    errors=("NotFound",),
+    description="The JS client SDK's `createCustomer`, from a page of an allowed origin: the"
+    " same upsert as `POST /v1/customers`, with the same body and answer (only the properties"
+    " sent change, `id` wins over `source_id`). The header `X-Voucherify-Double-Opt-In`"
+    " (`createCustomer(customer, true)`) is refused with a 400: double opt-in is not supported.",
+)
+@post("/client/v1/customers", status_code=200)
+async def create_customer_client_side(request: Request[Any, Any, Any]) -> ASGIApp:
+    """Create a customer, or update the one with the same `id` or `source_id`, from a page."""
+    if DOUBLE_OPT_IN in request.headers:
+        raise InvalidPayload(
+            "X-Voucherify-Double-Opt-In is not supported: double opt-in is not implemented yet;"
+            " send the request without this header"
+        )
+    return await _upsert(request)
+
+
 class CustomerRoutes(Controller):
     path = "/v1/customers"
 
@@ -87,13 +127,7 @@ class CustomerRoutes(Controller):
         request: Request[Any, Any, Any],
     ) -> ASGIApp:
         """Create a customer, or update the one with the same `id` or `source_id`."""
-        actor = actor_of(request)
-        payload: CustomerCreate = await read_json(request, CustomerCreate)
-        check_fields(payload)
-        # The write path opens the transaction: a new customer is one statement on its own.
-        async with connection(request) as conn:
-            customer = await service.upsert(conn, actor, payload=payload)
-        return json_response(customer)
+        return await _upsert(request)
 
     @operation(
         "update-customers-in-bulk",

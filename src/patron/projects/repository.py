@@ -216,3 +216,12 @@ async def lock_table(conn: Connection) -> None:
 async def count(conn: Connection) -> int:
     value = await conn.fetchval("SELECT count(*) FROM projects")
     return int(value)
+
+
+async def origin_allowed(conn: Connection, origin: str) -> bool:
+    """Whether any client key of the installation, of any project, allows `origin` (normalized:
+    host and port, lower case)."""
+    value = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM client_keys WHERE $1 = ANY (allowed_origins))", origin
+    )
+    return bool(value)
