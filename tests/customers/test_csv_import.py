@@ -1,10 +1,15 @@
-"""CSV rows as customers: the quick check agrees with the full one on every row."""
+"""CSV imports: rows as customers (the quick check agrees with the full one on every row), the
+key columns, metadata typed per column, and the import through the SDK."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
+import voucherify
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +22,9 @@ from patron.customers.csv_import import (
     CsvLayout,
     MetadataTyping,
 )
+from patron.projects.service import Credentials
+from tests.conftest import RunningServer, sdk_client
+from tests.factories import create_customer
 
 STANDARD = [
     "Source_id",
@@ -226,3 +234,160 @@ class TestMetadataTyping:
         assert len(kinds) <= 1
         if kinds == {"text"}:
             assert values == [cells[1] for cells in rows if len(cells) > 1 and cells[1]]
+
+
+# --- through the API ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def actions_api(server: RunningServer, project: Credentials) -> Iterator[Any]:
+    with sdk_client(server, project) as client:
+        yield voucherify.AsyncActionsApi(client)
+
+
+@pytest.fixture
+def segments_api(server: RunningServer, project: Credentials) -> Iterator[Any]:
+    with sdk_client(server, project) as client:
+        yield voucherify.SegmentsApi(client)
+
+
+def sdk_import(customers_api: Any, actions_api: Any, content: str) -> Any:
+    """Import through the SDK and wait for the action, as a client polls it."""
+    accepted = customers_api.import_customers_using_csv(file=content.encode())
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        action = actions_api.get_async_action(async_action_id=accepted.async_action_id)
+        if action.status in ("DONE", "FAILED"):
+            return action
+        time.sleep(0.05)
+    raise AssertionError("the import did not finish")
+
+
+def failures(action: Any) -> list[tuple[int, str]]:
+    return [(failure["row"], failure["reason"]) for failure in action.result["failed"]]
+
+
+class TestImportMetadataTypes:
+    def test_a_zip_column_is_text_for_every_customer_and_segments_match_it(
+        self, customers_api: Any, actions_api: Any, segments_api: Any
+    ) -> None:
+        content = "Source_id,zip,visits\nz1,02816,3\nz2,64937,12\nz3,10001,\n"
+        action = sdk_import(customers_api, actions_api, content)
+        assert (action.status, action.result["done_count"]) == ("DONE", 3)
+        customers = {
+            source_id: customers_api.get_customer(customer_id=source_id)
+            for source_id in ("z1", "z2", "z3")
+        }
+        assert {s: c.metadata for s, c in customers.items()} == {
+            "z1": {"zip": "02816", "visits": 3},
+            "z2": {"zip": "64937", "visits": 12},
+            "z3": {"zip": "10001"},
+        }
+
+        def members(condition: dict[str, Any]) -> set[str]:
+            body = voucherify.SegmentsCreateRequestBody(
+                name=f"zip {condition}",
+                type="auto-update",
+                filter={"junction": "and", "metadata.zip": {"conditions": condition}},
+            )
+            segment = segments_api.create_segment(body)
+            page = customers_api.list_customers(segment_id=segment.id, limit=100)
+            return {customer.source_id for customer in page.customers}
+
+        assert members({"$in": ["02816", "64937"]}) == {"z1", "z2"}
+        assert members({"$starts_with": "6"}) == {"z2"}
+        assert members({"$is": "10001"}) == {"z3"}
+
+    def test_a_text_cell_late_in_a_long_file_makes_the_column_text(
+        self, customers_api: Any, actions_api: Any
+    ) -> None:
+        # Past the first chunk of rows an import reads, and in another batch of the worker.
+        rows = "".join(f"n{n},{n}\n" for n in range(12_000))
+        action = sdk_import(customers_api, actions_api, f"Source_id,code\n{rows}late,A-1\n")
+        assert action.result["done_count"] == 12_001
+        assert customers_api.get_customer(customer_id="n7").metadata == {"code": "7"}
+        assert customers_api.get_customer(customer_id="late").metadata == {"code": "A-1"}
+
+
+class TestImportById:
+    def test_rows_with_an_id_update_that_customer(
+        self, customers_api: Any, actions_api: Any, http: httpx.Client
+    ) -> None:
+        ann = create_customer(http, source_id="ann", name="Ann", metadata={"old": 1})
+        bob = customers_api.create_customer(voucherify.CustomersCreateRequestBody(name="Bob"))
+        assert bob.source_id is None
+        content = (
+            f"Id,Name,tier\n{ann['id']},Ann B.,2\n{bob.id},Bob C.,3\ncust_nobody,Nobody,4\n,x,5\n"
+        )
+        action = sdk_import(customers_api, actions_api, content)
+        assert action.status == "DONE"
+        assert action.result["message"] == "2 customer(s) imported successfully, 2 failed."
+        assert failures(action) == [
+            (3, "Cannot find customer with id cust_nobody"),
+            (4, "Id is empty"),
+        ]
+        assert action.result["failed"][0]["id"] == "cust_nobody"
+        updated = customers_api.get_customer(customer_id=ann["id"])
+        assert (updated.source_id, updated.name, updated.metadata) == ("ann", "Ann B.", {"tier": 2})
+        updated = customers_api.get_customer(customer_id=bob.id)
+        assert (updated.source_id, updated.name, updated.metadata) == (None, "Bob C.", {"tier": 3})
+        # Nothing was created: an Id only ever names an existing customer.
+        assert customers_api.list_customers(limit=100).total == 2
+        page = customers_api.list_customer_activity(customer_id=bob.id, limit=10)
+        assert [a.type for a in page.data] == ["customer.updated", "customer.created"]
+
+    def test_id_wins_over_source_id_and_an_empty_id_falls_back_to_it(
+        self, customers_api: Any, actions_api: Any, http: httpx.Client
+    ) -> None:
+        ann = create_customer(http, source_id="ann", name="Ann")
+        content = (
+            "Source_id,Id,Name\n"
+            f"someone-else,{ann['id']},By id\n"
+            "fresh,,Created\n"
+            ",,Nobody\n"
+            f"ann,,By source id\n"
+            f",{ann['id']},By id again\n"
+        )
+        action = sdk_import(customers_api, actions_api, content)
+        assert action.result["done_count"] == 4
+        assert failures(action) == [(3, "Id and Source_id are both empty")]
+        updated = customers_api.get_customer(customer_id=ann["id"])
+        # Its source_id cannot change; the rows that reach it apply in file order.
+        assert (updated.source_id, updated.name) == ("ann", "By id again")
+        assert customers_api.get_customer(customer_id="fresh").name == "Created"
+        assert customers_api.list_customers(limit=100).total == 2
+
+    def test_a_deleted_customer_is_not_found_by_id(
+        self, customers_api: Any, actions_api: Any, http: httpx.Client
+    ) -> None:
+        gone = create_customer(http, source_id="gone")
+        http.delete(f"/v1/customers/{gone['id']}")
+        action = sdk_import(customers_api, actions_api, f"Id,Name\n{gone['id']},Back\n")
+        assert failures(action) == [(1, f"Cannot find customer with id {gone['id']}")]
+        assert action.result["done_count"] == 0
+
+
+class TestImportSeparators:
+    @pytest.mark.parametrize(
+        ("content", "fragment"),
+        [
+            ("Name;Email;Source_id\nAnn;ann@example.com;s1\n", "The header holds ';' and no ','"),
+            ("Id;Name\ncust_x;Ann\n", "The header holds ';' and no ','"),
+            ("Source_id\tName\ns1\tAnn\n", "The header holds tabs and no ','"),
+        ],
+    )
+    def test_another_separator_is_named(
+        self, http: httpx.Client, content: str, fragment: str
+    ) -> None:
+        response = http.post("/v1/customers/importCSV", files={"file": ("c.csv", content)})
+        assert response.status_code == 400, response.text
+        body = response.json()
+        assert body["key"] == "invalid_payload"
+        assert fragment in body["details"]
+        assert "commas" in body["details"]
+        assert http.get("/v1/async-actions").json()["async_actions"] == []
+
+    def test_a_file_with_neither_key_column(self, http: httpx.Client) -> None:
+        response = http.post("/v1/customers/importCSV", files={"file": ("c.csv", "Name\nAnn\n")})
+        assert response.status_code == 400
+        assert "no Id or Source_id column" in response.json()["details"]

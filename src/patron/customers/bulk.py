@@ -140,6 +140,7 @@ def _batch(
         if merge_metadata and "metadata" in later and "metadata" in values:
             later = {**later, "metadata": {**values["metadata"], **later["metadata"]}}
         previous.values = values | later
+        previous.row = change.row
         if not previous.customer_id:
             _prepare_creation(previous, previous.new_id)
     return Batch(list(combined.values()), done, errors, merge_metadata, id_rows or {})

@@ -40,6 +40,7 @@ class Change(msgspec.Struct, gc=False):
     """What input rows ask of the customer with one source_id, or, when `customer_id` is set,
     of the existing customer with that id (then `source_id` is "" and nothing is created)."""
 
+    # The last input row it holds.
     row: int
     source_id: str
     # The columns it sets; once prepared, address and metadata are held as JSON (see thawed).
@@ -113,7 +114,7 @@ async def _merge(
     )
     by_id = {row["id"]: row for row in locked}
     by_source_id = {row["source_id"]: row for row in locked if row["source_id"] is not None}
-    wanted: dict[str, dict[str, Any]] = {}
+    found: list[tuple[Change, asyncpg.Record]] = []
     missing: list[Change] = []
     unmatched: list[Change] = []
     for change in changes:
@@ -127,6 +128,10 @@ async def _merge(
             if row is None:
                 missing.append(change)
                 continue
+        found.append((change, row))
+    wanted: dict[str, dict[str, Any]] = {}
+    # In input order: a customer reached by its id and by its source_id takes the later row.
+    for change, row in sorted(found, key=lambda item: item[0].row):
         current = wanted.get(row["id"]) or {column: row[column] for column in MUTABLE_COLUMNS}
         values = change.thawed()
         if merge_metadata and "metadata" in values:
