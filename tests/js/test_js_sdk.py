@@ -27,7 +27,7 @@ import pytest
 from patron.projects.service import Credentials
 from tests.conftest import RunningServer
 from tests.events.test_routes import ORIGIN, make_client_key
-from tests.factories import unique
+from tests.factories import create_customer, unique
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "scenarios.cjs"
@@ -538,3 +538,37 @@ class TestClientSide:
         assert answer["parent_redemption"]["id"].startswith("r_")
         assert answer["order"]["total_amount"] == 200
         assert redemptions_summary(http, "js-cs")["total_succeeded"] == 1
+
+
+class TestConsents:
+    """The deprecated consents, which only the JS SDK still calls: each change of a customer's
+    consents is an activity on the legacy list (`customers.listActivities`)."""
+
+    def test_unsubscribing_a_customer_who_never_gave_a_consent_is_recorded_once(
+        self, run_js: RunJs, http: httpx.Client
+    ) -> None:
+        customer = create_customer(http)
+        for _ in range(2):
+            done = run_js(
+                "server",
+                method="customers.updateConsents",
+                args=[customer["source_id"], {"unsubscribed": True}],
+            )
+            assert done["requests"] == [f"PUT /v1/customers/{customer['source_id']}/consents"]
+        listed = run_js("server", method="customers.listActivities", args=[customer["id"]])
+        consents = [
+            activity
+            for activity in listed["result"]["data"]
+            if activity["type"].startswith("customer.consents.")
+        ]
+        assert [a["type"] for a in consents] == ["customer.consents.revoked"]
+        assert consents[0]["data"]["consents"]["unsubscribed"]["value"] is True
+        assert listed["result"]["total"] == 2  # customer.created and the revocation
+
+    def test_client_side_consents_are_recorded(self, run_js: RunJs, http: httpx.Client) -> None:
+        customer = create_customer(http)
+        run_js("client", method="updateConsents", args=[customer["id"], {"unsubscribed": True}])
+        listed = run_js("server", method="customers.listActivities", args=[customer["id"]])
+        types = [activity["type"] for activity in listed["result"]["data"]]
+        assert "customer.consents.revoked" in types
+        assert http.get(f"/v1/customers/{customer['id']}").json()["email_unsubscribed"] is True
