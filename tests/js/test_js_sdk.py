@@ -2,7 +2,7 @@
 SDK lacks or sends differently (INCENTIVES.md §10): the client-side publish, `vouchers.create`
 without a code (`POST /v1/vouchers/`), `addVoucher`, publications, gift balances and transactions,
 the deprecated single-code validate and redeem, rollbacks (reason in the query), and the
-client-side validate and redeem (code in the query).
+client-side validate and redeem (code in the query), and the legacy consents.
 
 Each test runs `tests/js/scenarios.cjs` under node against the test server and asserts on the JSON
 it prints. `make test` installs the SDK (`npm ci`, the `js-deps` target). Without node the tests
