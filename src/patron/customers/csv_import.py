@@ -374,10 +374,14 @@ class MetadataTyping:
             for index in self._open:
                 if index < width and (cell := cells[index]):
                     kinds = seen[index]
-                    kinds.add(cell_type(cell))
-                    settled = settled or TEXT in kinds or len(kinds - {NULL}) > 1
+                    kind = cell_type(cell)
+                    if kind not in kinds:
+                        kinds.add(kind)
+                        if kind == TEXT or len(kinds - {NULL}) > 1:
+                            kinds.add(TEXT)  # settled: text, or numbers mixed with booleans
+                            settled = True
             if settled:
-                self._open = [index for index in self._open if column_type(seen[index]) != TEXT]
+                self._open = [index for index in self._open if TEXT not in seen[index]]
 
     def types(self) -> dict[str, str]:
         """Each metadata column's type by name: TEXT, NUMBER, BOOLEAN or NULL (no cell or only
