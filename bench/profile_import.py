@@ -49,7 +49,7 @@ def timed(module: Any, name: str, label: str) -> None:
 
 async def main(rows: int, dsn: str) -> None:
     for name in (
-        "lock_live_by_source_ids",
+        "lock_live_by_keys",
         "update_many",
         "copy_new",
         "refresh_statistics_if_stale",

@@ -112,6 +112,9 @@ const scenarios = {
 }
 
 const METHODS = new Set([
+  'customers.updateConsents',
+  'customers.listActivities',
+  'updateConsents',
   'validations.validateVoucher',
   'validations.validateStackable',
   'redemptions.redeem',

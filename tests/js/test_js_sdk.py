@@ -2,7 +2,8 @@
 SDK lacks or sends differently (INCENTIVES.md §10): the client-side publish, `vouchers.create`
 without a code (`POST /v1/vouchers/`), `addVoucher`, publications, gift balances and transactions,
 the deprecated single-code validate and redeem, rollbacks (reason in the query), the
-client-side validate and redeem (code in the query), and the client-side `createCustomer`.
+client-side validate and redeem (code in the query), the client-side `createCustomer`, and the
+legacy consents.
 
 Each test runs `tests/js/scenarios.cjs` under node against the test server and asserts on the JSON
 it prints. `make test` installs the SDK (`npm ci`, the `js-deps` target). Without node the tests
@@ -26,7 +27,7 @@ import pytest
 from patron.projects.service import Credentials
 from tests.conftest import RunningServer
 from tests.events.test_routes import ORIGIN, make_client_key
-from tests.factories import unique
+from tests.factories import create_customer, unique
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "scenarios.cjs"
@@ -546,3 +547,37 @@ class TestClientSide:
         assert error["key"] == "invalid_payload"
         assert "X-Voucherify-Double-Opt-In is not supported" in error["details"]
         assert http.get("/v1/customers/js-dd").status_code == 404
+
+
+class TestConsents:
+    """The deprecated consents, which only the JS SDK still calls: each change of a customer's
+    consents is an activity on the legacy list (`customers.listActivities`)."""
+
+    def test_unsubscribing_a_customer_who_never_gave_a_consent_is_recorded_once(
+        self, run_js: RunJs, http: httpx.Client
+    ) -> None:
+        customer = create_customer(http)
+        for _ in range(2):
+            done = run_js(
+                "server",
+                method="customers.updateConsents",
+                args=[customer["source_id"], {"unsubscribed": True}],
+            )
+            assert done["requests"] == [f"PUT /v1/customers/{customer['source_id']}/consents"]
+        listed = run_js("server", method="customers.listActivities", args=[customer["id"]])
+        consents = [
+            activity
+            for activity in listed["result"]["data"]
+            if activity["type"].startswith("customer.consents.")
+        ]
+        assert [a["type"] for a in consents] == ["customer.consents.revoked"]
+        assert consents[0]["data"]["consents"]["unsubscribed"]["value"] is True
+        assert listed["result"]["total"] == 2  # customer.created and the revocation
+
+    def test_client_side_consents_are_recorded(self, run_js: RunJs, http: httpx.Client) -> None:
+        customer = create_customer(http)
+        run_js("client", method="updateConsents", args=[customer["id"], {"unsubscribed": True}])
+        listed = run_js("server", method="customers.listActivities", args=[customer["id"]])
+        types = [activity["type"] for activity in listed["result"]["data"]]
+        assert "customer.consents.revoked" in types
+        assert http.get(f"/v1/customers/{customer['id']}").json()["email_unsubscribed"] is True

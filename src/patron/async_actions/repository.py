@@ -69,6 +69,17 @@ async def set_total(conn: Connection, project_id: str, action_id: str, total_row
     )
 
 
+async def merge_params(
+    conn: Connection, project_id: str, action_id: str, params: dict[str, Any]
+) -> None:
+    await conn.execute(
+        "UPDATE async_actions SET params = params || $3::jsonb WHERE project_id = $1 AND id = $2",
+        project_id,
+        action_id,
+        params,
+    )
+
+
 async def notify(conn: Connection) -> None:
     await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 

@@ -101,9 +101,19 @@ async def add_rows(
     await repository.copy_rows(conn, project_id, action_id, rows)
 
 
-async def seal(conn: Connection, project_id: str, action_id: str, total_rows: int) -> None:
-    """Record how many rows the action has, and wake the workers (on commit)."""
+async def seal(
+    conn: Connection,
+    project_id: str,
+    action_id: str,
+    total_rows: int,
+    *,
+    params: dict[str, Any] | None = None,
+) -> None:
+    """Record how many rows the action has, and `params` learnt from its rows (merged into
+    those it started with), and wake the workers (on commit)."""
     await repository.set_total(conn, project_id, action_id, total_rows)
+    if params:
+        await repository.merge_params(conn, project_id, action_id, params)
     await repository.notify(conn)
 
 

@@ -43,8 +43,9 @@ async def list_consents(request: Request[Any, Any, Any]) -> ASGIApp:
     response_description="Recorded.",
     errors=("NotFound",),
     deprecated=True,
-    description="Records the customer's choices in `system_metadata.consents` and as"
-    " `customer.consents.given`/`revoked` activities.",
+    description="Records the customer's choices in `system_metadata.consents` and what they"
+    " change as `customer.consents.given`/`revoked` activities (on the legacy `/activities`);"
+    " a request that changes nothing records nothing.",
 )
 @put(
     ["/v1/customers/{customer_id:str}/consents", "/client/v1/customers/{customer_id:str}/consents"],

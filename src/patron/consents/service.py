@@ -96,11 +96,19 @@ async def create_group(
 async def update_customer_consents(
     conn: Connection, actor: Actor, key: str, *, choices: dict[str, Any]
 ) -> None:
-    """Record a customer's consent choices; `unsubscribed: true` revokes every consent.
+    """Record a customer's consent choices (CONTRACT.md §11); raises InvalidPayload for an empty
+    body, a value that is not a boolean or an unknown consent id, and NotFound.
 
-    The choices are kept in `system_metadata.consents` as `{id: {date, value}}`, and recorded as
-    `customer.consents.given` / `customer.consents.revoked` activities (listed by the legacy
-    `/activities` endpoint only: the Python SDK rejects these types on `/activity`).
+    `unsubscribed: true` revokes every consent of the project; giving any consent clears it.
+    Each choice is kept in `system_metadata.consents` as `{id: {date, value}}` (date in UTC).
+
+    Only what changes is written: a consent with no recorded decision, or another value, and
+    `unsubscribed` set to a value other than the customer's (absent counts as false, as
+    `email_unsubscribed` shows it). The changes are recorded as one `customer.consents.given`
+    activity (consents given, `unsubscribed` cleared) and one `customer.consents.revoked`
+    (consents refused, `unsubscribed` set), each `{consents: {id: {date, value}}, customer}`,
+    listed by the legacy `/activities` endpoint only (the Python SDK rejects these types on
+    `/activity`, CONTRACT.md §6). A request that changes nothing writes and records nothing.
     """
     if not choices:
         raise InvalidPayload("The payload cannot be empty")
@@ -111,28 +119,29 @@ async def update_customer_consents(
     unknown = sorted(set(choices) - defined - {UNSUBSCRIBED})
     if unknown:
         raise InvalidPayload(f"Unknown consent: {', '.join(unknown)}")
-    now = datetime.now(UTC)
-    date = render_datetime(now)
-    values = dict(choices)
-    if values.get(UNSUBSCRIBED) is True:
-        values.update({consent_id: False for consent_id in defined})
-    elif any(value for name, value in values.items() if name != UNSUBSCRIBED):
-        values[UNSUBSCRIBED] = False
+    values = wanted_consents(choices, defined)
+    date = render_datetime(datetime.now(UTC))
+    changed: dict[str, bool] = {}
 
-    def change(system_metadata: dict[str, Any]) -> dict[str, Any]:
+    def change(system_metadata: dict[str, Any]) -> dict[str, Any] | None:
         consents = dict(system_metadata.get("consents") or {})
-        consents.update({name: {"date": date, "value": value} for name, value in values.items()})
+        changed.clear()
+        changed.update(consent_changes(consents, values))
+        if not changed:
+            return None
+        consents.update({name: {"date": date, "value": value} for name, value in changed.items()})
         return {**system_metadata, "consents": consents}
 
     customer = await customer_writes.change_system_metadata(conn, actor, key, change=change)
-    given = {n: {"date": date, "value": True} for n, v in values.items() if v and n in defined}
-    revoked = {
-        n: {"date": date, "value": False} for n, v in values.items() if not v and n in defined
-    }
-    for activity_type, consents in (
-        ("customer.consents.given", given),
-        ("customer.consents.revoked", revoked),
+    for activity_type, gives in (
+        ("customer.consents.given", True),
+        ("customer.consents.revoked", False),
     ):
+        consents = {
+            name: {"date": date, "value": value}
+            for name, value in changed.items()
+            if _gives(name, value) is gives
+        }
         if consents:
             await activities.record(
                 conn,
@@ -141,3 +150,33 @@ async def update_customer_consents(
                 activity_type=activity_type,
                 data={"consents": consents, "customer": customer},
             )
+
+
+def wanted_consents(choices: dict[str, bool], defined: set[str]) -> dict[str, bool]:
+    """The values a request asks for: its choices, every defined consent refused when it
+    unsubscribes, and `unsubscribed` cleared when it gives any consent."""
+    values = dict(choices)
+    if values.get(UNSUBSCRIBED) is True:
+        values.update({consent_id: False for consent_id in defined})
+    elif any(value for name, value in values.items() if name != UNSUBSCRIBED):
+        values[UNSUBSCRIBED] = False
+    return values
+
+
+def consent_changes(stored: dict[str, Any], values: dict[str, bool]) -> dict[str, bool]:
+    """Which of `values` change the stored consents (`{id: {date, value}}`): a consent whose
+    decision is missing or other, `unsubscribed` other than stored (missing: false)."""
+    changes = {}
+    for name, value in values.items():
+        entry = stored.get(name)
+        current = entry.get("value") if isinstance(entry, dict) else None
+        if name == UNSUBSCRIBED and current is None:
+            current = False
+        if current is not value:
+            changes[name] = value
+    return changes
+
+
+def _gives(name: str, value: bool) -> bool:
+    """Whether a change gives consent: a consent accepted, or `unsubscribed` cleared."""
+    return (not value) if name == UNSUBSCRIBED else value

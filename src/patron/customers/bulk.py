@@ -1,11 +1,12 @@
-"""Bulk customer work carried out by async actions: upserts by source_id, a batch at a time."""
+"""Bulk customer work carried out by async actions: upserts by source_id (and, from CSV files,
+updates by id), a batch at a time."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Annotated, Any
 
@@ -25,7 +26,7 @@ from patron.async_actions.service import (
     Handler,
     PreparedHandler,
 )
-from patron.customers.csv_import import CsvFileError, CsvLayout, read_rows
+from patron.customers.csv_import import CsvFileError, CsvLayout, MetadataTyping, read_rows
 from patron.customers.schemas import (
     MUTABLE_COLUMNS,
     CustomerFields,
@@ -60,13 +61,15 @@ _JSON_COLUMNS = ("address", "metadata")
 
 @dataclass(slots=True)
 class Batch:
-    """A batch of input rows made ready to apply: one change per source_id, and the errors of
-    the rows that failed. Prepared in a thread, ahead of the batch's transaction."""
+    """A batch of input rows made ready to apply: one change per source_id or id, and the
+    errors of the rows that failed. Prepared in a thread, ahead of the batch's transaction."""
 
     changes: list[Change]
     done: int
     errors: list[dict[str, Any]]
     merge_metadata: bool = False
+    # The rows (number, Source_id cell) of each change by id, for reporting an unknown id.
+    id_rows: dict[str, list[tuple[int, str | None]]] = field(default_factory=dict)
 
 
 def _actor(action: Action) -> Actor:
@@ -112,27 +115,35 @@ def _prepare_creation(change: Change, customer_id: str) -> None:
 
 
 def _batch(
-    changes: Iterable[Change], errors: list[dict[str, Any]], *, merge_metadata: bool = False
+    changes: Iterable[Change],
+    errors: list[dict[str, Any]],
+    *,
+    merge_metadata: bool = False,
+    id_rows: dict[str, list[tuple[int, str | None]]] | None = None,
 ) -> Batch:
-    """One change per source_id, later rows winning (so that one statement can apply them),
-    each prepared as it comes in case it creates its customer."""
-    combined: dict[str, Change] = {}
+    """One change per source_id or id, later rows winning (so that one statement can apply
+    them), each by source_id prepared as it comes in case it creates its customer."""
+    combined: dict[tuple[str, str], Change] = {}
     new_ids = _customer_ids()
     done = 0
     for change in changes:
         done += 1
-        previous = combined.get(change.source_id)
+        key = ("id", change.customer_id) if change.customer_id else ("", change.source_id)
+        previous = combined.get(key)
         if previous is None:
-            _prepare_creation(change, next(new_ids))
-            combined[change.source_id] = change
+            if not change.customer_id:
+                _prepare_creation(change, next(new_ids))
+            combined[key] = change
             continue
         values = previous.thawed()
         later = change.values
         if merge_metadata and "metadata" in later and "metadata" in values:
             later = {**later, "metadata": {**values["metadata"], **later["metadata"]}}
         previous.values = values | later
-        _prepare_creation(previous, previous.new_id)
-    return Batch(list(combined.values()), done, errors, merge_metadata)
+        previous.row = change.row
+        if not previous.customer_id:
+            _prepare_creation(previous, previous.new_id)
+    return Batch(list(combined.values()), done, errors, merge_metadata, id_rows or {})
 
 
 def _customer_ids() -> Iterator[str]:
@@ -141,11 +152,26 @@ def _customer_ids() -> Iterator[str]:
 
 
 async def apply_batch(conn: Connection, action: Action, batch: Batch) -> BatchOutcome:
-    """Write a prepared batch in the caller's transaction."""
-    await bulk_writes.merge(
+    """Write a prepared batch in the caller's transaction; a row whose Id names no live
+    customer fails (reported in row order among the batch's other failures)."""
+    unmatched = await bulk_writes.merge(
         conn, _actor(action), batch.changes, merge_metadata=batch.merge_metadata
     )
-    return BatchOutcome(done=batch.done, errors=batch.errors)
+    if not unmatched:
+        return BatchOutcome(done=batch.done, errors=batch.errors)
+    errors = list(batch.errors)
+    for change in unmatched:
+        for number, source_id in batch.id_rows[change.customer_id]:
+            errors.append(
+                {
+                    "id": change.customer_id,
+                    "source_id": source_id,
+                    "row": number + 1,
+                    "reason": f"Cannot find customer with id {change.customer_id}",
+                }
+            )
+    errors.sort(key=lambda error: int(error["row"]))
+    return BatchOutcome(done=batch.done - (len(errors) - len(batch.errors)), errors=errors)
 
 
 def _validation_message(error: Exception) -> str:
@@ -204,21 +230,34 @@ def _csv_rows(action: Action, records: Iterable[tuple[int, Any]]) -> Iterator[tu
 
 def prepare_csv_import(action: Action, records: Iterable[tuple[int, Any]]) -> Batch:
     """`CUSTOMERS.IMPORT_CSV`: each row's cells replace the customer's fields and metadata."""
-    layout = CsvLayout.from_header(action.params["header"])
+    layout = CsvLayout.from_header(
+        action.params["header"], metadata_types=action.params.get(METADATA_TYPES)
+    )
     errors: list[dict[str, Any]] = []
+    id_rows: dict[str, list[tuple[int, str | None]]] = {}
 
     def changes() -> Iterator[Change]:
         for number, cells in _csv_rows(action, records):
             try:
-                source_id, values = layout.values_of(cells)
+                customer_id, source_id, values = layout.values_of(cells)
             except ValueError as exc:
-                errors.append(
-                    {"source_id": layout.source_id_of(cells), "row": number + 1, "reason": str(exc)}
-                )
+                error = {
+                    "source_id": layout.source_id_of(cells),
+                    "row": number + 1,
+                    "reason": str(exc),
+                }
+                if layout.id_column is not None:
+                    error = {"id": layout.id_of(cells), **error}
+                errors.append(error)
                 continue
-            yield Change(number, source_id, values)
+            if customer_id is not None:
+                id_rows.setdefault(customer_id, []).append((number, layout.source_id_of(cells)))
+                yield Change(number, "", values, customer_id=customer_id)
+            else:
+                assert source_id is not None
+                yield Change(number, source_id, values)
 
-    return _batch(changes(), errors)
+    return _batch(changes(), errors, id_rows=id_rows)
 
 
 apply_bulk_update = PreparedHandler(prepare_bulk_update, apply_batch)
@@ -263,16 +302,23 @@ async def enqueue_metadata_update(conn: Connection, actor: Actor, body: Metadata
     )
 
 
+# In a CSV import's params: each metadata column's type, decided from the whole file at
+# enqueue (csv_import.MetadataTyping); imports queued before it typed each cell alone.
+METADATA_TYPES = "metadata_types"
 _CSV_CHUNK_ROWS = 10_000
 # Rows stored per record: a few large records are much cheaper to store, read and delete than
 # one per row.
 _CSV_ROWS_PER_RECORD = 100
 
 
-def _csv_records(rows: Iterator[list[str]], first: int) -> list[tuple[int, list[list[str]]]]:
+def _csv_records(
+    rows: Iterator[list[str]], first: int, typing: MetadataTyping
+) -> list[tuple[int, list[list[str]]]]:
     """The next chunk of rows, numbered from `first`, as records of _CSV_ROWS_PER_RECORD rows
-    each numbered by its last row (see ROWS_PER_RECORD); empty at the end of the file."""
+    each numbered by its last row (see ROWS_PER_RECORD), shown to `typing`; empty at the end
+    of the file."""
     chunk = list(itertools.islice(rows, _CSV_CHUNK_ROWS))
+    typing.see(chunk)
     records = []
     for start in range(0, len(chunk), _CSV_ROWS_PER_RECORD):
         group = chunk[start : start + _CSV_ROWS_PER_RECORD]
@@ -285,11 +331,12 @@ async def enqueue_csv_import(conn: Connection, actor: Actor, file: IO[bytes]) ->
 
     The file is parsed in a thread, a chunk at a time (the next one while the last is COPYed),
     into the action's input records, so neither memory nor the event loop carries the file.
+    Its metadata columns are typed on the way (`MetadataTyping`), before any row is applied.
     """
     parsing: asyncio.Future[list[tuple[int, list[list[str]]]]] | None = None
     try:
         header, rows = await asyncio.to_thread(read_rows, file)
-        CsvLayout.from_header(header)
+        typing = MetadataTyping(CsvLayout.from_header(header))
         action_id = await async_actions.start(
             conn,
             actor,
@@ -297,10 +344,10 @@ async def enqueue_csv_import(conn: Connection, actor: Actor, file: IO[bytes]) ->
             params={"header": header, ROWS_PER_RECORD: _CSV_ROWS_PER_RECORD},
         )
         total = 0
-        records = await asyncio.to_thread(_csv_records, rows, total)
+        records = await asyncio.to_thread(_csv_records, rows, total, typing)
         while records:
             last = records[-1][0]
-            parsing = asyncio.ensure_future(asyncio.to_thread(_csv_records, rows, last + 1))
+            parsing = asyncio.ensure_future(asyncio.to_thread(_csv_records, rows, last + 1, typing))
             # No cell needs check_text: read_rows refuses NUL characters, and strict UTF-8
             # decoding never yields lone surrogates.
             await async_actions.add_rows(conn, actor.project_id, action_id, records)
@@ -313,5 +360,7 @@ async def enqueue_csv_import(conn: Connection, actor: Actor, file: IO[bytes]) ->
         if parsing is not None:
             # The COPY failed: the chunk being parsed is not needed (nor its error, if any).
             parsing.cancel()
-    await async_actions.seal(conn, actor.project_id, action_id, total)
+    await async_actions.seal(
+        conn, actor.project_id, action_id, total, params={METADATA_TYPES: typing.types()}
+    )
     return action_id

@@ -1,9 +1,17 @@
-"""Customers from CSV: the file's layout, its rows as customers, and metadata cell typing.
+"""Customers from CSV: the file's layout, its rows as customers, and metadata column typing.
 
-Metadata typing rule: a cell becomes `true`/`false`, `null`, an integer or a decimal number
-only when writing that value back gives exactly the cell's text; every other cell stays text.
-So `42`, `-7`, `3.5`, `true` are typed, while `007`, `1.50`, `1e3`, `True` and `+1` stay strings
-(zip codes and phone numbers keep their zeros). Empty cells are left out of metadata.
+Rows are matched by `Id` (an existing customer, updated) or by `Source_id` (updated, or created
+when new); a row with both is matched by its Id, as `POST /v1/customers` does (CONTRACT.md §5).
+
+Metadata typing rule: a metadata column is typed as a whole, from every cell of the file
+(`MetadataTyping`), so that a key holds values of one type across customers (segment filters
+compare like with like). A cell reads as `true`/`false`, `null`, an integer or a decimal number
+only when writing that value back gives exactly the cell's text (`typed_cell`): `42`, `-7`,
+`3.5`, `true`, while `007`, `1.50`, `1e3`, `True` and `+1` are text. A column whose cells are
+all numbers (or `null`) holds numbers, one whose cells are all `true`/`false` (or `null`) holds
+booleans, one of `null` cells only holds nulls; any other column, one text cell or a mix of
+numbers and booleans, holds every cell as its text (zip codes and phone numbers keep their
+zeros, `null` stays "null"). Empty cells are left out of metadata.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -37,6 +45,7 @@ from patron.kit.validation import MAX_METADATA_BYTES
 
 # Standard columns, in both spellings Voucherify's docs and template use (case-insensitive).
 _STANDARD = {
+    "id": "id",
     "source_id": "source_id",
     "name": "name",
     "email": "email",
@@ -57,10 +66,11 @@ _STANDARD = {
     "address_country": "address.country",
     "country": "address.country",
 }
-# Patron assigns ids itself; rows are matched by Source_id, so an Id column is not used.
-_IGNORED = {"id"}
-
 MAX_COLUMNS = 500
+# Separators a spreadsheet may have used instead of commas, as a file's header shows them.
+_OTHER_SEPARATORS = {";": "';'", "\t": "tabs", "|": "'|'"}
+# What `MetadataTyping` decides for a metadata column (see the module docstring).
+TEXT, NUMBER, BOOLEAN, NULL = "text", "number", "boolean", "null"
 
 # Text of at most this many characters fits MAX_INDEXED_BYTES in UTF-8 whatever it holds.
 _SURELY_INDEXABLE = MAX_INDEXED_BYTES // 4
@@ -69,6 +79,26 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 class CsvFileError(Exception):
     """The file as a whole cannot be imported."""
+
+
+def cell_type(text: str) -> str:
+    """What a non-empty metadata cell reads as alone: NUMBER, BOOLEAN, NULL or TEXT."""
+    value = typed_cell(text)
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return BOOLEAN
+    return TEXT if isinstance(value, str) else NUMBER
+
+
+def column_type(cell_types: set[str]) -> str:
+    """A column's type from the types of its cells (see the module docstring)."""
+    kinds = cell_types - {NULL}
+    if not kinds:
+        return NULL
+    if len(kinds) > 1:
+        return TEXT
+    return next(iter(kinds))
 
 
 def typed_cell(text: str) -> Any:
@@ -107,17 +137,33 @@ class _Plan:
 
 @dataclass(frozen=True)
 class CsvLayout:
-    """Which column holds what: standard fields by name, every other column as metadata."""
+    """Which column holds what: standard fields by name, every other column as metadata, and
+    the metadata columns' types (None: each cell typed alone, as actions queued before column
+    typing were)."""
 
     header: list[str]
     fields: dict[int, str]
     metadata: dict[int, str]
-    source_id_column: int
+    id_column: int | None
+    source_id_column: int | None
+    # Metadata columns that hold text, by cell index; every other one is typed by typed_cell.
+    text_columns: frozenset[int] | None = None
 
     @classmethod
-    def from_header(cls, header: list[str]) -> CsvLayout:
+    def from_header(
+        cls, header: list[str], *, metadata_types: dict[str, str] | None = None
+    ) -> CsvLayout:
+        """The layout of a file with this header row; `metadata_types` (column name: TEXT,
+        NUMBER, BOOLEAN or NULL) as `MetadataTyping` decided them. Raises CsvFileError."""
         if not header or all(not cell.strip() for cell in header):
             raise CsvFileError("The file has no header row")
+        if len(header) == 1 and "," not in header[0]:
+            for separator, name in _OTHER_SEPARATORS.items():
+                if separator in header[0]:
+                    raise CsvFileError(
+                        f"The header holds {name} and no ',': columns must be separated by"
+                        " commas (save the file as comma-separated CSV)"
+                    )
         if len(header) > MAX_COLUMNS:
             raise CsvFileError(f"The file has more than {MAX_COLUMNS} columns")
         fields: dict[int, str] = {}
@@ -132,8 +178,6 @@ class CsvLayout:
             if key in seen or (target is not None and target in seen):
                 raise CsvFileError(f"Column {name} appears twice in the header")
             seen.add(key)
-            if key in _IGNORED:
-                continue
             if target is not None:
                 seen.add(target)
                 fields[index] = target
@@ -143,17 +187,41 @@ class CsvLayout:
                 )
             else:
                 metadata[index] = name
-        source_id_column = next(
-            (index for index, target in fields.items() if target == "source_id"), None
-        )
-        if source_id_column is None:
-            raise CsvFileError("The file has no Source_id column; rows are matched by it")
-        return cls(list(header), fields, metadata, source_id_column)
+        columns = {target: index for index, target in fields.items()}
+        id_column = columns.pop("id", None)
+        source_id_column = columns.get("source_id")
+        if id_column is None and source_id_column is None:
+            raise CsvFileError(
+                "The file has no Id or Source_id column; rows are matched by one of them"
+            )
+        for key_column in id_column, source_id_column:
+            if key_column is not None:
+                del fields[key_column]
+        text_columns = None
+        if metadata_types is not None:
+            text_columns = frozenset(
+                index for index, name in metadata.items() if metadata_types.get(name) == TEXT
+            )
+        return cls(list(header), fields, metadata, id_column, source_id_column, text_columns)
+
+    def _cell(self, cells: list[str], index: int | None) -> str | None:
+        if index is not None and index < len(cells):
+            return cells[index] or None
+        return None
 
     def source_id_of(self, cells: list[str]) -> str | None:
-        if self.source_id_column < len(cells):
-            return cells[self.source_id_column] or None
-        return None
+        """The row's Source_id cell, None when empty or missing (for reports)."""
+        return self._cell(cells, self.source_id_column)
+
+    def id_of(self, cells: list[str]) -> str | None:
+        """The row's Id cell, None when empty or missing (for reports)."""
+        return self._cell(cells, self.id_column)
+
+    def metadata_value(self, index: int, cell: str) -> Any:
+        """A non-empty metadata cell as its column's type has it."""
+        if self.text_columns is not None and index in self.text_columns:
+            return cell
+        return typed_cell(cell)
 
     @cached_property
     def _plan(self) -> _Plan:
@@ -182,7 +250,24 @@ class CsvLayout:
             metadata_key_bytes=sum(len(json.encode(name)) + 2 for name in self.metadata.values()),
         )
 
-    def values_of(self, cells: list[str]) -> tuple[str, dict[str, Any]]:
+    def _key(self, cells: list[str]) -> tuple[str | None, str | None]:
+        """(id, None) for a row matched by its Id, (None, source_id) for one matched by its
+        Source_id; ValueError when it has neither."""
+        customer_id = self.id_of(cells)
+        if customer_id is not None:
+            return customer_id, None
+        source_id = self.source_id_of(cells)
+        if source_id is None:
+            if self.source_id_column is None:
+                raise ValueError("Id is empty")
+            if self.id_column is None:
+                raise ValueError("Source_id is empty")
+            raise ValueError("Id and Source_id are both empty")
+        if len(source_id.encode()) > MAX_INDEXED_BYTES:
+            raise ValueError(f"Source_id is longer than {MAX_INDEXED_BYTES} bytes")
+        return None, source_id
+
+    def values_of(self, cells: list[str]) -> tuple[str | None, str | None, dict[str, Any]]:
         """What `customer` returns, found without msgspec for rows that are surely valid.
 
         Any row this cannot vouch for goes to `customer`, which has the last word; so both
@@ -192,8 +277,9 @@ class CsvLayout:
         plan = self._plan
         if len(cells) != plan.width:
             return self.customer(cells)
-        source_id = cells[self.source_id_column]
-        if not source_id or len(source_id) > _SURELY_INDEXABLE:
+        customer_id = self.id_of(cells)
+        source_id = None if customer_id is not None else self.source_id_of(cells)
+        if customer_id is None and (source_id is None or len(source_id) > _SURELY_INDEXABLE):
             return self.customer(cells)
         values: dict[str, Any] = {}
         for index, column, longest in plan.cells:
@@ -228,23 +314,20 @@ class CsvLayout:
         for index, name in plan.metadata:
             cell = cells[index]
             if cell:
-                metadata[name] = typed_cell(cell)
+                metadata[name] = self.metadata_value(index, cell)
                 # An escaped character takes at most 6 bytes of JSON.
                 size += 6 * len(cell) + 2
         if size > MAX_METADATA_BYTES:
             return self.customer(cells)
         values["metadata"] = metadata
-        return source_id, values
+        return customer_id, source_id, values
 
-    def customer(self, cells: list[str]) -> tuple[str, dict[str, Any]]:
-        """The source_id and the columns this row sets; ValueError says why a row is bad."""
+    def customer(self, cells: list[str]) -> tuple[str | None, str | None, dict[str, Any]]:
+        """(id, None) or (None, source_id) as the row is matched (see `_key`), and the columns
+        it sets; ValueError says why a row is bad."""
         if len(cells) != len(self.header):
             raise ValueError(f"The row has {len(cells)} cells; the header has {len(self.header)}")
-        source_id = cells[self.source_id_column]
-        if not source_id:
-            raise ValueError("Source_id is empty")
-        if len(source_id.encode()) > MAX_INDEXED_BYTES:
-            raise ValueError(f"Source_id is longer than {MAX_INDEXED_BYTES} bytes")
+        customer_id, source_id = self._key(cells)
         body: dict[str, Any] = {}
         address: dict[str, Any] | None = None
         for index, target in self.fields.items():
@@ -253,12 +336,14 @@ class CsvLayout:
                 address = {} if address is None else address
                 if value is not None:
                     address[target.removeprefix("address.")] = value
-            elif target != "source_id":
+            else:
                 body[target] = value
         if address is not None:
             body["address"] = address or None
         body["metadata"] = {
-            name: typed_cell(cells[index]) for index, name in self.metadata.items() if cells[index]
+            name: self.metadata_value(index, cells[index])
+            for index, name in self.metadata.items()
+            if cells[index]
         }
         try:
             fields = msgspec.convert(body, CustomerFields)
@@ -267,7 +352,41 @@ class CsvLayout:
             raise ValueError(_column_message(str(exc))) from None
         except APIError as exc:
             raise ValueError(exc.details or exc.message) from None
-        return source_id, column_values(fields)
+        return customer_id, source_id, column_values(fields)
+
+
+class MetadataTyping:
+    """Decides each metadata column's type from every cell of a file, shown a chunk of rows at
+    a time, so that the file need not be held in memory (see the module docstring)."""
+
+    def __init__(self, layout: CsvLayout) -> None:
+        self._names = dict(layout.metadata)
+        self._seen: dict[int, set[str]] = {index: set() for index in layout.metadata}
+        # Columns still in question: a text cell settles a column.
+        self._open = list(layout.metadata)
+
+    def see(self, rows: Iterable[list[str]]) -> None:
+        """Take these rows' metadata cells into account."""
+        seen = self._seen
+        for cells in rows:
+            width = len(cells)
+            settled = False
+            for index in self._open:
+                if index < width and (cell := cells[index]):
+                    kinds = seen[index]
+                    kind = cell_type(cell)
+                    if kind not in kinds:
+                        kinds.add(kind)
+                        if kind == TEXT or len(kinds - {NULL}) > 1:
+                            kinds.add(TEXT)  # settled: text, or numbers mixed with booleans
+                            settled = True
+            if settled:
+                self._open = [index for index in self._open if TEXT not in seen[index]]
+
+    def types(self) -> dict[str, str]:
+        """Each metadata column's type by name: TEXT, NUMBER, BOOLEAN or NULL (no cell or only
+        `null`s)."""
+        return {name: column_type(self._seen[index]) for index, name in self._names.items()}
 
 
 def _column_message(text: str) -> str:

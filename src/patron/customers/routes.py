@@ -182,16 +182,18 @@ class CustomerRoutes(Controller):
         response=AsyncActionAccepted,
         response_description="Queued.",
         links=ACCEPTED_LINKS,
-        description="Queues an import of the CSV file in the multipart field `file`, upserting by"
-        " its `Source_id` column (see the README for the columns). A file that is empty, not"
-        " UTF-8, not CSV, or without a `Source_id` column is a 400.",
+        description="Queues an import of the CSV file in the multipart field `file`: a row with an"
+        " `Id` updates that customer (an unknown id fails the row), any other row upserts by its"
+        " `Source_id`; metadata columns are typed as a whole (see the README). A file that is"
+        " empty, not UTF-8, not comma-separated CSV, or without an `Id` or `Source_id` column is"
+        " a 400.",
     )
     @post("/importCSV", status_code=202, request_max_body_size=MAX_IMPORT_BYTES)
     async def import_customers_using_csv(
         self,
         request: Request[Any, Any, Any],
     ) -> ASGIApp:
-        """Queue an import of the CSV file in multipart field `file`, upserting by Source_id."""
+        """Queue an import of the CSV file in multipart field `file`, by Id or Source_id."""
         actor = actor_of(request)
         # The upload is spooled to a file before the transaction: a slow client holds no
         # database connection.

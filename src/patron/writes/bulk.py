@@ -1,5 +1,5 @@
-"""Bulk changes on the write path: many upserts by source_id in one transaction (bulk updates,
-metadata updates and CSV imports, a batch at a time).
+"""Bulk changes on the write path: many upserts by source_id, and updates by id, in one
+transaction (bulk updates, metadata updates and CSV imports, a batch at a time).
 
 New customers are dated in the past, never the future: each batch takes the latest free
 milliseconds at least a second before now (below those its action took before), so that a
@@ -37,8 +37,10 @@ _ATTEMPTS = 5
 
 
 class Change(msgspec.Struct, gc=False):
-    """What input rows ask of the customer with one source_id."""
+    """What input rows ask of the customer with one source_id, or, when `customer_id` is set,
+    of the existing customer with that id (then `source_id` is "" and nothing is created)."""
 
+    # The last input row it holds.
     row: int
     source_id: str
     # The columns it sets; once prepared, address and metadata are held as JSON (see thawed).
@@ -50,6 +52,7 @@ class Change(msgspec.Struct, gc=False):
     new_values: tuple[Any, ...] = ()
     created_head: bytes = b""
     created_tail: bytes = b""
+    customer_id: str = ""
 
     def thawed(self) -> dict[str, Any]:
         """The columns it sets, as Python values."""
@@ -61,10 +64,13 @@ class Change(msgspec.Struct, gc=False):
 
 async def merge(
     conn: Connection, actor: Actor, changes: Sequence[Change], *, merge_metadata: bool = False
-) -> None:
-    """Upsert customers by source_id (one change each, prepared by the caller): update the
-    fields each change sets, create the missing, record `customer.updated` and
-    `customer.created`, and settle segment moves, in the caller's transaction.
+) -> list[Change]:
+    """Upsert customers by source_id and update them by id (one change per source_id or id,
+    prepared by the caller): update the fields each change sets, create the missing by
+    source_id, record `customer.updated` and `customer.created`, and settle segment moves, in
+    the caller's transaction. Returns the changes by id that name no live customer (not
+    applied). Changes that reach one customer (by its id and its source_id) apply in the
+    order given.
 
     Customers that end up unchanged are not written and get no activity, as in the API. A
     source_id or a creation moment that another transaction makes live meanwhile undoes the
@@ -77,7 +83,7 @@ async def merge(
         savepoint = conn.transaction()
         await savepoint.start()
         try:
-            touched = await _merge(conn, actor, changes, merge_metadata)
+            touched, unmatched = await _merge(conn, actor, changes, merge_metadata)
         except asyncpg.UniqueViolationError as exc:
             await savepoint.rollback()
             if attempt == _ATTEMPTS:
@@ -92,32 +98,52 @@ async def merge(
             raise
         await savepoint.commit()
         await segment_moves.settle_many(conn, actor, touched, auto_update=auto_update)
-        return
+        return unmatched
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 async def _merge(
     conn: Connection, actor: Actor, changes: Sequence[Change], merge_metadata: bool
-) -> list[str]:
+) -> tuple[list[str], list[Change]]:
     project_id = actor.project_id
-    existing = await repository.lock_live_by_source_ids(
-        conn, project_id, [change.source_id for change in changes]
+    locked = await repository.lock_live_by_keys(
+        conn,
+        project_id,
+        source_ids=[change.source_id for change in changes if not change.customer_id],
+        ids=[change.customer_id for change in changes if change.customer_id],
     )
-    updates: list[tuple[str, dict[str, Any]]] = []
-    snapshots: dict[str, dict[str, Any]] = {}
+    by_id = {row["id"]: row for row in locked}
+    by_source_id = {row["source_id"]: row for row in locked if row["source_id"] is not None}
+    found: list[tuple[Change, asyncpg.Record]] = []
     missing: list[Change] = []
+    unmatched: list[Change] = []
     for change in changes:
-        row = existing.get(change.source_id)
-        if row is None:
-            missing.append(change)
-            continue
-        current = {column: row[column] for column in MUTABLE_COLUMNS}
+        if change.customer_id:
+            row = by_id.get(change.customer_id)
+            if row is None:
+                unmatched.append(change)
+                continue
+        else:
+            row = by_source_id.get(change.source_id)
+            if row is None:
+                missing.append(change)
+                continue
+        found.append((change, row))
+    wanted: dict[str, dict[str, Any]] = {}
+    # In input order: a customer reached by its id and by its source_id takes the later row.
+    for change, row in sorted(found, key=lambda item: item[0].row):
+        current = wanted.get(row["id"]) or {column: row[column] for column in MUTABLE_COLUMNS}
         values = change.thawed()
         if merge_metadata and "metadata" in values:
             values["metadata"] = {**current["metadata"], **values["metadata"]}
-        merged = {**current, **values}
-        if merged != current:
-            updates.append((row["id"], merged))
-            snapshots[row["id"]] = {**dict(row.items()), **merged}
+        wanted[row["id"]] = {**current, **values}
+    updates: list[tuple[str, dict[str, Any]]] = []
+    snapshots: dict[str, dict[str, Any]] = {}
+    for customer_id, merged in wanted.items():
+        row = by_id[customer_id]
+        if merged != {column: row[column] for column in MUTABLE_COLUMNS}:
+            updates.append((customer_id, merged))
+            snapshots[customer_id] = {**dict(row.items()), **merged}
     # The new state is known here, so activities are rendered from it, not from rows read back.
     updated = await repository.update_many(conn, project_id, updates)
     for customer_id, updated_at in updated:
@@ -134,7 +160,7 @@ async def _merge(
         )
     if created:
         await activities.record_many_rendered(conn, actor, "customer.created", created)
-    return [id_ for id_, _ in updated] + [change.new_id for change in missing]
+    return [id_ for id_, _ in updated] + [change.new_id for change in missing], unmatched
 
 
 async def _insert_missing(

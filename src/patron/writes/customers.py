@@ -267,15 +267,19 @@ async def change_system_metadata(
     actor: Actor,
     key: str,
     *,
-    change: Callable[[dict[str, Any]], dict[str, Any]],
+    change: Callable[[dict[str, Any]], dict[str, Any] | None],
 ) -> dict[str, Any]:
     """Apply `change` to a customer's system_metadata (e.g. consents); returns the customer.
-    Raises NotFound."""
+    `change` gets the locked customer's system_metadata and returns the new one, or None when
+    nothing changes (then nothing is written). Raises NotFound."""
     _, row = await repository.lock_holding_segments(conn, actor.project_id, key=key)
     if row is None:
         raise customer_not_found(key)
+    system_metadata = change(dict(row["system_metadata"]))
+    if system_metadata is None:
+        return render_customer(row)
     updated = await repository.set_system_metadata(
-        conn, actor.project_id, row["id"], change(dict(row["system_metadata"]))
+        conn, actor.project_id, row["id"], system_metadata
     )
     return render_customer(updated)
 

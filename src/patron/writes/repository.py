@@ -484,22 +484,24 @@ async def refresh_statistics_if_stale(conn: Connection) -> None:
         await conn.execute("ANALYZE customers (project_id, id, source_id, deleted_at)")
 
 
-async def lock_live_by_source_ids(
-    conn: Connection, project_id: str, source_ids: Sequence[str]
-) -> dict[str, Row]:
-    """The live customers with these source_ids, locked (in id order, so batches never deadlock)."""
-    rows = await conn.fetch(
+async def lock_live_by_keys(
+    conn: Connection, project_id: str, *, source_ids: Sequence[str], ids: Sequence[str]
+) -> Sequence[Row]:
+    """The live customers with these source_ids or ids, locked in id order (one statement, so
+    batches never deadlock)."""
+    rows: Sequence[Row] = await conn.fetch(
         f"""
         SELECT {COLUMNS} FROM customers
-        WHERE project_id = $1 AND deleted_at IS NULL AND source_id IS NOT NULL
-          AND source_id = ANY($2::text[])
+        WHERE project_id = $1 AND deleted_at IS NULL
+          AND ((source_id IS NOT NULL AND source_id = ANY($2::text[])) OR id = ANY($3::text[]))
         ORDER BY id
         FOR UPDATE
         """,
         project_id,
         list(source_ids),
+        list(ids),
     )
-    return {row["source_id"]: row for row in rows}
+    return rows
 
 
 async def hold_bulk_dating(conn: Connection, project_id: str) -> None:
