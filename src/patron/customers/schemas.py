@@ -63,9 +63,7 @@ class Address(msgspec.Struct):
     """The customer's address, kept with the keys it was sent, as they were sent (`null`
     included); `null` for the whole address clears it."""
 
-    city: Annotated[str, fields.text(indexed=True, description="City.")] | UnsetType | None = (
-        UNSET
-    )
+    city: Annotated[str, fields.text(indexed=True, description="City.")] | UnsetType | None = UNSET
     state: Annotated[str, fields.text(description="State.")] | UnsetType | None = UNSET
     line_1: Annotated[str, fields.text(description="First line of the address.")] | (
         UnsetType | None
@@ -74,9 +72,7 @@ class Address(msgspec.Struct):
         UnsetType | None
     ) = UNSET
     country: Annotated[str, fields.text(description="Country.")] | UnsetType | None = UNSET
-    postal_code: Annotated[str, fields.text(description="Postal code.")] | UnsetType | None = (
-        UNSET
-    )
+    postal_code: Annotated[str, fields.text(description="Postal code.")] | UnsetType | None = UNSET
 
 
 def sent_address(address: Address) -> dict[str, Any]:
@@ -86,9 +82,7 @@ def sent_address(address: Address) -> dict[str, Any]:
     properly") reads `{"city": "New York", "country": "US"}` back exactly as it sent it, and
     then `{"city": null, "country": null}` as that, not as a `null` address."""
     return {
-        name: value
-        for name in ADDRESS_FIELDS
-        if (value := getattr(address, name)) is not UNSET
+        name: value for name in ADDRESS_FIELDS if (value := getattr(address, name)) is not UNSET
     }
 
 
@@ -340,7 +334,13 @@ class ErasedCounts(msgspec.Struct, forbid_unknown_fields=True):
     daily_events: Count
     segments: Count
     orders: Count
-    order_events: Count
+    order_events: Annotated[
+        None,
+        Meta(
+            description="`null`: no order events are kept, so none are counted (the live API"
+            " sends no count either)."
+        ),
+    ]
     customer: Count
 
 

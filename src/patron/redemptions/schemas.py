@@ -362,8 +362,8 @@ class RedemptionCustomer(msgspec.Struct, forbid_unknown_fields=True):
     object: Literal["customer"]
     metadata: (
         Annotated[dict[str, Any], Meta(description="Left out while the customer has none.")]
-        | None
         | UnsetType
+        | None
     ) = UNSET
 
 

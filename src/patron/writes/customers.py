@@ -335,7 +335,9 @@ async def erase(conn: Connection, actor: Actor, key: str) -> dict[str, Any]:
         "daily_events": 0,
         "segments": memberships,
         "orders": erased_orders,
-        "order_events": 0,
+        # Never counted: Patron keeps no order events. The live API sends no count either (the
+        # PHP SDK's `deletedCustomerPermanently.json` snapshot holds `null`).
+        "order_events": None,
         "customer": removed,
     }
     deletion_id = ids.permanent_deletion_id()
