@@ -174,7 +174,7 @@ class TestPermanentDeletion:
         body = json.loads(deleted.data)
         assert body["data_json"]["order_events"] is None
         assert body["data_json"]["customer"] == 1
-        parsed = voucherify.CustomersPermanentDeletionCreateResponseBody.from_json(
+        parsed: Any = voucherify.CustomersPermanentDeletionCreateResponseBody.from_json(
             deleted.data.decode()
         )
         assert parsed.data_json.order_events is None

@@ -308,7 +308,7 @@ class TestEventShapes:
             "object": "customer",
         }
         assert (body["referral"], body["loyalty"], body["metadata"]) == (None, None, {})
-        parsed = voucherify.EventsCreateResponseBody.from_json(response.data.decode())
+        parsed: Any = voucherify.EventsCreateResponseBody.from_json(response.data.decode())
         assert parsed.customer.metadata is None
 
     def test_customer_metadata_is_shown(self, server: RunningServer, project: Credentials) -> None:

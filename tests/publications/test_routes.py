@@ -254,7 +254,7 @@ class TestShapesAndFilterWords:
         body = json.loads(raw.data)
         assert "metadata" not in body["customer"]
         assert body["customer"]["object"] == "customer"
-        parsed = voucherify.PublicationsCreateResponseBody.from_json(raw.data.decode())
+        parsed: Any = voucherify.PublicationsCreateResponseBody.from_json(raw.data.decode())
         assert parsed.customer.metadata is None
         rich = publish(
             http, customer={"source_id": "rich", "metadata": {"a": 1}}, campaign=made["name"]

@@ -329,7 +329,7 @@ async def erase(conn: Connection, actor: Actor, key: str) -> dict[str, Any]:
     )
     # The live customer, if any, is the one the caller means; else the latest deleted one.
     subject = max(rows, key=lambda row: (row["deleted_at"] is None, row["deleted_at"] or _LONG_AGO))
-    data_json = {
+    data_json: dict[str, int | None] = {
         "events": erased_events,
         "customer_events": customer_events,
         "daily_events": 0,
