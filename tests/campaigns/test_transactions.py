@@ -175,6 +175,33 @@ class TestListCampaignTransactions:
         ]
         assert not voucher_ids({"filters[id][conditions][$is_unknown]": ""})
 
+    def test_filter_words_in_any_letter_case(
+        self, campaigns_api: Any, vouchers_api: Any, http: httpx.Client
+    ) -> None:
+        # Voucherify's examples write `"junction": "AND"` (kit.filter_words).
+        campaign = gift_campaign(campaigns_api)
+        first = campaigns_api.add_vouchers_to_campaign(campaign.id)
+        second = campaigns_api.add_vouchers_to_campaign(campaign.id)
+        change(vouchers_api, first.code, 10)
+        change(vouchers_api, second.code, 20)
+        path = f"/v1/campaigns/{campaign.id}/transactions"
+        newest = http.get(path).json()["data"][0]["id"]
+        response = http.get(
+            path,
+            params={
+                "filters[junction]": "OR",
+                "filters[id][conditions][$IS]": newest,
+                "filters[voucher_id][conditions][$Is]": first.id,
+            },
+        )
+        assert response.status_code == 200, response.text
+        assert [t["voucher_id"] for t in response.json()["data"]] == [second.id, first.id]
+        response = http.get(path, params={"filters[junction]": "And"})
+        assert len(response.json()["data"]) == 2
+        unknown = http.get(path, params={"filters[id][conditions][$LIKE]": "x"})
+        assert_error(unknown, 400, "invalid_query_params")
+        assert "$LIKE" in unknown.json()["details"]
+
     def test_the_python_sdks_filters_change_nothing(
         self, campaigns_api: Any, vouchers_api: Any
     ) -> None:

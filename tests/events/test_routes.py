@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -279,3 +280,44 @@ class TestClientRateLimit:
         project = limited_server.project
         headers = {"X-App-Id": project.app_id, "X-App-Token": project.app_token}
         assert httpx.get(f"{base_url}/v1/customers", headers=headers).status_code == 200
+
+
+class TestEventShapes:
+    """What the event's customer shows for what was never set: the Java SDK's
+    `snapshots/Events/CreatedCustomEvent.snapshot.json` holds `"metadata": null` for a customer
+    sent without metadata (a missing key, as its model shows one) and `"metadata": {}` for the
+    event sent without any; the customer object leaves it out (JS SDK `customers.spec.ts`)."""
+
+    def test_customer_without_metadata_leaves_it_out(
+        self, server: RunningServer, project: Credentials
+    ) -> None:
+        with sdk_client(server, project) as client:
+            api: Any = voucherify.EventsApi(client)
+            response = api.track_custom_event_without_preload_content(
+                events_create_request_body=voucherify.EventsCreateRequestBody(
+                    event="test-event", customer=voucherify.Customer(source_id="test-customer")
+                )
+            )
+        assert response.status == 200
+        body = json.loads(response.data)
+        assert body["customer"] == {
+            "id": body["customer"]["id"],
+            "source_id": "test-customer",
+            "name": None,
+            "email": None,
+            "object": "customer",
+        }
+        assert (body["referral"], body["loyalty"], body["metadata"]) == (None, None, {})
+        parsed: Any = voucherify.EventsCreateResponseBody.from_json(response.data.decode())
+        assert parsed.customer.metadata is None
+
+    def test_customer_metadata_is_shown(self, server: RunningServer, project: Credentials) -> None:
+        with sdk_client(server, project) as client:
+            api: Any = voucherify.EventsApi(client)
+            event = api.track_custom_event(
+                events_create_request_body=voucherify.EventsCreateRequestBody(
+                    event="e",
+                    customer=voucherify.Customer(source_id="c", metadata={"tier": "gold"}),
+                )
+            )
+        assert event.customer.metadata == {"tier": "gold"}

@@ -581,3 +581,51 @@ class TestConsents:
         types = [activity["type"] for activity in listed["result"]["data"]]
         assert "customer.consents.revoked" in types
         assert http.get(f"/v1/customers/{customer['id']}").json()["email_unsubscribed"] is True
+
+
+class TestCustomerShapes:
+    """The values the JS SDK's own live tests assert (`voucherify-js-sdk`,
+    `packages/sdk/test/customers.spec.ts`), through the same SDK methods."""
+
+    def wait_done(self, run_js: RunJs, action_id: str) -> None:
+        for _ in range(600):
+            action = run_js("server", method="asyncActions.get", args=[action_id])["result"]
+            if action["status"] == "DONE":
+                return
+        raise AssertionError("the async action did not finish")
+
+    def test_created_without_metadata_and_address(self, run_js: RunJs) -> None:
+        # "Should not return metadata after creating new customer", "Should return address
+        # equal to null after creating new customer".
+        created = run_js("server", method="customers.create", args=[{"source_id": "js-plain"}])
+        assert "metadata" not in created["result"]
+        assert created["result"]["address"] is None
+        assert created["result"]["assets"] is None
+
+    def test_address_updated_in_bulk_reads_back_as_sent(self, run_js: RunJs) -> None:
+        # "Should update address in bulk properly".
+        run_js("server", method="customers.create", args=[{"source_id": "js-ny"}])
+        address = {"city": "New York", "country": "US"}
+        for sent in (address, {"city": None, "country": None}):
+            accepted = run_js(
+                "server",
+                method="customers.updateInBulk",
+                args=[[{"source_id": "js-ny", "name": "Bob Doe", "address": sent}]],
+            )
+            self.wait_done(run_js, accepted["result"]["async_action_id"])
+            got = run_js("server", method="customers.get", args=["js-ny"])["result"]
+            assert got["address"] == sent
+
+    def test_permanent_deletion(self, run_js: RunJs) -> None:
+        # "Should delete customer permanently".
+        created = run_js("server", method="customers.create", args=[{"name": "Bob"}])["result"]
+        deleted = run_js("server", method="customers.deletePermanently", args=[created["id"]])
+        body = deleted["result"]
+        assert body["id"].startswith("del")
+        assert body["related_object_id"] == created["id"]
+        assert (body["related_object"], body["status"], body["object"]) == (
+            "customer",
+            "DONE",
+            "pernament_deletion",
+        )
+        assert body["data_json"]["customer"] == 1

@@ -65,7 +65,8 @@ class CustomersModel(RuleBasedStateMachine):
         return {
             "name": customer["name"],
             "phone": customer["phone"],
-            "metadata": customer["metadata"],
+            # An empty metadata is left out of the customer, as the live API leaves it out.
+            "metadata": customer.get("metadata", {}),
             "address": None if address is None else {"city": address["city"]},
         }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -234,3 +235,39 @@ class TestSegments:
         http.post(f"/v1/vouchers/{card['code']}/balance", json={"amount": -20})
         assert http.get("/v1/customers/g/segments").json()["data"] == []
         assert activity_types(http, "g")[-1] == "customer.segment.left"
+
+
+class TestShapesAndFilterWords:
+    def test_publication_customer_leaves_out_a_metadata_never_set(
+        self, api: Any, http: httpx.Client
+    ) -> None:
+        # PHP SDK `createdPublication.json`: the customer's `metadata` is `null` (a missing key,
+        # as its model shows one) beside the publication's own `"metadata": {}`.
+        made = campaign(http)
+        raw = voucherify.PublicationsApi(api).create_publication_without_preload_content(
+            publications_create_request_body=voucherify.PublicationsCreateRequestBody(
+                customer=voucherify.Customer(source_id="plain"),
+                campaign=voucherify.CreatePublicationCampaign(name=made["name"]),
+            )
+        )
+        assert raw.status == 200
+        body = json.loads(raw.data)
+        assert "metadata" not in body["customer"]
+        assert body["customer"]["object"] == "customer"
+        parsed: Any = voucherify.PublicationsCreateResponseBody.from_json(raw.data.decode())
+        assert parsed.customer.metadata is None
+        rich = publish(
+            http, customer={"source_id": "rich", "metadata": {"a": 1}}, campaign=made["name"]
+        )
+        assert rich.json()["customer"]["metadata"] == {"a": 1}
+
+    def test_list_filter_operator_in_any_case(self, http: httpx.Client) -> None:
+        made = campaign(http)
+        publish(http, customer={"source_id": "one"}, campaign=made["name"])
+        publish(http, customer={"source_id": "two"}, campaign=made["name"])
+        wanted = customer(http, "one")["id"]
+        response = http.get(
+            "/v1/publications", params={"filters[customer_id][conditions][$IS]": wanted}
+        )
+        assert response.status_code == 200, response.text
+        assert [p["customer_id"] for p in response.json()["publications"]] == [wanted]

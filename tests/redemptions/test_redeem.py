@@ -228,3 +228,25 @@ class TestReviewedEdges:
         assert again.status_code == 400
         assert again.json()["key"] == "already_rolled_back"
         assert_consistent(server.db, project.project_id)
+
+
+class TestListFilterWords:
+    def test_filter_operator_in_any_case(self, http: httpx.Client) -> None:
+        # Voucherify's filter words are read in any letter case (kit.filter_words).
+        codes = [voucher(http)["code"], voucher(http)["code"]]
+        for code in codes:
+            answer = redeem(
+                http,
+                redeemables=[{"object": "voucher", "id": code}],
+                customer={"source_id": "shopper"},
+                order={"amount": 1000},
+            )
+            assert answer.status_code == 200, answer.text
+        response = http.get(
+            "/v1/redemptions", params={"filters[voucher_code][conditions][$IS]": codes[0]}
+        )
+        assert response.status_code == 200, response.text
+        listed = response.json()["redemptions"]
+        assert [r["voucher"]["code"] for r in listed] == [codes[0]]
+        # The redemption's customer leaves out a metadata never set, as the customer does.
+        assert "metadata" not in listed[0]["customer"]

@@ -16,7 +16,7 @@ from patron.campaigns.schemas import campaign_not_found
 from patron.campaigns.transactions import CampaignSummary, Condition
 from patron.dependencies import project_of, snapshot
 from patron.errors import InvalidQueryParams
-from patron.kit import query
+from patron.kit import filter_words, query
 from patron.kit.http import json_response, key_or_404
 from patron.kit.query import QueryParams
 from patron.kit.time import DATE_PATTERN
@@ -51,7 +51,7 @@ ORDER = query.Choice(
     service.LIST_ORDERS,
 )
 STARTING_AFTER = query.Text("starting_after_id", "The page after this transaction.")
-JUNCTION = query.Choice(
+JUNCTION = query.Junction(
     "filters[junction]", "How the filters combine: `and` (default) or `or`.", {"and", "or"}
 )
 START_DATE = Day("start_date", "Only what happened from this day on (UTC).")
@@ -84,6 +84,7 @@ def _filters(params: QueryParams) -> list[Condition]:
         if match is None:
             raise InvalidQueryParams(f"Unknown query parameter {name}")
         field, conditions_part, operator = match.groups()
+        operator = filter_words.operator(operator)
         values = _values(params, name)
         if conditions_part is None and all(value == _SDK_PLACEHOLDER for value in values):
             continue

@@ -301,14 +301,18 @@ class CsvLayout:
             else:
                 values[column] = cell
         if plan.address is not None:
-            address = {}
+            # Every address column is a key sent (an empty cell is null), as a JSON body's keys
+            # are kept (`sent_address`); a row with no address cell filled has no address.
+            address: dict[str, str | None] = {}
             for index, field in plan.address:
                 cell = cells[index]
                 if cell:
                     if len(cell) > MAX_TEXT or (field == "city" and len(cell) > _SURELY_INDEXABLE):
                         return self.customer(cells)
                     address[field] = cell
-            values["address"] = address or None
+                else:
+                    address[field] = None
+            values["address"] = address if any(address.values()) else None
         metadata = {}
         size = plan.metadata_key_bytes
         for index, name in plan.metadata:
@@ -334,12 +338,11 @@ class CsvLayout:
             value = cells[index] or None
             if target.startswith("address."):
                 address = {} if address is None else address
-                if value is not None:
-                    address[target.removeprefix("address.")] = value
+                address[target.removeprefix("address.")] = value
             else:
                 body[target] = value
         if address is not None:
-            body["address"] = address or None
+            body["address"] = address if any(address.values()) else None
         body["metadata"] = {
             name: self.metadata_value(index, cells[index])
             for index, name in self.metadata.items()

@@ -59,15 +59,31 @@ def is_email(text: str) -> bool:
 ADDRESS_FIELDS = ("city", "state", "line_1", "line_2", "country", "postal_code")
 
 
-class Address(msgspec.Struct, omit_defaults=True):
-    """The customer's address; `null` clears it."""
+class Address(msgspec.Struct):
+    """The customer's address, kept with the keys it was sent, as they were sent (`null`
+    included); `null` for the whole address clears it."""
 
-    city: Annotated[str, fields.text(indexed=True, description="City.")] | None = None
-    state: Annotated[str, fields.text(description="State.")] | None = None
-    line_1: Annotated[str, fields.text(description="First line of the address.")] | None = None
-    line_2: Annotated[str, fields.text(description="Second line of the address.")] | None = None
-    country: Annotated[str, fields.text(description="Country.")] | None = None
-    postal_code: Annotated[str, fields.text(description="Postal code.")] | None = None
+    city: Annotated[str, fields.text(indexed=True, description="City.")] | UnsetType | None = UNSET
+    state: Annotated[str, fields.text(description="State.")] | UnsetType | None = UNSET
+    line_1: Annotated[str, fields.text(description="First line of the address.")] | (
+        UnsetType | None
+    ) = UNSET
+    line_2: Annotated[str, fields.text(description="Second line of the address.")] | (
+        UnsetType | None
+    ) = UNSET
+    country: Annotated[str, fields.text(description="Country.")] | UnsetType | None = UNSET
+    postal_code: Annotated[str, fields.text(description="Postal code.")] | UnsetType | None = UNSET
+
+
+def sent_address(address: Address) -> dict[str, Any]:
+    """The keys the address was sent with, as sent (`null` kept), in ADDRESS_FIELDS order.
+
+    The live API keeps them so: the JS SDK's `customers.spec.ts` ("Should update address in bulk
+    properly") reads `{"city": "New York", "country": "US"}` back exactly as it sent it, and
+    then `{"city": null, "country": null}` as that, not as a `null` address."""
+    return {
+        name: value for name in ADDRESS_FIELDS if (value := getattr(address, name)) is not UNSET
+    }
 
 
 class CustomerFields(msgspec.Struct):
@@ -174,8 +190,7 @@ def column_values(fields: CustomerFields) -> dict[str, Any]:
         if value is UNSET:
             continue
         if column == "address" and value is not None:
-            value = msgspec.structs.asdict(value)
-            value = {k: v for k, v in value.items() if v is not None} or None
+            value = sent_address(value)
         elif column == "metadata" and value is None:
             value = {}
         values[column] = value
@@ -186,14 +201,15 @@ def column_values(fields: CustomerFields) -> dict[str, Any]:
 
 
 class AddressObject(msgspec.Struct, forbid_unknown_fields=True):
-    """A stored address: every field, `null` where it is not set."""
+    """A stored address: the keys it was sent with, as sent (`null` kept), no others
+    (`sent_address`)."""
 
-    city: str | None
-    state: str | None
-    line_1: str | None
-    line_2: str | None
-    country: str | None
-    postal_code: str | None
+    city: str | UnsetType | None = UNSET
+    state: str | UnsetType | None = UNSET
+    line_1: str | UnsetType | None = UNSET
+    line_2: str | UnsetType | None = UNSET
+    country: str | UnsetType | None = UNSET
+    postal_code: str | UnsetType | None = UNSET
 
 
 class GiftRedemptions(msgspec.Struct, forbid_unknown_fields=True):
@@ -268,8 +284,7 @@ class CustomerObject(msgspec.Struct, forbid_unknown_fields=True):
     email: str | None
     phone: str | None
     birthdate: date | None
-    address: AddressObject | None
-    metadata: dict[str, Any]
+    address: Annotated[AddressObject, Meta(description="`null` when none was sent.")] | None
     summary: CustomerSummary
     loyalty: LoyaltySummary
     referrals: Referrals
@@ -280,9 +295,25 @@ class CustomerObject(msgspec.Struct, forbid_unknown_fields=True):
     created_at: Moment
     updated_at: Annotated[Moment, Meta(description="`null` until the first change.")] | None
     email_unsubscribed: bool
-    assets: Annotated[Empty, Meta(description="Empty: there is no customer-facing page yet.")]
+    assets: Annotated[
+        None,
+        Meta(
+            description="`null`: there is no customer-facing page yet, so no URL (the live API"
+            " sends `null` when it has none)."
+        ),
+    ]
     object: Literal["customer"]
     birthday: Annotated[date, Meta(description="Present only when it was set.")] | UnsetType = UNSET
+    metadata: (
+        Annotated[
+            dict[str, Any],
+            Meta(
+                description="Left out while the customer has none (never set, or cleared), as"
+                " the live API leaves it out."
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class CustomersList(msgspec.Struct, forbid_unknown_fields=True):
@@ -303,7 +334,13 @@ class ErasedCounts(msgspec.Struct, forbid_unknown_fields=True):
     daily_events: Count
     segments: Count
     orders: Count
-    order_events: Count
+    order_events: Annotated[
+        None,
+        Meta(
+            description="`null`: no order events are kept, so none are counted (the live API"
+            " sends no count either)."
+        ),
+    ]
     customer: Count
 
 
@@ -335,9 +372,11 @@ EMPTY_SUMMARY: dict[str, Any] = {
 
 
 def render_address(address: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The stored address with the keys it was sent with (`sent_address`), in ADDRESS_FIELDS
+    order (jsonb keeps its own)."""
     if address is None:
         return None
-    return {field: address.get(field) for field in ADDRESS_FIELDS}
+    return {field: address[field] for field in ADDRESS_FIELDS if field in address}
 
 
 def render_orders_summary(row: Any) -> dict[str, Any]:
@@ -427,7 +466,14 @@ def new_customer_row(
 
 
 def render_customer_fields(row: Any) -> dict[str, Any]:
-    """The customer object's first part: its ids and the fields clients set."""
+    """The customer object's first part: its ids and the fields clients set.
+
+    `metadata` is left out while it is empty (never set, or cleared): the live API leaves it
+    out of a customer created without it (the JS SDK's `customers.spec.ts`, "Should not return
+    metadata after creating new customer", asserts the property is absent; the PHP and Java
+    SDKs' `createdCustomer` snapshots hold `null`, what their models show for a missing key).
+    The column cannot tell "never set" from `{}` (migration customers_core: NOT NULL DEFAULT
+    '{}'), so an empty metadata is left out however it came to be."""
     customer: dict[str, Any] = {
         "id": row["id"],
         "source_id": row["source_id"],
@@ -440,7 +486,8 @@ def render_customer_fields(row: Any) -> dict[str, Any]:
     if row["birthday"] is not None:
         customer["birthday"] = render_date(row["birthday"])
     customer["address"] = render_address(row["address"])
-    customer["metadata"] = row["metadata"]
+    if row["metadata"]:
+        customer["metadata"] = row["metadata"]
     return customer
 
 
@@ -466,8 +513,9 @@ def render_customer(row: Any) -> dict[str, Any]:
     )
     consents = (row["system_metadata"] or {}).get("consents") or {}
     customer["email_unsubscribed"] = (consents.get("unsubscribed") or {}).get("value") is True
-    # No customer-facing page exists yet, so there is no URL to put in the assets.
-    customer["assets"] = {}
+    # No customer-facing page exists yet, so there is no URL: the live API's `assets` is `null`
+    # then (the PHP SDK's `createdCustomer.json` and the Java SDK's `CreatedCustomer` snapshots).
+    customer["assets"] = None
     customer["object"] = "customer"
     return customer
 

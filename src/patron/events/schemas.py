@@ -66,17 +66,23 @@ def check_event(body: EventCreate) -> None:
 
 
 def render_event(name: str, customer: dict[str, Any], metadata: dict[str, Any]) -> dict[str, Any]:
+    """The event object. Its customer leaves `metadata` out while the customer has none, as
+    the customer object does (`render_customer_fields`; the Java SDK's `CreatedCustomEvent`
+    snapshot holds `null` there, what its model shows for a missing key). The event's own
+    `metadata` is `{}` when none was sent, as that snapshot holds."""
+    brief: dict[str, Any] = {
+        "id": customer["id"],
+        "source_id": customer["source_id"],
+        "name": customer["name"],
+        "email": customer["email"],
+    }
+    if customer.get("metadata"):
+        brief["metadata"] = customer["metadata"]
+    brief["object"] = "customer"
     return {
         "object": "event",
         "type": name,
-        "customer": {
-            "id": customer["id"],
-            "source_id": customer["source_id"],
-            "name": customer["name"],
-            "email": customer["email"],
-            "metadata": customer["metadata"],
-            "object": "customer",
-        },
+        "customer": brief,
         # Referral and loyalty programs do not exist yet, so nothing is credited.
         "referral": None,
         "loyalty": None,
@@ -89,8 +95,11 @@ class EventCustomer(msgspec.Struct, forbid_unknown_fields=True):
     source_id: str | None
     name: str | None
     email: str | None
-    metadata: dict[str, Any]
     object: Literal["customer"]
+    metadata: (
+        Annotated[dict[str, Any], Meta(description="Left out while the customer has none.")]
+        | UnsetType
+    ) = UNSET
 
 
 class EventObject(msgspec.Struct, forbid_unknown_fields=True):

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from patron.errors import InvalidQueryParams
+from patron.kit import filter_words
 from patron.kit.fields import NO_NUL
 from patron.kit.time import MOMENT_PATTERN, parse_datetime
 
@@ -89,6 +90,55 @@ def texts(params: QueryParams, name: str) -> tuple[str, ...] | None:
         if "\x00" in value:
             raise InvalidQueryParams(f"Query parameter {name} must not contain NUL characters")
     return tuple(dict.fromkeys(found))
+
+
+class _Params(Mapping[str, str]):
+    """Query parameters as (name, value) pairs, read like Litestar's: `get` and `[]` give the
+    first value of a name, `getall` every one."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._pairs = pairs
+        self._first: dict[str, str] = {}
+        for key, value in pairs:
+            self._first.setdefault(key, value)
+
+    def __getitem__(self, key: str) -> str:
+        return self._first[key]
+
+    def __iter__(self) -> Any:
+        return iter(self._first)
+
+    def __len__(self) -> int:
+        return len(self._first)
+
+    def getall(self, key: str, default: Any = None) -> list[str]:
+        found = [value for name, value in self._pairs if name == key]
+        if found:
+            return found
+        if default is not None:
+            return list(default)
+        raise KeyError(key)
+
+
+_FILTER_OPERATOR = re.compile(r"\[(\$[A-Za-z_]+)\]")
+
+
+def filter_words_read(params: QueryParams) -> QueryParams:
+    """The query with each `filters[<field>][conditions][$<operator>]` name's operator in its
+    documented spelling, whatever case it was sent in (`kit.filter_words`; `Junction` reads the
+    junction so). Undocumented words stay as sent, so that a route's 400 names them so."""
+
+    def name(key: str) -> str:
+        if not key.startswith("filters["):
+            return key
+        return _FILTER_OPERATOR.sub(lambda m: f"[{filter_words.operator(m.group(1))}]", key)
+
+    getall = getattr(params, "getall", None)
+    pairs: list[tuple[str, str]] = []
+    for key in dict.fromkeys(params):
+        values = list(getall(key)) if getall is not None else [params[key]]
+        pairs.extend((name(key), value) for value in values)
+    return _Params(pairs)
 
 
 # --- declared parameters: what a route parses is what the OpenAPI document states -------------
@@ -182,6 +232,22 @@ class Choice(Parameter):
 
     def schema(self) -> Schema:
         return {"type": "string", "enum": sorted(self.allowed)}
+
+
+@dataclass(frozen=True)
+class Junction(Choice):
+    """`filters[junction]`: `and` or `or`, read in any letter case (Voucherify's examples
+    write `AND`) and returned in lower case; None when left out."""
+
+    def parse(self, params: QueryParams) -> str | None:
+        raw = _one(params, self.name)
+        return choice({self.name: filter_words.junction(raw)}, self.name, self.allowed)
+
+    def schema(self) -> Schema:
+        return {"type": "string", "pattern": "^(?:[Aa][Nn][Dd]|[Oo][Rr])$"}
+
+    def openapi(self) -> Schema:
+        return {**super().openapi(), "description": self.description + " Any letter case."}
 
 
 @dataclass(frozen=True)

@@ -216,7 +216,21 @@ def counted_amount(status: str, row: Any) -> int | None:
     return int(derived.get("total_amount", 0))
 
 
+def _discounted(row: Any) -> bool:
+    """Whether a discount was sent: on the order, or on one of its items."""
+    return row["discount_amount"] is not None or any(
+        item.get("discount_amount") is not None for item in row["items"]
+    )
+
+
 def render_order(row: Any) -> dict[str, Any]:
+    """The order object. What was never set is left out, as the live API leaves it out (the PHP
+    SDK's `createdOrder.json` and the Java SDK's `CreatedOrder` snapshots hold `null` for each,
+    what their models show for a missing key, where a sent `{}` shows as `{}`): the amounts not
+    sent, `items_discount_amount` and `total_discount_amount` while no discount was sent (the
+    spec's order example leaves them out too), and an empty `metadata`. The column cannot tell
+    "never set" from `{}` (migration orders: NOT NULL DEFAULT '{}'), so an empty metadata is
+    left out however it came to be."""
     order: dict[str, Any] = {
         "id": row["id"],
         "source_id": row["source_id"],
@@ -227,9 +241,13 @@ def render_order(row: Any) -> dict[str, Any]:
     for name in ("amount", "initial_amount", "discount_amount"):
         if row[name] is not None:
             order[name] = row[name]
-    order.update(totals(row))
+    derived = totals(row)
+    if not _discounted(row):
+        del derived["items_discount_amount"], derived["total_discount_amount"]
+    order.update(derived)
     order["items"] = row["items"]
-    order["metadata"] = row["metadata"]
+    if row["metadata"]:
+        order["metadata"] = row["metadata"]
     order["customer_id"] = row["customer_id"]
     order["referrer_id"] = row["referrer_id"]
     if row["customer_id"] is not None:
@@ -264,10 +282,7 @@ class OrderObject(msgspec.Struct, forbid_unknown_fields=True):
     created_at: Moment
     updated_at: Moment | None
     status: Status
-    items_discount_amount: Count
-    total_discount_amount: Count
     items: list[OrderItemObject]
-    metadata: dict[str, Any]
     customer_id: str | None
     referrer_id: str | None
     object: Literal["order"]
@@ -280,6 +295,16 @@ class OrderObject(msgspec.Struct, forbid_unknown_fields=True):
     ) = UNSET
     customer: CustomerReference | UnsetType = UNSET
     referrer: CustomerReference | UnsetType = UNSET
+    items_discount_amount: (
+        Annotated[Count, Meta(description="Present when a discount was sent.")] | UnsetType
+    ) = UNSET
+    total_discount_amount: (
+        Annotated[Count, Meta(description="Present when a discount was sent.")] | UnsetType
+    ) = UNSET
+    metadata: (
+        Annotated[dict[str, Any], Meta(description="Left out while the order has none.")]
+        | UnsetType
+    ) = UNSET
 
 
 class OrdersList(msgspec.Struct, forbid_unknown_fields=True):

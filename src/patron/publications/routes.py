@@ -49,7 +49,8 @@ VOUCHER_TYPE = query.Choice(
 IS_REFERRAL = query.Choice("is_referral_code", "Only referral codes, or none.", {"true", "false"})
 _VOUCHER_TYPES = {"discount": "DISCOUNT_VOUCHER", "loyalty": "LOYALTY_CARD", "gift": "GIFT_VOUCHER"}
 # filters[<field>][conditions][$is]=<value>, as the SDKs send list filters.
-_FILTER = re.compile(r"^filters\[(\w+)\]\[conditions\]\[\$(is|in)\](?:\[\d*\])?$")
+# The operator in any letter case (`kit.filter_words`).
+_FILTER = re.compile(r"^filters\[(\w+)\]\[conditions\]\[\$(?i:is|in)\](?:\[\d*\])?$")
 _FILTERED = {"failure_code", "result", "source_id", "customer_id", "campaign_id"}
 # customer[source_id]=…, campaign[name]=…, metadata[key]=… in GET /v1/publications/create.
 _BRACKETS = re.compile(r"^(\w+)\[(\w+)\]$")

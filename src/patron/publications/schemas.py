@@ -138,15 +138,20 @@ def _listed_voucher(voucher: dict[str, Any]) -> dict[str, Any]:
 
 
 def customer_brief(customer: dict[str, Any]) -> dict[str, Any]:
-    """The customer as a publication shows it."""
-    return {
+    """The customer as a publication shows it; `metadata` left out while the customer has none,
+    as the customer object leaves it out (`render_customer_fields`; the PHP SDK's
+    `createdPublication.json` snapshot holds `null` there, what its model shows for a missing
+    key, beside the publication's own `"metadata": {}`)."""
+    brief = {
         "id": customer["id"],
         "name": customer["name"],
         "email": customer["email"],
         "source_id": customer["source_id"],
-        "metadata": customer["metadata"],
-        "object": "customer",
     }
+    if customer.get("metadata"):
+        brief["metadata"] = customer["metadata"]
+    brief["object"] = "customer"
+    return brief
 
 
 class PublicationCustomer(msgspec.Struct, forbid_unknown_fields=True):
@@ -154,8 +159,11 @@ class PublicationCustomer(msgspec.Struct, forbid_unknown_fields=True):
     name: str | None
     email: str | None
     source_id: str | None
-    metadata: dict[str, Any]
     object: Literal["customer"]
+    metadata: (
+        Annotated[dict[str, Any], Meta(description="Left out while the customer has none.")]
+        | UnsetType
+    ) = UNSET
 
 
 class PublicationCreated(msgspec.Struct, forbid_unknown_fields=True):

@@ -67,7 +67,8 @@ CUSTOMER = query.Text("customer", "Only this customer's redemptions (`id` or `so
 CREATED_BEFORE = query.Timestamp("created_at[before]", "Only redemptions made before.")
 CREATED_AFTER = query.Timestamp("created_at[after]", "Only redemptions made after.")
 CODE = query.RequiredText("code", "The voucher's code.")
-_FILTER = re.compile(r"^filters\[(\w+)\]\[conditions\]\[\$(is|in)\](?:\[\d*\])?$")
+# The operator in any letter case (`kit.filter_words`).
+_FILTER = re.compile(r"^filters\[(\w+)\]\[conditions\]\[\$(?i:is|in)\](?:\[\d*\])?$")
 _FILTERED = {"result": "result", "voucher_code": "voucher", "related_object_id": "voucher_id"}
 _BRACKETS = re.compile(r"^(\w+)\[(\w+)\]$")
 

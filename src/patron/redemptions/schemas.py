@@ -261,17 +261,20 @@ def check_redeemables(body: RedeemablesRequest) -> list[Redeemable]:
 
 
 def customer_brief(customer: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The customer as a redemption shows it (`SimpleCustomer`)."""
+    """The customer as a redemption shows it (`SimpleCustomer`); `metadata` left out while the
+    customer has none, as the customer object leaves it out (`render_customer_fields`)."""
     if customer is None:
         return None
-    return {
+    brief = {
         "id": customer["id"],
         "name": customer.get("name"),
         "email": customer.get("email"),
         "source_id": customer.get("source_id"),
-        "metadata": customer.get("metadata"),
-        "object": "customer",
     }
+    if customer.get("metadata"):
+        brief["metadata"] = customer["metadata"]
+    brief["object"] = "customer"
+    return brief
 
 
 def _render_record(row: Any, kind: str, head: dict[str, Any]) -> dict[str, Any]:
@@ -356,8 +359,12 @@ class RedemptionCustomer(msgspec.Struct, forbid_unknown_fields=True):
     name: str | None
     email: str | None
     source_id: str | None
-    metadata: dict[str, Any] | None
     object: Literal["customer"]
+    metadata: (
+        Annotated[dict[str, Any], Meta(description="Left out while the customer has none.")]
+        | UnsetType
+        | None
+    ) = UNSET
 
 
 class GiftAmount(msgspec.Struct, forbid_unknown_fields=True):

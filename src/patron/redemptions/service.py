@@ -209,7 +209,7 @@ async def _evaluate(
     `customer` as the API shows it. `sent_metadata`: the customer metadata a validation was sent
     (it writes nothing), read over the stored customer's."""
     project_id = actor.project_id
-    customer_metadata = dict(customer["metadata"] or {}) if customer is not None else None
+    customer_metadata = dict(customer.get("metadata") or {}) if customer is not None else None
     if sent_metadata:
         customer_metadata = {**(customer_metadata or {}), **sent_metadata}
     now = datetime.now(UTC)

@@ -1,7 +1,9 @@
 """Voucherify's segment filter language: parsed and checked into a small tree of tests.
 
 A filter is `{"junction": "and"|"or", "<path>": {"conditions": {"$op": values}}, …}`; a key
-whose value holds a `junction` instead of `conditions` is a nested group. Parsing validates
+whose value holds a `junction` instead of `conditions` is a nested group. The junction and the
+operators are read in any letter case (`"AND"`, as Voucherify's examples write it;
+`kit.filter_words`). Parsing validates
 every path, operator and value (a 400 naming it otherwise) and turns relative dates into
 absolute bounds for a given `now`. The tree has two readers that must agree: the repository
 renders it as one parameterised SQL predicate over customers, and `matches` decides it for
@@ -29,6 +31,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from patron.errors import InvalidPayload
+from patron.kit import filter_words
 
 Kind = Literal["text", "number", "datetime", "date", "boolean"]
 
@@ -325,8 +328,8 @@ def _group(raw: Any, context: _Context, *, depth: int, where: str) -> Test:
         raise InvalidPayload(f"Property {where} must be an object")
     if depth > MAX_DEPTH:
         raise InvalidPayload(f"Filter groups may nest at most {MAX_DEPTH} deep")
-    junction = raw.get("junction", "and")
-    if junction not in ("and", "or"):
+    junction = filter_words.junction(raw.get("junction", "and"))
+    if junction not in filter_words.JUNCTIONS:
         raise InvalidPayload(f"Property {where}.junction must be 'and' or 'or'")
     tests: list[Test] = []
     for key, value in raw.items():
@@ -358,6 +361,9 @@ def _path(path: str, raw: dict[str, Any], context: _Context) -> list[Test]:
         context.conditions += 1
         if context.conditions > MAX_CONDITIONS:
             raise InvalidPayload(f"A filter has at most {MAX_CONDITIONS} conditions")
+        # A documented operator in any letter case is that operator (`$IS`); another stays as
+        # sent, and its 400 names it so.
+        op = filter_words.operator(op)
         tests.append(_condition(expr, op, _Values(path, op, value), context))
     return tests
 

@@ -46,7 +46,7 @@ LIMIT = query.limit()
 ORDER = query.Choice("order", "Sort order (`-created_at`).", ("created_at", "-created_at"))
 STARTING_AFTER = query.Text("starting_after", "A segment id: the page continues after it.")
 IDS = query.Texts("ids", "Only these segments.")
-JUNCTION = query.Choice(
+JUNCTION = query.Junction(
     "filters[junction]", "Accepted; the filters combine with `and`.", ("and", "or")
 )
 
@@ -82,7 +82,7 @@ def _values(
 
 
 def _list_filters(request: Request[Any, Any, Any]) -> ListFilters:
-    params = request.query_params
+    params = query.filter_words_read(request.query_params)
     for key in params:
         if not _KNOWN_PARAMETER.fullmatch(key):
             raise InvalidQueryParams(f"Unknown query parameter {key}")

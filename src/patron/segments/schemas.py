@@ -20,14 +20,16 @@ Filter = Annotated[
         description='Voucherify\'s filter language: `{"junction": "and", "<path>":'
         ' {"conditions": {"$op": [values]}}}`, where a path is `name`, `email`, `source_id`,'
         " `created_at`, `birthdate`, `address.*`, `metadata.<key>`, `events.<name>.count`, …;"
-        " a key holding a `junction` is a nested group. An unknown path or operator, or a value"
-        " of the wrong kind, is a 400 naming it.",
+        " a key holding a `junction` is a nested group. The junction and the operators are read in"
+        " any letter case. An unknown path or operator, or a value of the wrong kind, is a 400"
+        " naming it.",
         extra_json_schema={
             "properties": {
                 "junction": {
                     "type": "string",
-                    "enum": ["and", "or"],
-                    "description": "How the conditions combine.",
+                    "pattern": "^(?:[Aa][Nn][Dd]|[Oo][Rr])$",
+                    "description": "How the conditions combine: `and` or `or`, in any letter"
+                    " case (Voucherify's examples write `AND`).",
                 }
             }
         },

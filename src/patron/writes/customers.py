@@ -70,6 +70,19 @@ async def settle(conn: Connection, actor: Actor, customer_ids: Any, *, auto_upda
     await segment_moves.settle(conn, actor, customer_ids, auto_update=auto_update)
 
 
+def _mark_metadata(customer: dict[str, Any]) -> None:
+    """Mark the metadata the statement will store, if the customer shows any: an empty one is
+    left out (`render_customer_fields`), and is empty when stored too."""
+    if "metadata" in customer:
+        customer["metadata"] = METADATA_MARK
+
+
+def _stored_metadata(customer: dict[str, Any], metadata: dict[str, Any]) -> None:
+    """Put the metadata as stored where the mark was (`_mark_metadata`)."""
+    if "metadata" in customer:
+        customer["metadata"] = metadata
+
+
 def _new_customer(
     actor: Actor, customer_id: str, source_id: str | None, values: dict[str, Any]
 ) -> tuple[dict[str, Any], Prepared]:
@@ -77,7 +90,7 @@ def _new_customer(
     and its `customer.created` activity."""
     customer = render_customer(new_customer_row(customer_id, source_id, values, _SOME_MOMENT))
     customer["created_at"] = CREATED_AT_MARK
-    customer["metadata"] = METADATA_MARK
+    _mark_metadata(customer)
     created = activities.prepare(
         actor, activity_type="customer.created", data={"customer": customer}
     )
@@ -88,7 +101,7 @@ def _created(customer: dict[str, Any], row: Row) -> dict[str, Any]:
     """The new customer as rendered beforehand, with the created_at its statement chose and the
     metadata as stored (jsonb's key order and numbers); the rest is what the row holds."""
     customer["created_at"] = render_datetime(row["created_at"])
-    customer["metadata"] = row["metadata"]
+    _stored_metadata(customer, row["metadata"])
     return customer
 
 
@@ -173,7 +186,7 @@ def _changed(actor: Actor, row: Row, merged: dict[str, Any]) -> tuple[dict[str, 
     metadata still marks), and its `customer.updated` activity."""
     customer = render_customer({**dict(row.items()), **merged})
     customer["updated_at"] = UPDATED_AT_MARK
-    customer["metadata"] = METADATA_MARK
+    _mark_metadata(customer)
     updated = activities.prepare(
         actor, activity_type="customer.updated", data={"customer": customer}
     )
@@ -186,7 +199,7 @@ def _stored(
     """The changed customer as rendered beforehand, with what its statement chose or stored:
     updated_at, and the metadata as jsonb keeps it."""
     customer["updated_at"] = render_datetime(updated_at)
-    customer["metadata"] = metadata
+    _stored_metadata(customer, metadata)
     return customer
 
 
@@ -320,13 +333,15 @@ async def erase(conn: Connection, actor: Actor, key: str) -> dict[str, Any]:
     )
     # The live customer, if any, is the one the caller means; else the latest deleted one.
     subject = max(rows, key=lambda row: (row["deleted_at"] is None, row["deleted_at"] or _LONG_AGO))
-    data_json = {
+    data_json: dict[str, int | None] = {
         "events": erased_events,
         "customer_events": customer_events,
         "daily_events": 0,
         "segments": memberships,
         "orders": erased_orders,
-        "order_events": 0,
+        # Never counted: Patron keeps no order events. The live API sends no count either (the
+        # PHP SDK's `deletedCustomerPermanently.json` snapshot holds `null`).
+        "order_events": None,
         "customer": removed,
     }
     deletion_id = ids.permanent_deletion_id()

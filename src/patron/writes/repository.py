@@ -445,7 +445,7 @@ async def insert_permanent_deletion(
     *,
     deletion_id: str,
     customer_id: str,
-    data_json: dict[str, int],
+    data_json: dict[str, int | None],
 ) -> datetime:
     created_at: datetime = await conn.fetchval(
         """
