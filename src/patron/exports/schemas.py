@@ -99,8 +99,8 @@ class ExportParameters(msgspec.Struct, forbid_unknown_fields=True):
 
     order: (
         Annotated[str, Meta(description="A sort order of the object, `-` for descending.")]
-        | None
         | UnsetType
+        | None
     ) = UNSET
     fields: (
         Annotated[
@@ -111,33 +111,32 @@ class ExportParameters(msgspec.Struct, forbid_unknown_fields=True):
                 " `metadata` expands into one column per metadata key, `metadata.<key>` is one.",
             ),
         ]
-        | None
         | UnsetType
+        | None
     ) = UNSET
     filters: (
         Annotated[
-            dict[str, Any],
-            Meta(description="Rows to export, in the filter language of segments."),
+            dict[str, Any], Meta(description="Rows to export, in the filter language of segments.")
         ]
-        | None
         | UnsetType
+        | None
     ) = UNSET
     response_format: Literal["CSV"] | UnsetType = UNSET
     # Voucher exports' campaign; the SDKs send it as null.
-    campaign_id: None | UnsetType = UNSET
+    campaign_id: UnsetType | None = UNSET
 
 
 class ExportCreate(msgspec.Struct, forbid_unknown_fields=True):
     """POST /v1/exports."""
 
     exported_object: Annotated[str, Meta(description="`customer` or `order`.")]
-    parameters: ExportParameters | None | UnsetType = UNSET
+    parameters: ExportParameters | UnsetType | None = UNSET
 
 
 class OrderExportCreate(msgspec.Struct, forbid_unknown_fields=True):
     """POST /v1/orders/export: an export of orders."""
 
-    parameters: ExportParameters | None | UnsetType = UNSET
+    parameters: ExportParameters | UnsetType | None = UNSET
 
 
 # --- responses ---------------------------------------------------------------------------------

@@ -37,9 +37,9 @@ from patron.db.pool import Connection
 from patron.errors import InvalidExportFields, InvalidPayload, NotFound, Unauthorized
 from patron.exports import repository
 from patron.exports.schemas import (
-    DEFAULT_ORDER,
     CUSTOMER,
     DEFAULT_FIELDS,
+    DEFAULT_ORDER,
     EXPORTED_OBJECTS,
     FIELDS,
     METADATA,
