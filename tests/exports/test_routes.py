@@ -469,3 +469,28 @@ class TestStreaming:
         assert len(lines) == 30001
         assert lines[1] == "src-1,Name 1"
         assert lines[-1] == "src-30000,Name 30000"
+
+    def test_abandoned_downloads_give_their_connections_back(
+        self,
+        server: RunningServer,
+        project: Credentials,
+        http: httpx.Client,
+        anonymous_http: httpx.Client,
+    ) -> None:
+        server.db.fetch(
+            """
+            INSERT INTO customers (project_id, id, source_id, created_at)
+            SELECT $1, 'cust_a' || n, 'src-' || n, now() FROM generate_series(1, 20000) AS n
+            """,
+            project.project_id,
+        )
+        export_id = http.post("/v1/exports", json={"exported_object": "customer"}).json()["id"]
+        parts = urlsplit(http.get(f"/v1/exports/{export_id}").json()["result"]["url"])
+        # More than the server's pool (10 connections in tests), each left after its first chunk.
+        for _ in range(15):
+            with anonymous_http.stream("GET", parts.path, params=parse_qs(parts.query)) as response:
+                assert response.status_code == 200
+                next(response.iter_bytes())
+        assert http.get(f"/v1/exports/{export_id}").status_code == 200
+        whole = anonymous_http.get(parts.path, params=parse_qs(parts.query))
+        assert len(whole.text.splitlines()) == 20001

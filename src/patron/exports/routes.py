@@ -72,6 +72,7 @@ class ExportRoutes(Controller):
         body_description="What to export.",
         response=ExportObject,
         response_description="The export, `SCHEDULED`.",
+        errors=("Refused",),
         description="Creates an export of customers or orders. Patron keeps the export's"
         " parameters, not a file: the CSV is read from the database when it is downloaded."
         " A field the object has not is a 400 `invalid_export_fields`.",
@@ -180,6 +181,7 @@ async def _download(request: Request[Any, Any, Any], export_id: str, token: str)
     body_description="What to export.",
     response=ExportObject,
     response_description="The export, `SCHEDULED`.",
+    errors=("Refused",),
     description="Creates an export of orders: the same as POST /v1/exports with"
     " `exported_object: order`.",
 )

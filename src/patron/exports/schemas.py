@@ -129,7 +129,7 @@ class ExportParameters(msgspec.Struct, forbid_unknown_fields=True):
 class ExportCreate(msgspec.Struct, forbid_unknown_fields=True):
     """POST /v1/exports."""
 
-    exported_object: Annotated[str, Meta(description="`customer` or `order`.")]
+    exported_object: Literal["customer", "order"]
     parameters: ExportParameters | UnsetType | None = UNSET
 
 
