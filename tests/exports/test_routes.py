@@ -192,6 +192,22 @@ class TestCreateExport:
         )
         assert rows_of(text) == [["source_id"], ["a2"], ["a3"]]
 
+    def test_city_filter_as_the_spec_names_it(
+        self, http: httpx.Client, anonymous_http: httpx.Client
+    ) -> None:
+        create_customer(http, source_id="p", address={"city": "Paris"})
+        create_customer(http, source_id="r", address={"city": "Rome"})
+        filters = {"junction": "and", "city": {"conditions": {"$is": "Rome"}}}
+        text = export_csv(
+            http,
+            anonymous_http,
+            {
+                "exported_object": "customer",
+                "parameters": {"fields": ["source_id", "address_city"], "filters": filters},
+            },
+        )
+        assert rows_of(text) == [["source_id", "address_city"], ["r", "Rome"]]
+
     def test_deleted_customers_are_left_out(
         self, http: httpx.Client, anonymous_http: httpx.Client
     ) -> None:

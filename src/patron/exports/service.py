@@ -114,9 +114,27 @@ def _check_fields(exported_object: str, fields: Sequence[str]) -> list[str]:
     return list(fields)
 
 
+# The spec's `ExportCustomerFilters` name the city `city`; segments say `address.city`.
+_CUSTOMER_ALIASES = {"city": "address.city"}
+
+
+def _aliased(group: Any) -> Any:
+    """A filter group with `city` read as `address.city`, in nested groups too."""
+    if not isinstance(group, dict):
+        return group
+    renamed: dict[str, Any] = {}
+    for key, value in group.items():
+        name: str = _CUSTOMER_ALIASES.get(key) or key
+        if name in renamed:
+            raise InvalidPayload(f"Filter {name!r} is given twice (as {key!r})")
+        is_group = isinstance(value, dict) and "junction" in value and "conditions" not in value
+        renamed[name] = _aliased(value) if is_group else value
+    return renamed
+
+
 def _parse_filter(exported_object: str, raw: Any, now: datetime) -> filters.Filter:
     if exported_object == CUSTOMER:
-        return filters.parse(raw, now=now)
+        return filters.parse(_aliased(raw), now=now)
     return filters.parse(raw, now=now, fields=ORDER_FILTER_FIELDS)
 
 
