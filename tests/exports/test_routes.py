@@ -154,6 +154,38 @@ class TestCreateExport:
             ["3", "dee", ""],
         ]
 
+    def test_metadata_expanded_in_its_place(
+        self, http: httpx.Client, anonymous_http: httpx.Client
+    ) -> None:
+        create_customer(http, source_id="m1", name="One", metadata={"b": "x", "a": [1, 2]})
+        create_customer(http, source_id="m2", name="Two", metadata={"c": "line\nbreak"})
+        text = export_csv(
+            http,
+            anonymous_http,
+            {
+                "exported_object": "customer",
+                "parameters": {
+                    "fields": ["name", "metadata", "source_id"],
+                    "order": "source_id",
+                },
+            },
+        )
+        assert rows_of(text) == [
+            ["name", "metadata.a", "metadata.b", "metadata.c", "source_id"],
+            ["One", "[1, 2]", "x", "", "m1"],
+            ["Two", "", "", "line\nbreak", "m2"],
+        ]
+
+    def test_no_rows_is_the_header_alone(
+        self, http: httpx.Client, anonymous_http: httpx.Client
+    ) -> None:
+        text = export_csv(
+            http,
+            anonymous_http,
+            {"exported_object": "order", "parameters": {"fields": ["id", "metadata"]}},
+        )
+        assert text == "id\r\n"
+
     def test_filters_and_order(self, http: httpx.Client, anonymous_http: httpx.Client) -> None:
         for source_id, city, tier in [
             ("a1", "Paris", "gold"),

@@ -89,8 +89,6 @@ ORDERS = {
 DEFAULT_ORDER = "-created_at"
 LIST_ORDERS = ("created_at", "-created_at", "status", "-status")
 
-STATUSES = ("SCHEDULED", "IN_PROGRESS", "DONE", "ERROR")
-
 # --- requests ----------------------------------------------------------------------------------
 
 
