@@ -24,6 +24,7 @@ from patron.db import migrate
 from patron.db.pool import Pool, create_pool
 from patron.errors import handle_exception
 from patron.events.routes import track_custom_event
+from patron.exports.routes import ExportRoutes, create_order_export
 from patron.health import health
 from patron.kit.asgi import RequestContext
 from patron.kit.collector import settle_after_startup
@@ -128,6 +129,8 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             *REDEMPTION_ROUTES,
             ValidationRuleRoutes,
             list_validation_rules_assignments,
+            ExportRoutes,
+            create_order_export,
             # Off: not served at all, so `/metrics` answers 404 like any unknown path.
             # Port: served on PATRON_METRICS_PORT instead (MetricsPort, in the lifespan).
             *([serve_metrics] if settings.metrics in ("open", "token") else []),

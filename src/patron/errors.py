@@ -55,6 +55,13 @@ class InvalidPayload(APIError):
     message = "Invalid payload"
 
 
+class InvalidExportFields(InvalidPayload):
+    """An export's `fields` names a field its object has not (exports/service.py)."""
+
+    key = "invalid_export_fields"
+    message = "Invalid Export"
+
+
 class InvalidQueryParams(APIError):
     status = 400
     key = "invalid_query_params"

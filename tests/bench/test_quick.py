@@ -113,3 +113,17 @@ def test_redemption_bench_checks_the_floor_and_loads_every_case() -> None:
     assert "Patron / floor, one code:" in result.stdout
     assert "cost of 2 rules:" in result.stdout
     assert "every redemption answered without errors" in result.stdout
+
+
+def test_export_bench_checks_the_floor_and_downloads() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.exports", "--quick"],
+        cwd=repo_root(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "checked: Patron's and the floor's CSV hold the same 300 rows" in result.stdout
+    for case in ("Patron, a tenth", "floor (COPY to the socket)", "export bench done"):
+        assert case in result.stdout

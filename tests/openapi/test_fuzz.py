@@ -63,6 +63,8 @@ STATE_DEPENDENT = {
     "create-validation-rules": "rules follow a grammar of names, operators and logic",
     "update-validation-rule": "rules follow a grammar of names, operators and logic",
     "create-validation-rule-assignment": "only a campaign or voucher of the project, once",
+    "create-export": "fields and filters must fit the exported object, each field once",
+    "create-order-export": "fields and filters must fit orders, each field once",
 }
 # Stateful checks that cannot read these operations right, each switched off there alone.
 MISREAD = {

@@ -166,3 +166,7 @@ def validation_rule_id() -> str:
 
 def validation_rule_assignment_id() -> str:
     return "asgm_" + _alnum(16)
+
+
+def export_id() -> str:
+    return "exp_" + _alnum(24)

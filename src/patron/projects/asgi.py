@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 from patron.db.pool import Pool
 from patron.errors import JSON_CONTENT_TYPE, UNEXPECTED, APIError, Forbidden, TooManyRequests
@@ -45,6 +46,23 @@ EXPOSED_HEADERS = "Retry-After, X-Request-Id"
 # request is still checked against its key's origins, and its response carries its own
 # `Access-Control-Allow-Origin`, so a longer cache lets nothing through.
 PREFLIGHT_MAX_AGE = 7200
+# An export's download, `GET /v1/exports/{id}?token=…`: the token is its credential
+# (exports/service.py); without `token` the same path is Get Export, which needs the app's.
+EXPORTS_PREFIX = "/v1/exports/"
+
+
+def is_export_download(scope: dict[str, Any]) -> bool:
+    """Whether the request is an export's download: GET of one export with a `token`."""
+    path: str = scope["path"]
+    if scope.get("method") != "GET" or not path.startswith(EXPORTS_PREFIX):
+        return False
+    export_id = path[len(EXPORTS_PREFIX) :]
+    return (
+        bool(export_id)
+        and "/" not in export_id
+        and "token"
+        in parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    )
 
 
 class Authentication:
@@ -81,6 +99,7 @@ class Authentication:
             scope["type"] != "http"
             or not scope["path"].startswith("/v1/")
             or scope["path"].startswith(PUBLIC_PREFIX)
+            or is_export_download(scope)
         ):
             await self.app(scope, receive, send)
             return

@@ -184,8 +184,17 @@ _EVENT_PATH = re.compile(r"^events\.(.+)\.count$", re.DOTALL)
 _CAMPAIGN_PATH = re.compile(r"^loyalty_points\.campaigns\.(.+)\.points$", re.DOTALL)
 
 
-def resolve_path(path: str) -> Expr:
-    """The value a filter path reads; 400 for a path customers have no such value on."""
+def resolve_path(path: str, fields: Mapping[str, Kind] | None = None) -> Expr:
+    """The value a filter path reads; 400 for a path customers have no such value on.
+
+    With `fields` (another object's paths, e.g. an order export's), only those and
+    `metadata.*` are read."""
+    if fields is not None:
+        if (kind := fields.get(path)) is not None:
+            return Column(path, kind)
+        if path.startswith("metadata.") and len(path) > len("metadata."):
+            return Metadata(path[len("metadata.") :], None)
+        raise InvalidPayload(f"Unknown filter path {path!r}")
     kind = FIELDS.get(path)
     if kind is not None:
         return Column(path, kind)
@@ -309,14 +318,16 @@ class _Values:
 @dataclass(slots=True)
 class _Context:
     now: datetime
+    fields: Mapping[str, Kind] | None = None
     events: set[str] = field(default_factory=set)
     time_dependent: bool = False
     conditions: int = 0
 
 
-def parse(raw: Any, *, now: datetime) -> Filter:
-    """Check a filter and build its test, relative dates taken from `now` (aware)."""
-    context = _Context(now=now.astimezone(UTC))
+def parse(raw: Any, *, now: datetime, fields: Mapping[str, Kind] | None = None) -> Filter:
+    """Check a filter and build its test, relative dates taken from `now` (aware); `fields`
+    replaces the customer paths (`resolve_path`)."""
+    context = _Context(now=now.astimezone(UTC), fields=fields)
     test = _group(raw, context, depth=1, where="filter")
     return Filter(
         test=test, events=frozenset(context.events), time_dependent=context.time_dependent
@@ -353,7 +364,7 @@ def _path(path: str, raw: dict[str, Any], context: _Context) -> list[Test]:
     conditions = raw["conditions"]
     if not isinstance(conditions, dict) or not conditions:
         raise InvalidPayload(f"Filter {path!r}: conditions must be an object of operators")
-    expr = resolve_path(path)
+    expr = resolve_path(path, context.fields)
     if isinstance(expr, EventCount):
         context.events.add(expr.event)
     tests = []

@@ -102,11 +102,13 @@ class Predicate:
     to true or false.
     """
 
-    def __init__(self, test: Test) -> None:
+    def __init__(self, test: Test, columns: dict[str, str] | None = None) -> None:
         self.test = test
+        # Another object's paths as SQL over the row aliased `c` (an order export's).
+        self.columns = COLUMN_SQL if columns is None else columns
 
     def render(self, args: list[Any], *, where: bool = True) -> str:
-        return _render(self.test, args, where)
+        return _render(self.test, args, where, self.columns)
 
 
 def _param(args: list[Any], value: Any, kind: Kind, *, array: bool = False) -> str:
@@ -114,9 +116,9 @@ def _param(args: list[Any], value: Any, kind: Kind, *, array: bool = False) -> s
     return f"${len(args)}::{_CASTS[kind]}{'[]' if array else ''}"
 
 
-def _expr(expr: Expr, args: list[Any]) -> str:
+def _expr(expr: Expr, args: list[Any], columns: dict[str, str]) -> str:
     if isinstance(expr, Column):
-        return COLUMN_SQL.get(expr.path, "0::numeric")  # the rest are zero for everyone
+        return columns.get(expr.path, "0::numeric")  # the rest are zero for everyone
     if isinstance(expr, EventCount):
         name = _param(args, expr.event, "text")
         return (
@@ -153,15 +155,15 @@ def _kind(expr: Expr) -> Kind:
     return "text" if kind is None else kind
 
 
-def _render(test: Test, args: list[Any], where: bool) -> str:
+def _render(test: Test, args: list[Any], where: bool, columns: dict[str, str]) -> str:
     if isinstance(test, Junction):
         if not test.tests:
             return "TRUE" if test.how == "and" else "FALSE"
         joiner = " AND " if test.how == "and" else " OR "
-        return "(" + joiner.join(_render(inner, args, where) for inner in test.tests) + ")"
+        return "(" + joiner.join(_render(inner, args, where, columns) for inner in test.tests) + ")"
     if isinstance(test, Not):
-        return f"(NOT {_render(test.test, args, False)})"
-    expr = _expr(test.expr, args)
+        return f"(NOT {_render(test.test, args, False, columns)})"
+    expr = _expr(test.expr, args, columns)
     if isinstance(test, Present):
         return f"({expr} IS NOT NULL)"
     condition = _leaf(test, expr, args)

@@ -1,0 +1,1 @@
+"""Exports of customers and orders: CSV downloads streamed from PostgreSQL."""
