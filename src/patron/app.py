@@ -24,6 +24,7 @@ from patron.db.pool import Pool, create_pool
 from patron.errors import handle_exception
 from patron.events.routes import track_custom_event
 from patron.health import health
+from patron.idempotency.asgi import Idempotency
 from patron.kit.asgi import RequestContext
 from patron.kit.collector import settle_after_startup
 from patron.kit.http import PUBLIC_URL, answer_options
@@ -126,7 +127,8 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
 
 
 def create_asgi(settings: Settings, dsn: str) -> Any:
-    """The app behind its outer layers: a request id for every request, then authentication."""
+    """The app behind its outer layers: a request id for every request, then authentication,
+    then idempotency keys for POST requests."""
     app = create_app(settings, dsn)
 
     def pool() -> Pool:
@@ -134,8 +136,10 @@ def create_asgi(settings: Settings, dsn: str) -> Any:
         return app.state.pool  # type: ignore[no-any-return]
 
     limit = ClientRateLimit(pool, settings.client_rate_limit, settings.client_rate_seconds)
+    # After authentication (it needs the project), before routing (every POST route has it).
+    idempotent = Idempotency(app, pool, wait_seconds=settings.idempotency_wait_seconds)
     return RequestContext(
-        Authentication(app, Authenticator(pool), ClientAuthenticator(pool), limit),
+        Authentication(idempotent, Authenticator(pool), ClientAuthenticator(pool), limit),
         access_log=settings.access_log,
         metrics=settings.metrics != "off",
     )

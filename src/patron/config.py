@@ -112,6 +112,11 @@ class Settings(BaseSettings):
         str | None, Field(min_length=16, description="text of 16 characters or more")
     ] = None
 
+    # How long a POST retried with the `Idempotency-Key` of a request still running waits for
+    # that request's answer before it is refused with 409 `idempotency_key_in_use`
+    # (patron.idempotency).
+    idempotency_wait_seconds: PositiveSeconds = 5.0
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
