@@ -184,7 +184,9 @@ class TestRefusedKeys:
     ) -> None:
         key = "k" * 255
         for _ in range(2):
-            answer = http.post("/v1/customers", json={"name": "A"}, headers={"Idempotency-Key": key})
+            answer = http.post(
+                "/v1/customers", json={"name": "A"}, headers={"Idempotency-Key": key}
+            )
             assert answer.status_code == 200
         assert answer.headers[REPLAYED] == "true"
         assert stored_keys(server.db, project) == [key]
