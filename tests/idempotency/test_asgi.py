@@ -393,6 +393,53 @@ class TestRetryWhileRunning:
         assert later.headers[REPLAYED] == "true"
         assert later.content == first.content
 
+    def test_a_retry_on_another_server_waits_for_the_answer(
+        self, server: RunningServer, project: Credentials, impatient_server: str
+    ) -> None:
+        # Two apps on one database: the retry's server knows nothing of the first request but
+        # its row, which it reads until the answer is there.
+        headers = {**auth_headers(project), "Idempotency-Key": "elsewhere"}
+        created = httpx.post(
+            f"{server.base_url}/v1/customers",
+            json={"source_id": "held", "name": "Before"},
+            headers=auth_headers(project),
+        )
+        assert created.status_code == 200
+        body = {"source_id": "held", "name": "After"}
+
+        async def scenario() -> tuple[httpx.Response, httpx.Response, bool]:
+            conn = await connect(server.db.dsn)
+            try:
+                async with httpx.AsyncClient(timeout=30) as client:
+                    transaction = conn.transaction()
+                    await transaction.start()
+                    await conn.execute(
+                        "SELECT 1 FROM customers WHERE project_id = $1 AND source_id = 'held'"
+                        " FOR UPDATE",
+                        project.project_id,
+                    )
+                    first = asyncio.create_task(
+                        client.post(f"{impatient_server}/v1/customers", json=body, headers=headers)
+                    )
+                    await wait_for_a_lock_wait(conn)
+                    retry = asyncio.create_task(
+                        client.post(f"{server.base_url}/v1/customers", json=body, headers=headers)
+                    )
+                    await asyncio.sleep(0.5)
+                    waiting = not retry.done()
+                    await transaction.rollback()
+                    return await first, await retry, waiting
+            finally:
+                await conn.close()
+
+        first, retry, waiting = run(scenario())
+        assert waiting
+        assert first.status_code == 200
+        assert retry.status_code == 200
+        assert retry.headers[REPLAYED] == "true"
+        assert retry.content == first.content
+        assert customer_count(server.db, project) == 1
+
 
 async def wait_for_a_lock_wait(conn: Any) -> None:
     """Until a backend of this database waits for a lock (the first request, on the test's)."""
