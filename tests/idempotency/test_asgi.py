@@ -191,6 +191,19 @@ class TestRefusedKeys:
         assert answer.headers[REPLAYED] == "true"
         assert stored_keys(server.db, project) == [key]
 
+    def test_a_body_over_the_routes_limit_is_413_and_not_kept(
+        self, server: RunningServer, project: Credentials, http: httpx.Client
+    ) -> None:
+        body = b'{"name": "' + b"x" * (10 * 1024 * 1024) + b'"}'
+        answer = http.post(
+            "/v1/customers",
+            content=body,
+            headers={"Idempotency-Key": "big", "content-type": "application/json"},
+        )
+        assert answer.status_code == 413
+        assert answer.json()["key"] == "request_entity_too_large"
+        assert stored_keys(server.db, project) == []
+
 
 class TestScope:
     def test_keys_are_per_project(
