@@ -26,6 +26,7 @@ from patron.errors import handle_exception
 from patron.events.routes import track_custom_event
 from patron.exports.routes import ExportRoutes, create_order_export
 from patron.health import health
+from patron.idempotency.asgi import Idempotency
 from patron.kit.asgi import RequestContext
 from patron.kit.collector import settle_after_startup
 from patron.kit.http import PUBLIC_URL, answer_options
@@ -160,7 +161,8 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
 
 
 def create_asgi(settings: Settings, dsn: str) -> Any:
-    """The app behind its outer layers: a request id for every request, then authentication."""
+    """The app behind its outer layers: a request id for every request, then authentication,
+    then idempotency keys for POST requests."""
     app = create_app(settings, dsn)
 
     def pool() -> Pool:
@@ -168,9 +170,11 @@ def create_asgi(settings: Settings, dsn: str) -> Any:
         return app.state.pool  # type: ignore[no-any-return]
 
     limit = ClientRateLimit(pool, settings.client_rate_limit, settings.client_rate_seconds)
+    # After authentication (it needs the project), before routing (every POST route has it).
+    idempotent = Idempotency(app, pool, wait_seconds=settings.idempotency_wait_seconds)
     return RequestContext(
         Authentication(
-            app,
+            idempotent,
             app.state[AUTHENTICATOR],
             app.state[CLIENT_AUTHENTICATOR],
             limit,

@@ -119,6 +119,11 @@ class Settings(BaseSettings):
         int | None, Field(ge=1, le=65535, description="a port number, 1 to 65535")
     ] = None
 
+    # How long a POST retried with the `Idempotency-Key` of a request still running waits for
+    # that request's answer before it is refused with 409 `idempotency_key_in_use`
+    # (patron.idempotency).
+    idempotency_wait_seconds: PositiveSeconds = 5.0
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:

@@ -143,6 +143,32 @@ class ServiceUnavailable(APIError):
     message = "Service unavailable"
 
 
+class InvalidIdempotencyKey(APIError):
+    """An `Idempotency-Key` header that is empty or longer than 255 characters
+    (patron.idempotency)."""
+
+    status = 400
+    key = "invalid_idempotency_key"
+    message = "Invalid idempotency key"
+
+
+class IdempotencyKeyInUse(APIError):
+    """A retry whose `Idempotency-Key` is still held by the first request after the wait
+    (PATRON_IDEMPOTENCY_WAIT_SECONDS); the client may retry later."""
+
+    status = 409
+    key = "idempotency_key_in_use"
+    message = "Idempotency key in use"
+
+
+class IdempotencyKeyReused(APIError):
+    """An `Idempotency-Key` first sent with another request (method, path, query or body)."""
+
+    status = 422
+    key = "idempotency_key_reused"
+    message = "Idempotency key reused"
+
+
 def _response(error: APIError, request_id: str | None) -> Response[bytes]:
     headers = dict(error.headers)
     return Response(

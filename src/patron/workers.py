@@ -12,6 +12,7 @@ from patron.campaigns.service import HANDLERS as CAMPAIGN_HANDLERS
 from patron.config import Settings
 from patron.customers.bulk import CUSTOMER_HANDLERS
 from patron.db.pool import Pool
+from patron.idempotency.service import forget_expired_keys
 from patron.orders.service import apply_import
 from patron.segments.jobs import keep_segments_current
 from patron.vouchers.bulk import BATCH_SIZES as VOUCHER_BATCH_SIZES
@@ -35,7 +36,8 @@ BATCH_SIZES: dict[str, int] = {
 
 async def run_workers(pool: Pool, settings: Settings, stop: asyncio.Event) -> None:
     """What a worker process (or the worker inside `patron serve`) does until `stop`: carry
-    out async actions, and keep time-dependent segments current."""
+    out async actions, keep time-dependent segments current, and delete expired idempotency
+    keys."""
     worker = Worker(
         pool,
         HANDLERS,
@@ -46,4 +48,5 @@ async def run_workers(pool: Pool, settings: Settings, stop: asyncio.Event) -> No
     await asyncio.gather(
         worker.run(stop),
         keep_segments_current(pool, stop, every_seconds=settings.segments_refresh_seconds),
+        forget_expired_keys(pool, stop),
     )

@@ -107,3 +107,20 @@ def resource_available_unless_erased(
         return None
     result: bool | None = ensure_resource_availability(ctx, response, case)
     return result
+
+
+@schemathesis.hook
+def filter_case(ctx: Any, case: Any) -> bool:
+    """Leaves out the cases that send an `Idempotency-Key`: keys drawn at random repeat across
+    operations and bodies, and the 422s and replays that follow would read as failures to checks
+    that know nothing of keys. The header has tests of its own (tests/idempotency)."""
+    return not any(name.lower() == "idempotency-key" for name in (case.headers or {}))
+
+
+@schemathesis.hook
+def before_add_examples(ctx: Any, examples: list[Any]) -> None:
+    """The examples phase's cases (which `filter_case` does not see) without `Idempotency-Key`,
+    for the same reason: an optional header, so they stay valid."""
+    for case in examples:
+        for name in [name for name in case.headers or {} if name.lower() == "idempotency-key"]:
+            del case.headers[name]

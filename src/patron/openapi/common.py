@@ -62,6 +62,22 @@ ORIGIN_PARAMETER: Schema = {
 }
 
 
+# On every POST served with credentials (patron.idempotency); the README tells the rules.
+IDEMPOTENCY_KEY_PARAMETER: Schema = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes the POST safe to retry, per project, for 24 hours: a retry with the"
+    " same key, method, path, query and body gets the first answer again (any status below"
+    " 500), marked `Idempotent-Replayed: true`, and does not run again. The same key with"
+    " another request is a 422 (`idempotency_key_reused`); a retry while the first request still"
+    " runs waits for its answer, then is a 409 (`idempotency_key_in_use`). An empty key or one"
+    " longer than 255 characters is a 400 (`invalid_idempotency_key`).",
+    # No example: a tool trying the document's examples would send one key to every POST.
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+
+
 def _string(*, nullable: bool = False, **keywords: Any) -> Schema:
     return {"type": ["string", "null"] if nullable else "string", **keywords}
 
@@ -126,7 +142,11 @@ ERROR_STATUS = {
     "UnsupportedMediaType": "415",
     "TooManyRequests": "429",
     "ServiceUnavailable": "503",
+    "IdempotencyKeyInUse": "409",
+    "IdempotencyKeyReused": "422",
 }
+
+IDEMPOTENCY_ERRORS = ("IdempotencyKeyInUse", "IdempotencyKeyReused")
 
 ERROR_RESPONSES: dict[str, Schema] = {
     "InvalidPayload": _error_response(
@@ -194,6 +214,15 @@ ERROR_RESPONSES: dict[str, Schema] = {
     "ServiceUnavailable": _error_response(
         "The database is unreachable or not migrated to the version this server expects.",
         _error(503, "service_unavailable", "Service unavailable"),
+    ),
+    "IdempotencyKeyInUse": _error_response(
+        "A request with this `Idempotency-Key` is still running after the retry's wait"
+        " (PATRON_IDEMPOTENCY_WAIT_SECONDS); retry later.",
+        _error(409, "idempotency_key_in_use", "Idempotency key in use"),
+    ),
+    "IdempotencyKeyReused": _error_response(
+        "This `Idempotency-Key` was first sent with another request (method, path, query or body).",
+        _error(422, "idempotency_key_reused", "Idempotency key reused"),
     ),
 }
 

@@ -226,6 +226,9 @@ def _operation(one: Served, schema_of: dict[Any, Schema]) -> Schema:
     parameters: list[Schema] = [common.ORIGIN_PARAMETER] if client else []
     parameters += [described.path[name].openapi() for name in _PATH_PARAMETER.findall(one.path)]
     parameters += [parameter.openapi() for parameter in described.query]
+    idempotent = one.method == "post" and not described.public
+    if idempotent:
+        parameters.append(common.IDEMPOTENCY_KEY_PARAMETER)
     if parameters:
         op["parameters"] = parameters
     if client:
@@ -250,6 +253,8 @@ def _operation(one: Served, schema_of: dict[Any, Schema]) -> Schema:
         responses.update(common.errors(*(common.CLIENT_ERRORS if client else common.SERVER_ERRORS)))
     if described.body is not None:
         responses.update(common.errors(*common.BODY_ERRORS))
+    if idempotent:
+        responses.update(common.errors(*common.IDEMPOTENCY_ERRORS))
     # Last: an operation's own errors (e.g. `Refused`, any 400 key) take the place of the
     # general ones that share their status.
     responses.update(common.errors(*described.errors))

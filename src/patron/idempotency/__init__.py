@@ -1,0 +1,1 @@
+"""Idempotency keys for POST requests: one run per key, its answer replayed to retries."""
