@@ -364,13 +364,13 @@ class TestPoolSizePerProcess:
     def test_each_pool_shrinks_to_fit(self) -> None:
         assert pool_size_per_process(
             Settings(), processes=8, connection_limit=97, explicit=True
-        ) == (8, 10)
+        ) == (8, 9)
         assert pool_size_per_process(
             Settings(pool_max_size=50), processes=1, connection_limit=97, explicit=False
         ) == (1, 50)
 
     def test_too_many_processes_asked_for_are_refused(self) -> None:
-        with pytest.raises(CommandError, match="run at most 17"):
+        with pytest.raises(CommandError, match="run at most 14"):
             pool_size_per_process(Settings(), processes=18, connection_limit=97, explicit=True)
         with pytest.raises(CommandError, match="run at most 0"):
             pool_size_per_process(Settings(), processes=1, connection_limit=12, explicit=False)
@@ -378,7 +378,7 @@ class TestPoolSizePerProcess:
     def test_one_per_core_is_lowered_to_what_fits(self) -> None:
         assert pool_size_per_process(
             Settings(), processes=64, connection_limit=97, explicit=False
-        ) == (17, 5)
+        ) == (14, 5)
 
     def test_workers_setting(self) -> None:
         assert Settings.from_env({}).workers is None
@@ -881,6 +881,7 @@ COMMANDS = [
     ("projects", "list"),
     ("projects", "rotate-token"),
     ("projects", "client-key"),
+    ("projects", "delete-client-key"),
     ("customers", "import"),
     ("customers", "recount"),
     ("summaries", "check"),
@@ -1025,6 +1026,15 @@ class TestProjectCommands:
             client_key = patron("projects", "client-key", key, "--origin", "https://shop.example")
             assert client_key.returncode == 0, client_key.stderr
             assert f"for project {shop_name} ({shop.project_id})" in client_key.stdout
+
+        key_id = re.search(r"X-Client-Application-Id:\s+(\S+)", client_key.stdout)
+        assert key_id is not None
+        deleted = patron("projects", "delete-client-key", key_id.group(1))
+        assert deleted.returncode == 0, deleted.stderr
+        assert not fresh_database.fetch("SELECT 1 FROM client_keys WHERE id = $1", key_id.group(1))
+        again = patron("projects", "delete-client-key", key_id.group(1))
+        assert again.returncode == 2
+        assert f"no client key with id {key_id.group(1)}" in again.stderr
 
 
 class TestConfiguration:

@@ -226,6 +226,8 @@ SPARE_CONNECTIONS = 10
 # four while it imports (its NOTIFY listener, an action's lock, a batch, the segments job),
 # and a request needs one.
 MIN_POOL_SIZE = 5
+# Connections each server process holds outside its pool: the credential listener.
+LISTENER_CONNECTIONS = 1
 
 
 def pool_size_per_process(
@@ -233,19 +235,22 @@ def pool_size_per_process(
 ) -> tuple[int, int]:
     """(server processes, pool size of each) for `patron serve`, so that every pool at its
     largest fits in the database's `connection_limit` (see `migrate.connection_limit`) with
-    SPARE_CONNECTIONS to spare: processes * pool size <= connection_limit - SPARE_CONNECTIONS.
+    SPARE_CONNECTIONS to spare. Each process also holds one connection outside its pool, its
+    credential listener (projects.service.CredentialListener), so
+    processes * (pool size + 1) <= connection_limit - SPARE_CONNECTIONS.
 
     Each pool is PATRON_POOL_MAX_SIZE connections, made smaller when all of them would not fit.
     When not even MIN_POOL_SIZE each fits, a number of processes the operator asked for
     (`explicit`) is refused with a CommandError; the default, one per core, is lowered instead.
     """
     budget = connection_limit - SPARE_CONNECTIONS
-    fitting = max(0, budget // MIN_POOL_SIZE)
+    per_process = MIN_POOL_SIZE + LISTENER_CONNECTIONS
+    fitting = max(0, budget // per_process)
     if processes > fitting:
         if explicit or fitting == 0:
             raise CommandError(
-                f"{processes} server processes need at least {processes * MIN_POOL_SIZE} "
-                f"database connections ({MIN_POOL_SIZE} each) and the database allows "
+                f"{processes} server processes need at least {processes * per_process} "
+                f"database connections ({per_process} each) and the database allows "
                 f"{connection_limit} (max_connections less the reserved ones), of which Patron "
                 f"leaves {SPARE_CONNECTIONS} to other programs: run at most {fitting} "
                 "(--workers, PATRON_WORKERS), or raise max_connections"
@@ -259,7 +264,7 @@ def pool_size_per_process(
             fitting,
         )
         processes = fitting
-    pool_size = min(settings.pool_max_size, budget // processes)
+    pool_size = min(settings.pool_max_size, budget // processes - LISTENER_CONNECTIONS)
     if pool_size < settings.pool_max_size:
         logger.warning(
             "%d server processes x %d connections (PATRON_POOL_MAX_SIZE) would not fit in the "
@@ -579,8 +584,8 @@ def list_projects(settings: Settings) -> None:
 def rotate_token(settings: Settings, project: str) -> None:
     """Give a project a new app token; the old one is refused.
 
-    PROJECT is the project's name, id or app id. A running server refuses the old token within
-    30 seconds (the time it remembers a project).
+    PROJECT is the project's name, id or app id. Running servers refuse the old token as soon
+    as the change is committed (a notification reaches each of them).
     """
     from patron.db import migrate
     from patron.projects import service as projects
@@ -594,10 +599,7 @@ def rotate_token(settings: Settings, project: str) -> None:
             raise CommandError(str(exc)) from None
     assert isinstance(rotated, Credentials)
     _print_credentials(rotated, "New token for project:")
-    click.echo(
-        "The old token is refused from now on (by a running server within 30 seconds,"
-        " the time it remembers a project)."
-    )
+    click.echo("The old token is refused from now on, by running servers too.")
 
 
 @projects_group.command("client-key")
@@ -641,6 +643,26 @@ def create_client_key(
     click.echo(f"  X-Client-Token:          {token}")
     click.echo(f"  allowed origins:         {', '.join(origins)}")
     click.echo("The token is shown only this once; Patron keeps only its hash.")
+
+
+@projects_group.command("delete-client-key")
+@click.argument("key_id", metavar="KEY_ID")
+@operator_command
+def delete_client_key(settings: Settings, key_id: str) -> None:
+    """Delete client-side credentials; running servers refuse them at once.
+
+    KEY_ID is the key's X-Client-Application-Id (printed by `patron projects client-key`).
+    """
+    from patron.db import migrate
+    from patron.projects import service as projects
+
+    with database(settings, share_running=True) as dsn:
+        migrate.upgrade(dsn)
+        try:
+            asyncpg_run(dsn, lambda conn: projects.delete_client_key(conn, key_id))
+        except LookupError as exc:
+            raise CommandError(str(exc)) from None
+    click.echo(f"Deleted client key {key_id}; it is refused from now on, by running servers too.")
 
 
 @cli.group("customers")

@@ -188,6 +188,7 @@ class TestPreflight:
             "X-Voucherify-Channel",
             "Content-Type",
             "X-Voucherify-Double-Opt-In",
+            "Idempotency-Key",  # not the SDK's: a page's own retries (idempotency/asgi.py)
         }
         assert {name.lower() for name in sent} == allowed_names(ALLOWED_HEADERS)
 
@@ -197,7 +198,9 @@ class TestAllowOriginOnResponses:
         response = client_http.post("/client/v1/events", headers=client_key.headers(), json=EVENT)
         assert response.status_code == 200
         assert response.headers["access-control-allow-origin"] == ORIGIN
-        assert response.headers["access-control-expose-headers"] == "Retry-After, X-Request-Id"
+        assert response.headers["access-control-expose-headers"] == (
+            "Retry-After, X-Request-Id, Idempotent-Replayed"
+        )
         assert response.headers["vary"] == "Origin"
 
     def test_route_error_after_authentication(

@@ -33,15 +33,16 @@ CLIENT_PREFIX = "/client/v1/"
 # What a browser is told a page of an allowed origin may send to a client route. The headers
 # are what the JS client SDK (`VoucherifyClientSide`, @voucherify/sdk 2.9.0) sends beyond the
 # CORS-safelisted ones: its credentials and channel on every call, `Content-Type:
-# application/json` with a body, and `X-Voucherify-Double-Opt-In` from `createCustomer(…, true)`.
+# application/json` with a body, and `X-Voucherify-Double-Opt-In` from `createCustomer(…, true)`;
+# and `Idempotency-Key`, which a page may send on its POSTs (idempotency/asgi.py).
 ALLOWED_METHODS = "GET, POST, PUT"
 ALLOWED_HEADERS = (
     "Content-Type, X-Client-Application-Id, X-Client-Token, X-Voucherify-Channel,"
-    " X-Voucherify-Double-Opt-In"
+    " X-Voucherify-Double-Opt-In, Idempotency-Key"
 )
 # What a page may read of a response besides the safelisted headers: how long to wait after a
-# 429, and the request id that names the request in Patron's log.
-EXPOSED_HEADERS = "Retry-After, X-Request-Id"
+# 429, the request id that names the request in Patron's log, and whether an answer is a replay.
+EXPOSED_HEADERS = "Retry-After, X-Request-Id, Idempotent-Replayed"
 # Seconds a browser may reuse a preflight's answer: two hours, the most Chromium honours. Every
 # request is still checked against its key's origins, and its response carries its own
 # `Access-Control-Allow-Origin`, so a longer cache lets nothing through.
