@@ -259,3 +259,9 @@ async def export_batches(
         if not rows:
             return
         yield rows
+
+
+async def end_if_idle(conn: Connection, seconds: int) -> None:
+    """Let PostgreSQL end the caller's transaction (and session) once it has waited `seconds`
+    idle, e.g. on a client that stopped reading a download. For this transaction only."""
+    await conn.execute(f"SET LOCAL idle_in_transaction_session_timeout = '{int(seconds)}s'")

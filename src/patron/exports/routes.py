@@ -16,6 +16,7 @@ from litestar.response import Stream
 from litestar.types import ASGIApp
 
 from patron.dependencies import actor_of, project_of, read, snapshot, transaction
+from patron.errors import TooManyRequests
 from patron.exports import service
 from patron.exports.schemas import (
     LIST_ORDERS,
@@ -151,15 +152,33 @@ class ExportRoutes(Controller):
             await service.delete(conn, project.id, key)
 
 
+# Downloads hold a pooled connection while the file is sent, at the pace the client reads: at
+# most a quarter of the pool streams at once in a process (more answer 429 and Retry-After), so
+# slow or stalled downloads cannot take every connection from the API.
+DOWNLOADS_SHARE = 4
+_STREAMING = "patron.export_downloads"
+
+
 async def _download(request: Request[Any, Any, Any], export_id: str, token: str) -> ASGIApp:
     async with read(request) as conn:
         row = await service.downloadable(conn, export_id, token)
+    state = request.app.state
+    most = max(1, request.app.state.pool.get_max_size() // DOWNLOADS_SHARE)
+    if state.get(_STREAMING, 0) >= most:
+        raise TooManyRequests(
+            f"At most {most} export downloads stream at once; retry later",
+            headers={"retry-after": "5"},
+        )
 
     async def chunks() -> AsyncIterator[bytes]:
         # One snapshot for the whole file; the connection is held while the file is sent.
-        async with snapshot(request) as conn:
-            async for chunk in service.csv_chunks(conn, row):
-                yield chunk
+        state[_STREAMING] = state.get(_STREAMING, 0) + 1
+        try:
+            async with snapshot(request) as conn:
+                async for chunk in service.csv_chunks(conn, row):
+                    yield chunk
+        finally:
+            state[_STREAMING] -= 1
 
     stream = Stream(
         chunks(),

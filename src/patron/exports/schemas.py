@@ -185,7 +185,25 @@ def render_export(row: Any, *, url: str | None, status: str | None = None) -> di
         "status": status or row["status"],
         "channel": row["channel"],
         "exported_object": row["exported_object"],
-        "parameters": row["parameters"],
+        "parameters": _shown_parameters(row["parameters"]),
         "result": None if url is None else {"url": url},
         "user_id": row["user_id"],
     }
+
+
+def _shown_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
+    """The stored parameters as the export object shows them: each `metadata.<key>` field as
+    `metadata`, once, in its place. The spec's field enums (`ExportsGetResponseBody`) have no
+    `metadata.<key>`, and the Python SDK 6.1.1 refuses an export, and so a whole list of them,
+    that shows one; the download still has the one column per key asked for."""
+    fields = parameters.get("fields")
+    if not isinstance(fields, list) or not any(
+        isinstance(field, str) and field.startswith("metadata.") for field in fields
+    ):
+        return parameters
+    shown: list[Any] = []
+    for field in fields:
+        name = "metadata" if isinstance(field, str) and field.startswith("metadata.") else field
+        if name not in shown:
+            shown.append(name)
+    return {**parameters, "fields": shown}

@@ -159,7 +159,7 @@ def checked_parameters(exported_object: str, parameters: ExportParameters) -> di
             f" [ {', '.join(EXPORTED_OBJECTS)} ]"
         )
     order = parameters.order if isinstance(parameters.order, str) else DEFAULT_ORDER
-    if order and order not in ORDERS[exported_object]:
+    if order not in ORDERS[exported_object]:
         raise InvalidPayload(
             f"Property .parameters.order {order!r} is not one of"
             f" [ {', '.join(ORDERS[exported_object])} ]"
@@ -290,6 +290,10 @@ class _Lines:
         return text.encode()
 
 
+# Seconds a download's transaction may wait for its client between two batches.
+IDLE_SECONDS = 60
+
+
 async def csv_chunks(
     conn: Connection, row: Any, *, batch_size: int = BATCH_SIZE
 ) -> AsyncIterator[bytes]:
@@ -302,6 +306,9 @@ async def csv_chunks(
     exported_object: str = row["exported_object"]
     project_id: str = row["project_id"]
     parameters = row["parameters"]
+    # A client that stops reading for this long ends its download (PostgreSQL closes the
+    # session), so a stalled one holds neither a connection nor a snapshot for long.
+    await repository.end_if_idle(conn, IDLE_SECONDS)
     condition = _condition(exported_object, parameters["filters"], datetime.now(UTC))
     fields: list[str] = parameters["fields"]
     columns = [
