@@ -189,7 +189,7 @@ class TestRefusedKeys:
             )
             assert answer.status_code == 200
         assert answer.headers[REPLAYED] == "true"
-        assert stored_keys(server.db, project) == [key]
+        assert stored_keys(server.db, project) == [f"app:{key}"]
 
     def test_a_body_over_the_routes_limit_is_413_and_not_kept(
         self, server: RunningServer, project: Credentials, http: httpx.Client
@@ -238,7 +238,48 @@ class TestScope:
         assert [answer.status_code for answer in answers] == [200, 200]
         assert answers[1].headers[REPLAYED] == "true"
         assert event_count(server.db, project, "viewed") == 1
-        assert stored_keys(server.db, project) == ["event-1"]
+        assert stored_keys(server.db, project) == [f"client:{client_key.key_id}:event-1"]
+
+    def test_each_client_key_and_the_app_have_keys_of_their_own(
+        self, server: RunningServer, project: Credentials, http: httpx.Client
+    ) -> None:
+        # A client key is public: pages using another key, or the app, never get its answers.
+        body = {"event": "viewed", "customer": {"source_id": "visitor"}}
+        answers = [
+            httpx.post(
+                f"{server.base_url}/client/v1/events",
+                headers={**make_client_key(server.db, project).headers(), "Idempotency-Key": "k"},
+                json=body,
+            )
+            for _ in range(2)
+        ]
+        answers.append(http.post("/v1/events", json=body, headers={"Idempotency-Key": "k"}))
+        assert [answer.status_code for answer in answers] == [200, 200, 200]
+        assert not any(REPLAYED in answer.headers for answer in answers)
+        assert event_count(server.db, project, "viewed") == 3
+
+    def test_the_double_opt_in_header_is_part_of_the_request(
+        self, server: RunningServer, project: Credentials
+    ) -> None:
+        client_key: ClientCredentials = make_client_key(server.db, project)
+        url = f"{server.base_url}/client/v1/customers"
+        body = {"source_id": "opt-in"}
+        refused = httpx.post(
+            url,
+            headers={
+                **client_key.headers(),
+                "Idempotency-Key": "signup",
+                "X-Voucherify-Double-Opt-In": "true",
+            },
+            json=body,
+        )
+        assert refused.status_code == 400
+        # The same key without the header is another request, not the stored 400 again.
+        again = httpx.post(
+            url, headers={**client_key.headers(), "Idempotency-Key": "signup"}, json=body
+        )
+        assert again.status_code == 422
+        assert again.json()["key"] == "idempotency_key_reused"
 
     def test_other_methods_ignore_the_header(
         self, server: RunningServer, project: Credentials, http: httpx.Client

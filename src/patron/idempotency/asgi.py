@@ -29,7 +29,7 @@ from patron.idempotency.repository import Answer
 from patron.idempotency.service import IdempotencyKeys, Replay
 from patron.kit import json
 from patron.kit.context import request_id_of
-from patron.projects.asgi import PROJECT_KEY
+from patron.projects.asgi import CLIENT_KEY, PROJECT_KEY
 
 logger = logging.getLogger("patron.idempotency")
 
@@ -42,6 +42,19 @@ MAX_KEY_LENGTH = 255
 # A body larger than this waits on disk rather than in memory (the CSV import's up to 2 GiB).
 SPOOL_BYTES = MAX_BODY_BYTES
 READ_BYTES = 1024 * 1024
+
+
+# Request headers a route reads besides the body (createCustomer's double opt-in).
+FINGERPRINTED_HEADERS = (b"x-voucherify-double-opt-in",)
+
+
+def _space_of(scope: dict[str, Any]) -> str:
+    """The key space of the request's credentials, put before its key: the project's app
+    credentials (`app:`), or one client key (`client:<id>:`). A client key is public (it is in
+    a page's source): its callers share neither keys nor answers with the app's, nor with
+    another client key's."""
+    client_key = scope.get(CLIENT_KEY)
+    return "app:" if client_key is None else f"client:{client_key.id}:"
 
 
 class Idempotency:
@@ -123,8 +136,13 @@ class Idempotency:
         self, scope: dict[str, Any], receive: Any, send: Any, key: str, body: _Body
     ) -> None:
         project_id = scope[PROJECT_KEY].id
+        key = _space_of(scope) + key
         path = scope["path"].encode("utf-8", "surrogatepass")
         fingerprint = hashlib.sha256(b"POST\0" + path + b"\0" + scope["query_string"] + b"\0")
+        # Headers that change what a route does are part of the request.
+        for name in FINGERPRINTED_HEADERS:
+            value = next((value for sent, value in scope["headers"] if sent == name), None)
+            fingerprint.update(b"\0" if value is None else b"\1" + value + b"\0")
         fingerprint.update(body.digest)
         try:
             outcome = await self.keys.begin(project_id, key, fingerprint=fingerprint.digest())

@@ -25,7 +25,9 @@ def upgrade() -> None:
     op.execute("""
     CREATE TABLE idempotency_keys (
         project_id text NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
-        key text NOT NULL CHECK (length(key) BETWEEN 1 AND 255),
+        -- the key as sent (1 to 255 characters) after its credentials' space: `app:` or
+        -- `client:<client key id>:` (idempotency/asgi.py)
+        key text NOT NULL CHECK (length(key) BETWEEN 1 AND 400),
         fingerprint bytea NOT NULL,
         state text NOT NULL CHECK (state IN ('running', 'done')),
         owner uuid NOT NULL,
