@@ -58,6 +58,8 @@ from patron.workers import run_workers
 # keeps true to the database.
 AUTHENTICATOR = "patron.authenticator"
 CLIENT_AUTHENTICATOR = "patron.client_authenticator"
+# How long startup waits for the credential listener's LISTEN before serving anyway.
+LISTEN_WAIT_SECONDS = 5.0
 
 
 def create_app(settings: Settings, dsn: str) -> Litestar:
@@ -81,6 +83,10 @@ def create_app(settings: Settings, dsn: str) -> Litestar:
             dsn, app.state[AUTHENTICATOR], app.state[CLIENT_AUTHENTICATOR]
         )
         listener_task = asyncio.create_task(listener.run(), name="patron-credentials")
+        # Serve once it listens, so credentials are cached from the first request; a database
+        # that does not let it listen yet only costs each request a credential read meanwhile.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(listener.listening.wait(), LISTEN_WAIT_SECONDS)
         metrics_task = None
         if settings.metrics == "port":
             assert settings.metrics_port is not None  # Settings refuses `port` without it
