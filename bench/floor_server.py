@@ -330,10 +330,14 @@ def render(row: Record) -> dict[str, Any]:
     }
     if row["birthday"] is not None:
         customer["birthday"] = _date(row["birthday"])
+    # The address with the keys it was sent with; metadata left out while empty (as Patron).
     customer["address"] = (
-        None if address is None else {field: address.get(field) for field in ADDRESS_FIELDS}
+        None
+        if address is None
+        else {field: address[field] for field in ADDRESS_FIELDS if field in address}
     )
-    customer["metadata"] = row["metadata"]
+    if row["metadata"]:
+        customer["metadata"] = row["metadata"]
     total = int(row["orders_total_amount"])  # numeric(38, 0)
     count = row["orders_total_count"]
     orders: dict[str, Any] = {
@@ -370,7 +374,7 @@ def render(row: Record) -> dict[str, Any]:
     customer["updated_at"] = None if updated is None else render_datetime(updated)
     consents = system_metadata.get("consents") or {}
     customer["email_unsubscribed"] = (consents.get("unsubscribed") or {}).get("value") is True
-    customer["assets"] = {}
+    customer["assets"] = None
     customer["object"] = "customer"
     return customer
 
@@ -600,8 +604,9 @@ class FloorApp:
         if customer.metadata is None:
             values[sent.index("metadata")] = {}  # a null clears metadata, which is never null
         if isinstance(customer.address, dict):
-            address = {k: v for k, v in customer.address.items() if v is not None}
-            values[sent.index("address")] = address or None
+            # Kept with the keys it was sent with, nulls included.
+            address = {k: v for k, v in customer.address.items() if k in ADDRESS_FIELDS}
+            values[sent.index("address")] = address
         statement = self.statements.get(sent)
         if statement is None:
             statement = self.statements[sent] = upsert_statement(sent)
@@ -643,7 +648,7 @@ class FloorApp:
                 "name": row["name"],
                 "email": row["email"],
                 "source_id": row["source_id"],
-                "metadata": row["metadata"],
+                **({"metadata": row["metadata"]} if row["metadata"] else {}),
                 "object": "customer",
             }
             rendered_voucher = render_voucher(voucher)
@@ -758,7 +763,7 @@ class FloorApp:
                 "name": row["name"],
                 "email": row["email"],
                 "source_id": row["source_id"],
-                "metadata": row["metadata"],
+                **({"metadata": row["metadata"]} if row["metadata"] else {}),
                 "object": "customer",
             }
             order = {
@@ -773,7 +778,7 @@ class FloorApp:
                 "total_discount_amount": amount_off,
                 "total_amount": order_in.amount - amount_off,
                 "items": [],
-                "metadata": metadata,
+                **({"metadata": metadata} if metadata else {}),
                 "customer_id": row["id"],
                 "referrer_id": None,
                 "customer": {"id": row["id"], "object": "customer"},
