@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from collections.abc import Iterator
-from contextlib import ExitStack
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -532,44 +530,6 @@ class TestStreaming:
         assert len(lines) == 30001
         assert lines[1] == "src-1,Name 1"
         assert lines[-1] == "src-30000,Name 30000"
-
-    def test_at_most_a_quarter_of_the_pool_streams_at_once(
-        self,
-        server: RunningServer,
-        project: Credentials,
-        http: httpx.Client,
-        anonymous_http: httpx.Client,
-    ) -> None:
-        server.db.fetch(
-            """
-            INSERT INTO customers (project_id, id, source_id, created_at)
-            SELECT $1, 'cust_q' || n, 'src-' || n, now() FROM generate_series(1, 20000) AS n
-            """,
-            project.project_id,
-        )
-        export_id = http.post("/v1/exports", json={"exported_object": "customer"}).json()["id"]
-        parts = urlsplit(http.get(f"/v1/exports/{export_id}").json()["result"]["url"])
-        params = parse_qs(parts.query)
-        # The test server's pool has 10 connections: two downloads may stream at once.
-        with ExitStack() as open_downloads:
-            for _ in range(2):
-                response = open_downloads.enter_context(
-                    anonymous_http.stream("GET", parts.path, params=params)
-                )
-                assert response.status_code == 200
-                next(response.iter_bytes())  # streaming, and left unread
-            refused = anonymous_http.get(parts.path, params=params)
-            assert refused.status_code == 429
-            assert refused.headers["retry-after"] == "5"
-            assert refused.json()["key"] == "too_many_requests"
-            # The API itself still answers.
-            assert http.get(f"/v1/exports/{export_id}").status_code == 200
-        deadline = time.monotonic() + 10
-        while (again := anonymous_http.get(parts.path, params=params)).status_code == 429:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-        assert again.status_code == 200
-        assert len(again.text.splitlines()) == 20001
 
     def test_abandoned_downloads_give_their_connections_back(
         self,
