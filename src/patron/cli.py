@@ -617,7 +617,7 @@ def rotate_token(settings: Settings, project: str) -> None:
 def create_client_key(
     settings: Settings, project: str, origins: tuple[str, ...], name: str
 ) -> None:
-    """Create client-side credentials (for customers' browsers).
+    """Create client-side credentials (for browsers).
 
     PROJECT is the project's name, id or app id. The key is accepted only from pages of the
     given origins; its token is printed only this once.
@@ -649,9 +649,10 @@ def create_client_key(
 @click.argument("key_id", metavar="KEY_ID")
 @operator_command
 def delete_client_key(settings: Settings, key_id: str) -> None:
-    """Delete client-side credentials; running servers refuse them at once.
+    """Delete client-side credentials.
 
-    KEY_ID is the key's X-Client-Application-Id (printed by `patron projects client-key`).
+    Running servers refuse them at once. KEY_ID is the key's X-Client-Application-Id (printed
+    by `patron projects client-key`).
     """
     from patron.db import migrate
     from patron.projects import service as projects

@@ -102,6 +102,7 @@ class TestPreflight:
             "x-client-token",
             "x-voucherify-channel",
             "x-voucherify-double-opt-in",
+            "idempotency-key",
         }
         assert response.headers["access-control-max-age"] == str(PREFLIGHT_MAX_AGE) == "7200"
         assert response.headers["vary"] == "Origin"
