@@ -48,7 +48,7 @@ js-deps: $(JS_STAMP) ## install the JS SDK tests' packages (tests/js; needs npm)
 run: $(RUNTIME_STAMP) ## serve the API (PORT=8000) on the embedded PostgreSQL in ./.patron
 	$(VENV)/bin/patron serve$(if $(PORT), --port $(PORT))
 
-test: $(STAMP) $(JS_STAMP) ## the whole suite, 2 workers (about 5-6 minutes on 2 cores)
+test: $(STAMP) $(JS_STAMP) ## the whole suite, 2 workers (about 7 minutes on the embedded PostgreSQL, 15 with CI's second database, on 2 cores)
 	$(VENV)/bin/pytest -n 2
 
 lint: $(STAMP) ## ruff, ruff format --check, mypy --strict, import-linter
